@@ -1,0 +1,187 @@
+"""The ``synergy-ppl`` command line: parse options, call the library, say where results went."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import yaml
+
+from .data import SPLIT_KINDS, DataConfig, DataError, download, read_smiles, read_table
+from .estimator import ModelConfig
+from .features import encode_pairs
+from .models import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
+
+METRIC_COLUMNS = ("pearson", "spearman", "rmse", "r2", "nll", "coverage_50", "coverage_90")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def _column_map(text: str) -> dict:
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError("--columns takes name=column pairs, e.g. score=loewe")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", help="demo, oneil, almanac, or a CSV/TSV/Parquet table")
+    group.add_argument("--data-dir", help="folder of the built-in screens ($SYNERGY_PPL_DATA)")
+    group.add_argument("--drugs", help="drug table with columns drug,smiles (user tables)")
+    group.add_argument("--cell-features", help="cell-line feature table (first column = name)")
+    group.add_argument(
+        "--columns", type=_column_map, help="map table columns: drug_a=A,drug_b=B,score=S,..."
+    )
+    group.add_argument("--cell-line", help="keep only this cell line (comma-separate several)")
+    group.add_argument("--split", choices=SPLIT_KINDS, help="how to hold out the test part")
+    group.add_argument("--test-fold", type=int, help="test fold for --split fold")
+    group.add_argument("--split-seed", type=int, help="seed of the split (not the model)")
+    group.add_argument("--test-fraction", type=float)
+    group.add_argument("--val-fraction", type=float)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and training")
+    group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
+    group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
+    group.add_argument("--likelihood", choices=LIKELIHOODS)
+    group.add_argument("--bayesian", choices=BAYESIAN_PARTS, help="which layers are Bayesian")
+    group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
+    group.add_argument("--merge-dim", type=int)
+    group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
+    group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
+    group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--lr", type=float)
+    group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    group.add_argument("--num-samples", type=int, help="posterior draws for prediction")
+    group.add_argument("--seed", type=int, help="model seed")
+    group.add_argument("--device", help="cpu (default) or cuda")
+
+
+def _resolve_configs(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig]:
+    """Defaults, then the --config file, then the options given on the command line."""
+    file_values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.exists():
+            raise DataError(f"{path}: config file not found.")
+        file_values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(file_values, dict) or set(file_values) - {"data", "model"}:
+            raise DataError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
+    data_values = dict(file_values.get("data") or {})
+    model_values = dict(file_values.get("model") or {})
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    for f in fields(DataConfig):
+        if f.name in given:
+            data_values[f.name] = given[f.name]
+    if "prior_scale" in given:
+        model_values.setdefault("prior_kwargs", {})["scale"] = given["prior_scale"]
+    for f in fields(ModelConfig):
+        if f.name in given:
+            model_values[f.name] = given[f.name]
+    return DataConfig.from_dict(data_values), ModelConfig.from_dict(model_values)
+
+
+def _print_metrics(metrics: dict) -> None:
+    print(f"{'part':<6}" + "".join(f"{c:>12}" for c in METRIC_COLUMNS))
+    for part in ("train", "val", "test"):
+        if part in metrics:
+            print(f"{part:<6}" + "".join(f"{metrics[part][c]:>12.3f}" for c in METRIC_COLUMNS))
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .runs import fit_run
+
+    data_config, model_config = _resolve_configs(args)
+    run_dir, metrics = fit_run(
+        data_config, model_config, args.out, args.overwrite, progress=not args.quiet
+    )
+    print(
+        f"fitted {data_config.data} in {metrics['fit_seconds']:.1f} s "
+        f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']})"
+    )
+    _print_metrics(metrics)
+    print(f"run written to {run_dir}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .runs import load_fit
+
+    bnn, config = load_fit(args.run)
+    pairs = read_table(args.pairs)
+    missing = [c for c in ("drug_a", "drug_b", "cell_line") if c not in pairs.columns]
+    if missing:
+        raise DataError(
+            f"{args.pairs}: missing column(s) {missing}; a pairs table has drug_a,drug_b,cell_line."
+        )
+    for col in ("drug_a", "drug_b", "cell_line"):
+        pairs[col] = pairs[col].astype(str).str.strip()
+    if args.drugs:
+        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
+    encode_pairs(bnn.features, pairs, str(args.pairs))  # names unknown drugs before any work
+    out = Path(args.out) if args.out else Path(args.run) / "predictions.csv"
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
+    predictions = bnn.predict(pairs, args.num_samples)
+    predictions.to_csv(out, index=False)
+    print(f"{len(predictions)} predictions written to {out}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    root = download(args.name, args.data_dir)
+    print(f"{args.name} is in {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synergy-ppl",
+        description="Bayesian neural networks (Pyro) for drug-combination synergy.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fit = sub.add_parser("fit", help="fit a BNN on a screen and write a run directory")
+    fit.add_argument("--config", help="YAML/JSON file with 'data:' and 'model:' sections")
+    _add_data_options(fit)
+    _add_model_options(fit)
+    fit.add_argument("--out", help="run directory (default runs/fit-<data>-<time>)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(func=cmd_fit)
+
+    predict = sub.add_parser("predict", help="predict new (drug A, drug B, cell line) rows")
+    predict.add_argument("--run", required=True, help="run directory written by fit")
+    predict.add_argument("--pairs", required=True, help="table with drug_a,drug_b,cell_line")
+    predict.add_argument("--drugs", help="drug,smiles table for drugs the run has not seen")
+    predict.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
+    predict.add_argument("--out", help="output CSV (default <run>/predictions.csv)")
+    predict.add_argument("--overwrite", action="store_true")
+    predict.set_defaults(func=cmd_predict)
+
+    dl = sub.add_parser("download", help="download a built-in screen from its public home")
+    dl.add_argument("name", choices=["oneil", "almanac"])
+    dl.add_argument("--data-dir", help="target folder (default $SYNERGY_PPL_DATA or cache)")
+    dl.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, FileExistsError) as err:
+        print(f"synergy-ppl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""``SynergyBNN``: the fit / predict / save / load object that ties the pipeline together.
+
+data (Screen, Split) -> features -> SynergyModel + guide -> SVI -> predictive samples.
+Scores are standardised with the training part's mean and SD for fitting; everything the
+object returns is on the original score scale.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import DataError, Screen, Split
+from .features import FeatureSet, build_features, encode_pairs
+from .guides import make_guide
+from .inference import History, TrainData, train
+from .metrics import regression_metrics
+from .models import PRIORS, Prior, SynergyModel, SynergyNet, local_params
+from .predictive import draw_posterior, network_samples, observation_samples
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a fit besides the data. Saved as the run's config."""
+
+    prior: str = "normal"
+    prior_kwargs: dict = field(default_factory=dict)
+    likelihood: str = "normal"
+    bayesian: str = "head"
+    drug_layers: tuple[int, ...] = (256, 64)
+    merge_dim: int = 64
+    head_layers: tuple[int, ...] = (64,)
+    radius: int = 2
+    n_bits: int = 1024
+    one_hot_drugs: bool = True
+    cell_components: int | None = 32
+    epochs: int = 300
+    batch_size: int = 256
+    lr: float = 3e-3
+    patience: int = 30
+    num_particles: int = 1
+    num_samples: int = 200
+    seed: int = 0
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DataError(f"unknown model option(s) {unknown}; known: {sorted(known)}")
+        values = dict(values)
+        for name in ("drug_layers", "head_layers"):
+            if name in values:
+                values[name] = tuple(int(v) for v in values[name])
+        return cls(**values)
+
+    def prior_fn(self) -> Prior:
+        if self.prior not in PRIORS:
+            raise DataError(f"unknown prior '{self.prior}'; choose one of {sorted(PRIORS)}")
+        return functools.partial(PRIORS[self.prior], **self.prior_kwargs)
+
+
+@dataclass
+class Scaling:
+    """``z = (score - mean) / sd`` on the training part."""
+
+    mean: float
+    sd: float
+
+
+class SynergyBNN:
+    """A RECOVER-style Bayesian neural network for drug-combination synergy.
+
+    >>> bnn = SynergyBNN(ModelConfig(prior="laplace")).fit(screen, split)
+    >>> bnn.predict(pairs)          # DataFrame: mean, std, q05 ... q95 per row
+    >>> bnn.sample(pairs)           # (S, N) draws of a new measurement
+    """
+
+    def __init__(self, config: ModelConfig | None = None):
+        self.config = config or ModelConfig()
+        self.features: FeatureSet | None = None
+        self.model: SynergyModel | None = None
+        self.guide = None
+        self.scaling: Scaling | None = None
+        self.history: History | None = None
+        self._draws: dict[str, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------ building
+    @local_params
+    def _build(self, features: FeatureSet) -> None:
+        cfg = self.config
+        net = SynergyNet(
+            features,
+            prior=cfg.prior_fn(),
+            drug_layers=cfg.drug_layers,
+            merge_dim=cfg.merge_dim,
+            head_layers=cfg.head_layers,
+            bayesian=cfg.bayesian,
+        )
+        self.features = features
+        self.model = SynergyModel(net, cfg.likelihood).to(cfg.device)
+        self.guide = make_guide(self.model, cfg.prior)
+        self._draws = None
+
+    def _triples(self, table: pd.DataFrame, source: str = "pairs"):
+        return tuple(t.to(self.config.device) for t in encode_pairs(self.features, table, source))
+
+    def _standardise(self, scores) -> torch.Tensor:
+        y = torch.as_tensor(np.asarray(scores, dtype=np.float32), device=self.config.device)
+        return (y - self.scaling.mean) / self.scaling.sd
+
+    # ------------------------------------------------------------------ fitting
+    @local_params
+    def fit(self, screen: Screen, split: Split, progress: bool = True) -> SynergyBNN:
+        """Featurise ``screen``, build the model and guide, and train on ``split.train``."""
+        cfg = self.config
+        features = build_features(
+            screen,
+            radius=cfg.radius,
+            n_bits=cfg.n_bits,
+            one_hot_drugs=cfg.one_hot_drugs,
+            cell_components=cfg.cell_components,
+        )
+        torch.manual_seed(cfg.seed)  # the trunk's initial weights
+        self._build(features)
+        train_rows = screen.table.iloc[split.train]
+        val_rows = screen.table.iloc[split.val]
+        self.scaling = Scaling(float(train_rows["score"].mean()), float(train_rows["score"].std()))
+        if not self.scaling.sd > 0:
+            raise DataError("all training scores are equal; there is nothing to learn.")
+        data = TrainData(
+            self._triples(train_rows),
+            self._standardise(train_rows["score"]),
+            self._triples(val_rows),
+            self._standardise(val_rows["score"]),
+        )
+        self.history = train(
+            self.model,
+            self.guide,
+            data,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            patience=cfg.patience,
+            num_particles=cfg.num_particles,
+            seed=cfg.seed,
+            progress=progress,
+        )
+        return self
+
+    def _require_fitted(self) -> None:
+        if self.model is None or self.scaling is None:
+            raise RuntimeError("this SynergyBNN is not fitted; call fit() or load() first.")
+
+    # ------------------------------------------------------------------ prediction
+    def posterior_draws(self, num_samples: int | None = None, seed: int = 0) -> dict:
+        """Joint draws of all latent sites, ``name -> (S, ...)``; cached per (S, seed)."""
+        self._require_fitted()
+        num_samples = num_samples or self.config.num_samples
+        key = (num_samples, seed)
+        if self._draws is None or self._draws.get("_key") != key:
+            draws = draw_posterior(self.model, self.guide, num_samples, seed)
+            self._draws = {**draws, "_key": key}
+        return {k: v for k, v in self._draws.items() if k != "_key"}
+
+    def sample(
+        self,
+        pairs: pd.DataFrame,
+        num_samples: int | None = None,
+        seed: int = 0,
+        noise: bool = True,
+    ) -> torch.Tensor:
+        """Predictive draws ``(S, N)`` on the original scale for ``pairs``' rows.
+
+        ``noise=False`` gives draws of the synergy function itself (epistemic only), as
+        acquisition wants; ``noise=True`` adds measurement noise (predictive intervals).
+        """
+        draws = self.posterior_draws(num_samples, seed)
+        means = network_samples(self.model, draws, self._triples(pairs))
+        if noise:
+            means = observation_samples(self.model, draws, means, seed)
+        return (means * self.scaling.sd + self.scaling.mean).cpu()
+
+    def predict(
+        self, pairs: pd.DataFrame, num_samples: int | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """``pairs`` with ``mean, std`` and quantile columns ``q05 ... q95`` appended."""
+        samples = self.sample(pairs, num_samples, seed)
+        return summarise(pairs, samples)
+
+    def evaluate(self, rows: pd.DataFrame, num_samples: int | None = None) -> dict:
+        """Regression and calibration metrics of the predictive on measured ``rows``."""
+        samples = self.sample(rows, num_samples)
+        return regression_metrics(samples, torch.tensor(rows["score"].to_numpy(), dtype=torch.float32))
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> dict:
+        """Everything needed to rebuild the fitted object, ``torch.save``-able."""
+        self._require_fitted()
+        return {
+            "config": asdict(self.config),
+            "features": self.features.to_dict(),
+            "scaling": asdict(self.scaling),
+            "model": self.model.state_dict(),
+            "guide": self.guide.state_dict(),
+        }
+
+    @classmethod
+    @local_params
+    def from_state(cls, state: dict) -> SynergyBNN:
+        """Rebuild a fitted object from :meth:`state`."""
+        bnn = cls(ModelConfig.from_dict(state["config"]))
+        bnn._build(FeatureSet.from_dict(state["features"]))
+        bnn.model.load_state_dict(state["model"])
+        dummy = tuple(torch.zeros(1, dtype=torch.long) for _ in range(3))
+        bnn.guide(*dummy)  # creates the guide's parameters before they are loaded
+        bnn.guide.load_state_dict(state["guide"])
+        bnn.scaling = Scaling(**state["scaling"])
+        return bnn
+
+    @local_params
+    def with_features(self, features: FeatureSet) -> SynergyBNN:
+        """The same fitted model over a grown drug table (new drugs for prediction)."""
+        if features is self.features:
+            return self
+        state = self.state()
+        state["features"] = features.to_dict()
+        state["model"] = {
+            k: (features.drug_matrix if k == "net.drug_matrix" else v)
+            for k, v in state["model"].items()
+        }
+        return SynergyBNN.from_state(state)
+
+
+def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:
+    """``pairs`` plus the mean, std and quantiles of ``samples`` ``(S, N)`` per row."""
+    out = pairs.reset_index(drop=True).copy()
+    out["mean"] = samples.mean(0).numpy()
+    out["std"] = samples.std(0).numpy()
+    levels = torch.tensor(QUANTILES, dtype=samples.dtype)
+    for level, values in zip(QUANTILES, torch.quantile(samples, levels, dim=0), strict=True):
+        out[f"q{int(round(level * 100)):02d}"] = values.numpy()
+    return out

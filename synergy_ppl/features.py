@@ -1,0 +1,203 @@
+"""Drug and cell-line feature matrices: RDKit Morgan fingerprints, one-hot identities, tables.
+
+The model never sees names: it receives integer indices into a drug matrix ``(D, F)`` and a
+cell-line matrix ``(C, G)``. :class:`FeatureSet` holds those matrices with their vocabularies
+and can grow the drug matrix for new drugs at prediction time (fingerprint from SMILES, zero
+one-hot part, since the network has never seen that identity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from rdkit import Chem, RDLogger
+from rdkit.Chem import rdFingerprintGenerator
+
+from .data import DataError, Screen
+
+
+def morgan_fingerprints(
+    smiles: Mapping[str, str], drugs: Sequence[str], radius: int = 2, n_bits: int = 1024
+) -> np.ndarray:
+    """Morgan (ECFP-like) bit vectors for ``drugs``, shape ``(len(drugs), n_bits)``.
+
+    An invalid or missing SMILES raises :class:`DataError` naming the drug: a placeholder
+    fingerprint would silently give the drug the features of "no structure".
+    """
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    out = np.zeros((len(drugs), n_bits), dtype=np.float32)
+    RDLogger.DisableLog("rdApp.*")  # the error below says more than RDKit's parse log
+    try:
+        for i, drug in enumerate(drugs):
+            text = smiles.get(drug)
+            mol = Chem.MolFromSmiles(text) if isinstance(text, str) and text.strip() else None
+            if mol is None:
+                raise DataError(
+                    f"drug '{drug}': SMILES {text!r} is missing or cannot be parsed by RDKit. "
+                    "Correct it in the drug table."
+                )
+            out[i] = generator.GetFingerprintAsNumPy(mol)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    return out
+
+
+def standardised_projection(table: pd.DataFrame, n_components: int | None) -> pd.DataFrame:
+    """Z-score each column across rows (constant columns dropped), then PCA to ``n_components``.
+
+    Cell-line tables have far more columns than lines (O'Neil: 8,785 for 39); a few
+    principal components keep the network from memorising lines through noise columns.
+    """
+    values = table.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad_rows = table.index[~np.isfinite(values).all(axis=1)].tolist()
+        raise DataError(f"cell-line features have NaN/infinite values for {bad_rows[:10]}.")
+    std = values.std(axis=0)
+    keep = std > 0
+    z = (values[:, keep] - values[:, keep].mean(axis=0)) / std[keep]
+    if n_components is None or n_components >= min(z.shape):
+        return pd.DataFrame(z, index=table.index)
+    u, s, _ = np.linalg.svd(z, full_matrices=False)
+    scores = u[:, :n_components] * s[:n_components]
+    return pd.DataFrame(scores / scores[:, :1].std(), index=table.index)
+
+
+@dataclass
+class FeatureSet:
+    """Feature matrices and vocabularies seen by the network.
+
+    Attributes
+    ----------
+    drugs : list[str]
+        Drug names; row ``i`` of ``drug_matrix`` belongs to ``drugs[i]``.
+    drug_matrix : Tensor, shape ``(D, F)``
+        Fingerprint (or given features) followed by a one-hot identity block of width
+        ``n_identity``.
+    cell_lines : list[str]
+        Cell-line names; row ``j`` of ``cell_matrix`` belongs to ``cell_lines[j]``.
+    cell_matrix : Tensor, shape ``(C, G)``
+        One-hot or projected feature table.
+    n_identity : int
+        Width of the one-hot drug identity block (0 when disabled).
+    radius, n_bits : int
+        Morgan fingerprint settings (to featurise new drugs the same way).
+    """
+
+    drugs: list[str]
+    drug_matrix: torch.Tensor
+    cell_lines: list[str]
+    cell_matrix: torch.Tensor
+    n_identity: int
+    radius: int
+    n_bits: int
+
+    def drug_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
+        """Indices of ``names`` in ``drugs``; an unknown name is a :class:`DataError`."""
+        lookup = {d: i for i, d in enumerate(self.drugs)}
+        unknown = sorted({n for n in names if n not in lookup})
+        if unknown:
+            raise DataError(
+                f"{source}: unknown drug(s) {unknown[:10]}. Give their SMILES with --drugs PATH "
+                "(columns drug,smiles) so they can be featurised."
+            )
+        return torch.tensor([lookup[n] for n in names], dtype=torch.long)
+
+    def cell_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
+        """Indices of ``names`` in ``cell_lines``; an unknown name is a :class:`DataError`."""
+        lookup = {c: i for i, c in enumerate(self.cell_lines)}
+        unknown = sorted({n for n in names if n not in lookup})
+        if unknown:
+            raise DataError(
+                f"{source}: cell line(s) {unknown[:10]} were not in the fitted model's cell-line "
+                f"table ({len(self.cell_lines)} lines). Refit with those cell lines."
+            )
+        return torch.tensor([lookup[n] for n in names], dtype=torch.long)
+
+    def with_new_drugs(self, smiles: Mapping[str, str]) -> FeatureSet:
+        """A copy whose drug matrix also covers the drugs in ``smiles`` not yet known.
+
+        New drugs get their Morgan fingerprint and an all-zero identity block.
+        """
+        new = [d for d in smiles if d not in set(self.drugs)]
+        if not new:
+            return self
+        if self.n_bits == 0:
+            raise DataError(
+                f"drug(s) {new[:10]} are new, but this model was fitted on given drug features, "
+                "not fingerprints; it cannot featurise new drugs from SMILES."
+            )
+        fingerprints = morgan_fingerprints(smiles, new, self.radius, self.n_bits)
+        rows = np.hstack([fingerprints, np.zeros((len(new), self.n_identity), np.float32)])
+        matrix = torch.cat([self.drug_matrix, torch.as_tensor(rows)])
+        return FeatureSet(
+            self.drugs + new,
+            matrix,
+            self.cell_lines,
+            self.cell_matrix,
+            self.n_identity,
+            self.radius,
+            self.n_bits,
+        )
+
+    def to_dict(self) -> dict:
+        """A ``torch.save``-able dict."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, state: dict) -> FeatureSet:
+        return cls(**state)
+
+
+def build_features(
+    screen: Screen,
+    *,
+    radius: int = 2,
+    n_bits: int = 1024,
+    one_hot_drugs: bool = True,
+    cell_components: int | None = 32,
+) -> FeatureSet:
+    """Featurise a screen's drugs and cell lines.
+
+    Drugs: Morgan fingerprints from ``screen.smiles`` (or ``screen.drug_features`` when
+    given), followed by a one-hot identity block as in RECOVER. Cell lines: one-hot when
+    the screen has no cell-line table, else the standardised table projected onto
+    ``cell_components`` principal components (all lines of the table, so lines outside the
+    training rows can be predicted later).
+    """
+    drugs = screen.drugs
+    if screen.drug_features is not None:
+        missing = [d for d in drugs if d not in screen.drug_features.index]
+        if missing:
+            raise DataError(f"drug(s) {missing[:10]} have no row in the drug feature table.")
+        base = screen.drug_features.loc[drugs].to_numpy(dtype=np.float32)
+        radius, n_bits = 0, 0
+    else:
+        base = morgan_fingerprints(screen.smiles, drugs, radius, n_bits)
+    identity = np.eye(len(drugs), dtype=np.float32) if one_hot_drugs else np.zeros((len(drugs), 0))
+    drug_matrix = torch.as_tensor(np.hstack([base, identity]), dtype=torch.float32)
+
+    if screen.cell_features is None:
+        cell_lines = screen.cell_lines
+        cell_matrix = torch.eye(len(cell_lines))
+    else:
+        projected = standardised_projection(screen.cell_features, cell_components)
+        cell_lines = [str(c) for c in projected.index]
+        cell_matrix = torch.as_tensor(projected.to_numpy(), dtype=torch.float32)
+    return FeatureSet(
+        drugs, drug_matrix, cell_lines, cell_matrix, identity.shape[1], radius, n_bits
+    )
+
+
+def encode_pairs(
+    features: FeatureSet, table: pd.DataFrame, source: str = "pairs"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Index tensors ``(drug_a, drug_b, cell_line)``, each of shape ``(N,)``, for a table."""
+    return (
+        features.drug_index(table["drug_a"].tolist(), source),
+        features.drug_index(table["drug_b"].tolist(), source),
+        features.cell_index(table["cell_line"].tolist(), source),
+    )

@@ -1,0 +1,293 @@
+"""The RECOVER drug-synergy network as a Pyro model, and the priors of its Bayesian weights.
+
+A prior is a plain function ``prior(shape) -> Distribution`` whose event shape is ``shape``;
+the network calls it once per Bayesian weight tensor. To try another prior, edit one of the
+functions below or pass your own (``functools.partial`` sets hyperparameters)::
+
+    def student_t(shape, df=3.0, scale=0.5):
+        return dist.StudentT(df, 0.0, scale).expand(shape).to_event(len(shape))
+
+    model = SynergyModel(SynergyNet(features, prior=student_t))
+
+Shapes: ``N`` rows (triples), ``S`` posterior draws, ``D`` drugs, ``C`` cell lines. Every
+layer broadcasts over leading sample dimensions of its weights, so the same forward serves
+training (one draw), vectorised particles and prediction with ``(S, ...)`` weight draws;
+deterministic layers run once whatever ``S`` is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import pyro
+import pyro.distributions as dist
+import torch
+from pyro.nn import PyroModule, PyroSample
+from torch import nn
+from torch.distributions import constraints
+
+from .features import FeatureSet
+
+Prior = Callable[[torch.Size], dist.Distribution]
+
+local_params = pyro.settings.context(module_local_params=True)
+"""Decorator/context: each model and guide keeps its own parameters instead of sharing
+Pyro's global param store, so two fitted models in one process (pretraining and target,
+successive active-learning rounds) can never read each other's weights by name."""
+
+# ------------------------------------------------------------------------------- priors
+
+
+class ScaleMixtureNormal(dist.TorchDistribution):
+    """Zero-mean two-component Gaussian mixture (Blundell et al. 2015), elementwise.
+
+    p(w) = pi * N(w | 0, sigma1^2) + (1 - pi) * N(w | 0, sigma2^2)
+
+    Written out instead of ``MixtureSameFamily`` because autoguides cannot transform the
+    latter's support.
+    """
+
+    arg_constraints = {
+        "pi": constraints.unit_interval,
+        "sigma1": constraints.positive,
+        "sigma2": constraints.positive,
+    }
+    support = constraints.real
+    has_rsample = False
+
+    def __init__(self, pi, sigma1, sigma2, validate_args=None):
+        self.pi, self.sigma1, self.sigma2 = torch.distributions.utils.broadcast_all(
+            pi, sigma1, sigma2
+        )
+        super().__init__(self.pi.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        shape = torch.Size(batch_shape)
+        return ScaleMixtureNormal(
+            self.pi.expand(shape), self.sigma1.expand(shape), self.sigma2.expand(shape)
+        )
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(torch.Size(sample_shape))
+        wide = torch.rand(shape, device=self.pi.device) < self.pi
+        scale = torch.where(wide, self.sigma1.expand(shape), self.sigma2.expand(shape))
+        return scale * torch.randn(shape, device=self.pi.device)
+
+    def log_prob(self, value):
+        wide = dist.Normal(0.0, self.sigma1).log_prob(value) + torch.log(self.pi)
+        narrow = dist.Normal(0.0, self.sigma2).log_prob(value) + torch.log1p(-self.pi)
+        return torch.logaddexp(wide, narrow)
+
+
+class LogUniform(dist.TorchDistribution):
+    """The improper log-uniform prior of sparse variational dropout (Molchanov et al. 2017).
+
+    p(|w|) ∝ 1 / |w|, i.e. ``log_prob(w) = -log|w|`` up to an infinite constant. Only its KL
+    to the multiplicative-noise guide is meaningful (see ``guides.py``); ``sample`` returns
+    zeros because Pyro's tracing needs a value before the guide replaces it.
+    """
+
+    arg_constraints = {}
+    support = constraints.real
+
+    def __init__(self, batch_shape=(), validate_args=None):
+        super().__init__(torch.Size(batch_shape), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return LogUniform(batch_shape)
+
+    def sample(self, sample_shape=()):
+        return torch.zeros(self._extended_shape(torch.Size(sample_shape)))
+
+    def log_prob(self, value):
+        return -torch.log(value.abs())
+
+
+def normal(shape: torch.Size, scale: float = 1.0) -> dist.Distribution:
+    """Isotropic Normal: w ~ N(0, scale^2)."""
+    return dist.Normal(0.0, scale).expand(shape).to_event(len(shape))
+
+
+def scale_mixture(
+    shape: torch.Size, pi: float = 0.5, sigma1: float = 1.0, sigma2: float = math.exp(-6)
+) -> dist.Distribution:
+    """Scale mixture of two Gaussians (Bayes by backprop): pi N(0, s1^2) + (1-pi) N(0, s2^2)."""
+    return ScaleMixtureNormal(pi, sigma1, sigma2).expand(shape).to_event(len(shape))
+
+
+def laplace(shape: torch.Size, scale: float = 0.5) -> dist.Distribution:
+    """Laplace (sparsity-inducing): p(w) = exp(-|w| / scale) / (2 scale)."""
+    return dist.Laplace(0.0, scale).expand(shape).to_event(len(shape))
+
+
+def log_uniform(shape: torch.Size) -> dist.Distribution:
+    """Log-uniform p(|w|) ∝ 1/|w| of sparse variational dropout; use with the SVD guide."""
+    return LogUniform(shape).to_event(len(shape))
+
+
+PRIORS: dict[str, Prior] = {
+    "normal": normal,
+    "scale-mixture": scale_mixture,
+    "laplace": laplace,
+    "log-uniform": log_uniform,
+}
+"""Priors by their CLI name."""
+
+
+# ------------------------------------------------------------------------------- layers
+
+
+class Linear(PyroModule):
+    """``x @ W^T + b``, with W and b Bayesian when a prior is given.
+
+    ``x`` is ``(..., N, in)``; with weight draws ``(S, out, in)`` the output is
+    ``(S, N, out)``. ``F.linear`` would not broadcast over the draws.
+    """
+
+    def __init__(self, in_features: int, out_features: int, prior: Prior | None = None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        if prior is None:
+            template = nn.Linear(in_features, out_features)
+            self.weight = nn.Parameter(template.weight.detach())
+            self.bias = nn.Parameter(template.bias.detach())
+        else:
+            self.weight = PyroSample(prior(torch.Size([out_features, in_features])))
+            self.bias = PyroSample(prior(torch.Size([out_features])))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.transpose(-1, -2) + self.bias.unsqueeze(-2)
+
+
+class SymmetricBilinear(PyroModule):
+    """Order-invariant bilinear merge of two drug embeddings (RECOVER).
+
+    z_k = h_a^T W_k h_b + h_b^T W_k h_a + c_k, so z(a, b) = z(b, a) exactly.
+    Inputs ``(..., N, d)``; output ``(..., N, K)``.
+    """
+
+    def __init__(self, dim: int, out_features: int, prior: Prior | None = None):
+        super().__init__()
+        self.dim, self.out_features = dim, out_features
+        if prior is None:
+            bound = 1.0 / dim
+            self.weight = nn.Parameter(torch.empty(out_features, dim, dim).uniform_(-bound, bound))
+            self.bias = nn.Parameter(torch.zeros(out_features))
+        else:
+            self.weight = PyroSample(prior(torch.Size([out_features, dim, dim])))
+            self.bias = PyroSample(prior(torch.Size([out_features])))
+
+    def forward(self, h_a: torch.Tensor, h_b: torch.Tensor) -> torch.Tensor:
+        weight = self.weight + self.weight.transpose(-1, -2)
+        # (..., N, d) x (..., K, d, d) -> (..., N, K, d): each row of h_a through each W_k
+        projected = torch.einsum("...ni,...kij->...nkj", h_a, weight)
+        return (projected * h_b.unsqueeze(-2)).sum(-1) + self.bias.unsqueeze(-2)
+
+
+class MLP(PyroModule):
+    """ReLU multilayer perceptron; the last layer is linear."""
+
+    def __init__(self, sizes: Sequence[int], prior: Prior | None = None):
+        super().__init__()
+        self.layers = PyroModule[nn.ModuleList](
+            [Linear(i, o, prior) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
+
+
+# ------------------------------------------------------------------------------ network
+
+BAYESIAN_PARTS = ("head", "all")
+
+
+class SynergyNet(PyroModule):
+    """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
+
+    ``forward(drug_a, drug_b, cell)`` takes index tensors of shape ``(N,)`` and returns the
+    standardised synergy mean, ``(N,)`` with point weights or ``(S, N)`` with ``S`` weight
+    draws. The drug MLP runs on the ``D`` drug rows once per call (not once per pair), then
+    the embeddings are gathered for the pairs.
+
+    ``bayesian="head"`` (default, RECOVER's BNN variant) makes the head after the merge
+    Bayesian and keeps the trunk as point estimates; ``"all"`` makes every layer Bayesian.
+    """
+
+    def __init__(
+        self,
+        features: FeatureSet,
+        prior: Prior = normal,
+        drug_layers: Sequence[int] = (256, 64),
+        merge_dim: int = 64,
+        head_layers: Sequence[int] = (64,),
+        bayesian: str = "head",
+    ):
+        super().__init__()
+        if bayesian not in BAYESIAN_PARTS:
+            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
+        trunk_prior = prior if bayesian == "all" else None
+        self.register_buffer("drug_matrix", features.drug_matrix)
+        self.register_buffer("cell_matrix", features.cell_matrix)
+        self.drug_mlp = MLP([features.drug_matrix.shape[1], *drug_layers], trunk_prior)
+        self.merge = SymmetricBilinear(drug_layers[-1], merge_dim, trunk_prior)
+        self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
+        self.head = MLP([merge_dim, *head_layers, 1], prior)
+
+    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
+        embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
+        merged = self.merge(embeddings[..., drug_a, :], embeddings[..., drug_b, :])
+        gamma, beta = self.film(self.cell_matrix).chunk(2, dim=-1)  # (..., C, K) each
+        conditioned = merged * (1.0 + gamma[..., cell, :]) + beta[..., cell, :]
+        return self.head(torch.relu(conditioned)).squeeze(-1)
+
+
+# -------------------------------------------------------------------------------- model
+
+LIKELIHOODS = ("normal", "student-t")
+
+
+class SynergyModel(PyroModule):
+    """The Pyro model: the network's mean plus a Normal (or Student-t) likelihood.
+
+    y_i ~ Normal(f(a_i, b_i, c_i), sigma^2),  sigma ~ HalfNormal(1)
+
+    on the standardised score scale. With ``likelihood="student-t"`` the noise is
+    StudentT(nu, f, sigma) with ``nu - 1 ~ Gamma(2, 0.1)``, for heavy-tailed screens.
+    Minibatches: pass ``n_total`` (training-set size) so that ``pyro.plate`` scales the
+    likelihood of a batch to the whole data set.
+    """
+
+    def __init__(self, net: SynergyNet, likelihood: str = "normal"):
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, not {likelihood!r}")
+        self.net = net
+        self.likelihood = likelihood
+
+    def noise(self, mean: torch.Tensor) -> dist.Distribution:
+        """The observation distribution around ``mean`` (samples the noise sites)."""
+        sigma = pyro.sample("sigma", dist.HalfNormal(1.0))
+        if self.likelihood == "student-t":
+            nu = 1.0 + pyro.sample("nu_minus_one", dist.Gamma(2.0, 0.1))
+            return dist.StudentT(nu, mean, sigma)
+        return dist.Normal(mean, sigma)
+
+    def forward(
+        self,
+        drug_a: torch.Tensor,
+        drug_b: torch.Tensor,
+        cell: torch.Tensor,
+        y: torch.Tensor | None = None,
+        n_total: int | None = None,
+    ) -> torch.Tensor:
+        mean = self.net(drug_a, drug_b, cell)
+        observation = self.noise(mean)
+        n = drug_a.shape[0]
+        with pyro.plate("data", size=n_total or n, subsample=torch.arange(n)):
+            return pyro.sample("obs", observation, obs=y)

@@ -1,0 +1,84 @@
+"""Predictive samples: weight draws once, deterministic trunk once, Bayesian layers vectorised.
+
+A naive ``Predictive`` over candidates reruns the whole network once per posterior draw.
+Here the latent sites are drawn once with ``pyro.infer.Predictive`` (a cheap pass on a
+single dummy row), and the network is then run on candidate chunks with those draws
+substituted: the deterministic layers see no sample dimension and run once per chunk, the
+Bayesian layers broadcast over the ``S`` draws. Every chunk sees the same draws, so the
+``(S, N)`` matrix holds joint samples, as batch acquisition needs.
+"""
+
+from __future__ import annotations
+
+import pyro.distributions as dist
+import torch
+from pyro import poutine
+from pyro.infer import Predictive
+from pyro.infer.autoguide import AutoGuide
+
+from .models import SynergyModel, local_params
+
+Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@local_params
+def draw_posterior(
+    model: SynergyModel, guide: AutoGuide, num_samples: int, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """``num_samples`` joint draws of every latent site from the guide.
+
+    Returns site name -> tensor of shape ``(S, *event_shape)``.
+    """
+    dummy = tuple(torch.zeros(1, dtype=torch.long) for _ in range(3))
+    sites = [
+        name
+        for name, site in poutine.trace(guide).get_trace(*dummy).nodes.items()
+        if site["type"] == "sample"
+    ]
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        draws = Predictive(
+            model, guide=guide, num_samples=num_samples, return_sites=sites, parallel=True
+        )(*dummy)
+    # the vectorising plate adds a singleton batch axis at dim 1; drop it
+    return {name: value.squeeze(1) for name, value in draws.items()}
+
+
+@local_params
+def network_samples(
+    model: SynergyModel,
+    draws: dict[str, torch.Tensor],
+    triples: Triples,
+    chunk_size: int = 4096,
+) -> torch.Tensor:
+    """Network outputs (standardised synergy means) for every draw: ``(S, N)``."""
+    num_samples = next(iter(draws.values())).shape[0]
+    weights = {k: v for k, v in draws.items() if k.startswith("net.")}
+    chunks = []
+    with torch.no_grad():
+        net = poutine.condition(model.net, data=weights)
+        for start in range(0, len(triples[0]), chunk_size):
+            chunk = tuple(t[start : start + chunk_size] for t in triples)
+            out = net(*chunk)
+            chunks.append(out.expand(num_samples, len(chunk[0])))
+    return torch.cat(chunks, dim=-1)
+
+
+def observation_samples(
+    model: SynergyModel,
+    draws: dict[str, torch.Tensor],
+    means: torch.Tensor,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Draws of a new measurement ``y`` around the network means ``(S, N)``: ``(S, N)``.
+
+    Each draw uses its own noise scale (and degrees of freedom for Student-t).
+    """
+    sigma = draws["sigma"].unsqueeze(-1)
+    if model.likelihood == "student-t":
+        noise = dist.StudentT(1.0 + draws["nu_minus_one"].unsqueeze(-1), 0.0, sigma)
+    else:
+        noise = dist.Normal(0.0, sigma)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return means + noise.sample((means.shape[-1],)).squeeze(-1).T
