@@ -101,7 +101,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     data_config, model_config = _resolve_configs(args)
     run_dir, metrics = fit_run(
-        data_config, model_config, args.out, args.overwrite, progress=not args.quiet
+        data_config,
+        model_config,
+        args.out,
+        args.overwrite,
+        progress=not args.quiet,
+        prior_from=args.prior_from,
+        transfer=args.transfer,
+        widen=args.widen,
     )
     print(
         f"fitted {data_config.data} in {metrics['fit_seconds']:.1f} s "
@@ -136,6 +143,134 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from .active import recommend
+    from .runs import load_fit, read_screen
+
+    bnn, _ = load_fit(args.run)
+    candidates = None
+    if args.candidates:
+        candidates = read_table(args.candidates)
+        missing = [c for c in ("drug_a", "drug_b", "cell_line") if c not in candidates.columns]
+        if missing:
+            raise DataError(
+                f"{args.candidates}: missing column(s) {missing}; candidates need "
+                "drug_a,drug_b,cell_line."
+            )
+    if args.drugs:
+        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
+    out = Path(args.out) if args.out else Path(args.run) / "recommendations.csv"
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
+    batch = recommend(
+        bnn,
+        read_screen(args.run),
+        candidates,
+        args.acquisition,
+        args.batch_size,
+        args.kappa,
+        args.num_samples,
+        args.seed,
+    )
+    batch.to_csv(out, index=False)
+    print(batch.head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"{len(batch)} recommendations ({args.acquisition}) written to {out}")
+    return 0
+
+
+SIMULATION_COLUMNS = (
+    ("recall_mean", "recall"),
+    ("recall_sd", "sd"),
+    ("tested_to_50", "n@50%"),
+    ("tested_to_80", "n@80%"),
+    ("median_seconds_per_round", "s/round"),
+)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from .active import SimulationConfig, simulate
+
+    data_config, model_config = _resolve_configs(args)
+    sim = SimulationConfig(
+        strategies=tuple(a.strip() for a in args.acquisition.split(",") if a.strip()),
+        rounds=args.rounds,
+        batch_size=args.q,
+        initial=args.initial,
+        seeds=args.seeds,
+        kappa=args.kappa,
+        top_fraction=args.top_fraction,
+        pretrain=args.pretrain,
+        transfer=args.transfer,
+        widen=args.widen,
+        warm_start=args.warm_start,
+        pretrain_epochs=args.pretrain_epochs,
+    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or f"runs/simulate-{Path(data_config.data).stem}-{stamp}")
+    summary = simulate(
+        data_config, sim, model_config, out, overwrite=args.overwrite, progress=not args.quiet
+    )
+    first = next(iter(summary.values()))
+    print(
+        f"after {first['tested']} tests (random expects {first['random']:.0%} of the top set, "
+        f"the oracle {first['oracle']:.0%}):"
+    )
+    print(f"{'strategy':<16}" + "".join(f"{label:>10}" for _, label in SIMULATION_COLUMNS))
+    for name, entry in summary.items():
+        cells = [entry[key] for key, _ in SIMULATION_COLUMNS]
+        print(f"{name:<16}" + "".join(f"{'-' if v is None else f'{v:.2f}':>10}" for v in cells))
+    print(f"results written to {out} (results.csv, results.json, recall.png)")
+    return 0
+
+
+def _add_round_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model fitted each round")
+    group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
+    group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
+    group.add_argument("--likelihood", choices=LIKELIHOODS)
+    group.add_argument("--bayesian", choices=BAYESIAN_PARTS, help="which layers are Bayesian")
+    group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
+    group.add_argument("--merge-dim", type=int)
+    group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
+    group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
+    group.add_argument("--epochs", type=int, help="epochs per round (default 100)")
+    group.add_argument("--fit-batch-size", dest="batch_size", type=int, help="SVI minibatch")
+    group.add_argument("--lr", type=float)
+    group.add_argument("--num-samples", type=int, help="joint posterior draws (default 100)")
+    group.add_argument("--seed", type=int, help="model seed (offset per seed and round)")
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnostics import diagnose
+
+    report = diagnose(args.run, args.out, args.part, args.num_samples, args.overwrite)
+    print(f"diagnostics of the {args.part} part written to {report.parent}")
+    print(f"open {report}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .dose_response import DoseResponseError, score_wells
+
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.wells).with_name(Path(args.wells).stem + "_scores.csv")
+    )
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
+    try:
+        scores = score_wells(args.wells, response=args.response, score=args.score)
+    except DoseResponseError as err:
+        raise DataError(f"{args.wells}: {err}") from err
+    scores.to_csv(out, index=False)
+    print(f"{len(scores)} blocks scored ('synergy' = {args.score}); table written to {out}")
+    print(f"fit it with: synergy-ppl fit --data {out} --drugs DRUGS.csv")
+    return 0
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     root = download(args.name, args.data_dir)
     print(f"{args.name} is in {root}")
@@ -156,6 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="run directory (default runs/fit-<data>-<time>)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--prior-from", help="fitted run to start from (its posterior as prior; pretraining)"
+    )
+    fit.add_argument(
+        "--transfer",
+        choices=("prior", "warm-start"),
+        default="prior",
+        help="with --prior-from: posterior as prior (default) or plain fine-tuning",
+    )
+    fit.add_argument(
+        "--widen", type=float, default=1.0, help="multiply the --prior-from posterior scales"
+    )
     fit.set_defaults(func=cmd_fit)
 
     predict = sub.add_parser("predict", help="predict new (drug A, drug B, cell line) rows")
@@ -166,6 +313,71 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", help="output CSV (default <run>/predictions.csv)")
     predict.add_argument("--overwrite", action="store_true")
     predict.set_defaults(func=cmd_predict)
+
+    diag = sub.add_parser("diagnose", help="posterior diagnostics and a report of a fitted run")
+    diag.add_argument("--run", required=True, help="run directory written by fit")
+    diag.add_argument("--part", choices=["test", "val", "train"], default="test")
+    diag.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
+    diag.add_argument("--out", help="output folder (default <run>/diagnostics)")
+    diag.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    diag.set_defaults(func=cmd_diagnose)
+
+    rec = sub.add_parser("recommend", help="rank untested candidates and write the next batch")
+    rec.add_argument("--run", required=True, help="run directory written by fit")
+    rec.add_argument(
+        "--candidates", help="table of drug_a,drug_b,cell_line (default: all untested pairs)"
+    )
+    rec.add_argument("--drugs", help="drug,smiles table for candidate drugs the run has not seen")
+    rec.add_argument("--acquisition", default="ucb", help="ucb (default), ei, q-ucb, ...")
+    rec.add_argument("--batch-size", type=int, default=30, help="batch size Q (default 30)")
+    rec.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")
+    rec.add_argument("--num-samples", type=int, help="joint posterior draws (default: the run's)")
+    rec.add_argument("--seed", type=int, default=0, help="seed of the draws and tie-breaking")
+    rec.add_argument("--out", help="output CSV (default <run>/recommendations.csv)")
+    rec.add_argument("--overwrite", action="store_true")
+    rec.set_defaults(func=cmd_recommend)
+
+    simu = sub.add_parser("simulate", help="in-silico sequential model optimisation (RECOVER)")
+    _add_data_options(simu)
+    loop = simu.add_argument_group("simulation")
+    loop.add_argument(
+        "--acquisition", default="ucb", help="strategies, comma-separated (ucb,q-ucb,random)"
+    )
+    loop.add_argument("--rounds", type=int, default=10, help="rounds after the initial batch")
+    loop.add_argument("--batch-size", dest="q", type=int, default=30, help="pairs per round")
+    loop.add_argument("--initial", type=int, default=30, help="pairs revealed at random first")
+    loop.add_argument("--seeds", type=int, default=3, help="repeats (initial draw, selection)")
+    loop.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")
+    loop.add_argument("--top-fraction", type=float, default=0.01, help="the top set to find")
+    loop.add_argument(
+        "--pretrain", default="none", help="none, other-cell-lines, or a fitted run / .pt state"
+    )
+    loop.add_argument("--transfer", choices=("prior", "warm-start"), default="prior")
+    loop.add_argument("--widen", type=float, default=1.0, help="widen the pretrained posterior")
+    loop.add_argument(
+        "--warm-start", action="store_true", help="each round starts from the previous fit"
+    )
+    loop.add_argument("--pretrain-epochs", type=int, default=30)
+    _add_round_model_options(simu)
+    simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
+    simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
+    simu.add_argument("--quiet", action="store_true", help="no progress bar")
+    simu.set_defaults(func=cmd_simulate, config=None, epochs=100, num_samples=100)
+
+    score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
+    score.add_argument("--wells", required=True, help="long table of wells (CSV/TSV)")
+    score.add_argument(
+        "--response", choices=["viability", "inhibition"], help="what the wells measure"
+    )
+    score.add_argument(
+        "--score",
+        default="bliss_max",
+        choices=[f"{m}_{s}" for m in ("bliss", "hsa", "loewe", "zip") for s in ("mean", "max")],
+        help="which score becomes the 'synergy' column (default bliss_max, as RECOVER)",
+    )
+    score.add_argument("--out", help="output CSV (default <wells>_scores.csv)")
+    score.add_argument("--overwrite", action="store_true")
+    score.set_defaults(func=cmd_score)
 
     dl = sub.add_parser("download", help="download a built-in screen from its public home")
     dl.add_argument("name", choices=["oneil", "almanac"])

@@ -18,7 +18,9 @@ i.e. ``E = 100 - viability``. The reference models are
   refitted at every fixed dose of the other drug with the Bliss surface of the single-drug fits.
 
 Bliss and HSA use the measured single-agent responses at the same doses; Loewe and ZIP use
-4-parameter log-logistic (Hill) fits made with :func:`scipy.optimize.curve_fit`.
+4-parameter log-logistic (Hill) fits made with :func:`scipy.optimize.curve_fit`. For NCI-ALMANAC
+data, :func:`nci_expected_growth` is NCI's own Bliss variant on percent growth (the
+``EXPECTEDGROWTH`` column of its files).
 
 Typical use::
 
@@ -64,6 +66,9 @@ UNKNOWN_CELL_LINE = "unknown"
 # more than three decades outside the tested doses cannot be told apart from "inactive".
 _SLOPE_BOUNDS = (0.1, 10.0)
 _EC50_DECADES = 3.0
+# Responses are in percent: a relative tolerance of 1e-6 is far below assay noise and needs a
+# third of the iterations of scipy's default 1e-8 on the sparse, flat designs of real screens.
+_FIT_TOLERANCES = {"ftol": 1e-6, "xtol": 1e-6, "gtol": 1e-6}
 _LOEWE_BISECTIONS = 64  # halves the effect bracket to below double precision
 _MAX_LISTED = 5  # blocks named in one error or warning message
 
@@ -172,7 +177,8 @@ def read_wells(
     if kind not in _RESPONSE_KINDS:
         raise DoseResponseError(f"response must be one of {_RESPONSE_KINDS}, got {kind!r}")
     value = wells.pop("value").astype(float)
-    wells.insert(6, "response", 100.0 - value if kind == "viability" else value)
+    response_at = WELL_COLUMNS.index("response")
+    wells.insert(response_at, "response", 100.0 - value if kind == "viability" else value)
     return wells
 
 
@@ -191,10 +197,8 @@ def _detect_layout(columns: pd.Index) -> str:
     for layout, (renames, _) in _RENAMED_LAYOUTS.items():
         if {"block_id", "response"} | (set(renames) - {"cell_line_name"}) <= present:
             return layout
-    if {"drug_a", "drug_b", "dose_a", "dose_b"} <= present and present & {
-        "response",
-        *_RESPONSE_KINDS,
-    }:
+    has_values = bool(present & {"response", *_RESPONSE_KINDS})
+    if {"drug_a", "drug_b", "dose_a", "dose_b"} <= present and has_values:
         return "generic"
     raise DoseResponseError(
         f"unrecognised dose-response layout (columns: {sorted(present)}). Use the generic layout "
@@ -293,18 +297,18 @@ def validate_wells(wells: pd.DataFrame) -> None:
     Raises
     ------
     DoseResponseError
-        Naming the offending blocks, when a column is missing, a drug name, dose or response is
-        missing, a dose is negative, or a block lacks combination wells, lacks single-agent wells
-        of a drug, has fewer than two doses of a drug, or has a combination dose without a
-        single-agent well of that drug at that dose.
+        Naming the offending blocks, when a column is missing; a block id, drug name, cell line,
+        dose or response is missing; a dose is negative; or a block lacks combination wells,
+        lacks single-agent wells of a drug, has fewer than two doses of a drug, or has a
+        combination dose without a single-agent well of that drug at that dose.
     """
     missing = [c for c in WELL_COLUMNS if c not in wells.columns]
     if missing:
         raise DoseResponseError(f"well table lacks columns {missing}; build it with read_wells")
     _check_wells(
-        wells[["drug_a", "drug_b"]].isna().any(axis=1),
+        wells[["block_id", "drug_a", "drug_b", "cell_line"]].isna().any(axis=1),
         wells,
-        "have no drug name",
+        "lack a block id, drug name or cell line",
         "give both drugs of every well (single agents keep the partner's name with dose 0)",
     )
     _check_wells(
@@ -319,11 +323,7 @@ def validate_wells(wells: pd.DataFrame) -> None:
         "have negative doses",
         "doses are concentrations and must be >= 0; fix the input table",
     )
-    problems = [
-        f"block {block_id!r}: {problem}"
-        for block_id, block in wells.groupby("block_id", sort=False)
-        for problem in _block_problems(block)
-    ]
+    problems = _block_problems(wells)
     if problems:
         listed = "\n  ".join(problems[:_MAX_LISTED])
         more = f"\n  ... and {len(problems) - _MAX_LISTED} more" * (len(problems) > _MAX_LISTED)
@@ -338,36 +338,57 @@ def _check_wells(bad: pd.Series, wells: pd.DataFrame, what: str, fix: str) -> No
         raise DoseResponseError(f"{int(bad.sum())} wells {what}, in blocks {blocks}{more}: {fix}.")
 
 
-def _block_problems(block: pd.DataFrame) -> list[str]:
-    names = block[["drug_a", "drug_b", "cell_line"]].drop_duplicates()
-    if len(names) > 1:
-        return ["mixes several drug pairs or cell lines; give each its own block_id"]
-    combo = block[(block["dose_a"] > 0) & (block["dose_b"] > 0)]
-    if combo.empty:
-        return ["has no combination wells (both doses > 0); it cannot be scored"]
-    problems = []
+def _block_problems(wells: pd.DataFrame) -> list[str]:
+    """``block 'X': ...`` messages for the blocks that cannot be scored, in block order."""
+    by_block = wells.groupby("block_id", sort=False)
+    names = by_block[["drug_a", "drug_b"]].first()
+    mixed = by_block[["drug_a", "drug_b", "cell_line"]].nunique().gt(1).any(axis=1)
+    is_combo = (wells["dose_a"] > 0) & (wells["dose_b"] > 0)
+    no_combo = ~wells.assign(combo=is_combo).groupby("block_id", sort=False)["combo"].any()
+    problems = [
+        (b, "mixes several drug pairs or cell lines; give each its own block_id")
+        for b in mixed.index[mixed]
+    ]
+    problems += [
+        (b, "has no combination wells (both doses > 0); it cannot be scored")
+        for b in no_combo.index[no_combo & ~mixed]
+    ]
+    scorable = names.index[~mixed & ~no_combo]
     for drug, column, other in (("drug_a", "dose_a", "dose_b"), ("drug_b", "dose_b", "dose_a")):
-        drug, dose = names.iloc[0][drug], block[column]
-        alone = set(dose[(block[other] == 0) & (dose > 0)])
-        if not alone:
-            problems.append(
-                f"has no single-agent wells of {drug!r} (its dose > 0, the other dose 0); the "
-                "reference models need them -- add them to the block"
+        dose = wells[column]
+        alone = wells.loc[(wells[other] == 0) & (dose > 0), ["block_id", column]].drop_duplicates()
+        has_alone = scorable.isin(alone["block_id"])
+        problems += [
+            (
+                b,
+                f"has no single-agent wells of {names.at[b, drug]!r} (its dose > 0, the other "
+                "dose 0); the reference models need them -- add them to the block",
             )
-            continue
-        if dose[dose > 0].nunique() < 2:
-            problems.append(
-                f"has a single dose of {drug!r}; the Hill fits for Loewe and ZIP need at least "
-                "two -- score this block with more doses or leave it out"
+            for b in scorable[~has_alone]
+        ]
+        n_doses = wells[dose > 0].groupby("block_id")[column].nunique()
+        problems += [
+            (
+                b,
+                f"has a single dose of {names.at[b, drug]!r}; the Hill fits for Loewe and ZIP "
+                "need at least two -- score this block with more doses or leave it out",
             )
-        lacking = sorted(set(combo[column]) - alone)
-        if lacking:
-            problems.append(
-                f"combination doses {lacking} of {drug!r} have no single-agent well at the same "
-                "dose; add them (NCI-ALMANAC: drop the PLATE column to pool single agents "
-                "across plates)"
+            for b in scorable[has_alone & (n_doses.reindex(scorable) < 2)]
+        ]
+        combos = wells.loc[is_combo, ["block_id", column]].drop_duplicates()
+        unmatched = combos.merge(alone, how="left", indicator=True).query("_merge == 'left_only'")
+        lacking = unmatched.groupby("block_id", sort=False)[column].agg(sorted)
+        problems += [
+            (
+                b,
+                f"combination doses {lacking[b]} of {names.at[b, drug]!r} have no single-agent "
+                "well at the same dose; add them (NCI-ALMANAC: drop the PLATE column to pool "
+                "single agents across plates)",
             )
-    return problems
+            for b in scorable[has_alone & scorable.isin(lacking.index)]
+        ]
+    order = {b: i for i, b in enumerate(names.index)}
+    return [f"block {b!r}: {message}" for b, message in sorted(problems, key=lambda p: order[p[0]])]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,8 +477,8 @@ class HillCurve:
     def dose(self, effect: ArrayLike) -> np.ndarray:
         """Inverse ``D(E) = ec50 * ((E - bottom) / (top - E)) ** (1 / slope)``.
 
-        Returns 0 for effects at or beyond ``bottom`` and ``inf`` for effects the drug never
-        reaches (at or beyond ``top``).
+        Returns 0 for effects at ``bottom`` or on its far side from ``top`` (no drug needed),
+        and ``inf`` for effects at ``top`` or past it (never reached).
         """
         fraction = (np.asarray(effect, float) - self.bottom) / (self.top - self.bottom)
         with np.errstate(over="ignore"):
@@ -482,8 +503,8 @@ def fit_hill(dose: ArrayLike, response: ArrayLike) -> HillCurve:
     ----------
     dose
         Doses, shape ``(n,)``, at least two distinct positive ones. Zero doses (untreated
-        controls) pin ``bottom``; when there are none, the untreated response is 0 % inhibition
-        by definition and is added as the point ``(0, 0)``.
+        controls) anchor ``bottom``; when there are none, the untreated response is 0 %
+        inhibition by definition and is added as the point ``(0, 0)``.
     response
         Responses in % inhibition, shape ``(n,)``.
 
@@ -494,23 +515,26 @@ def fit_hill(dose: ArrayLike, response: ArrayLike) -> HillCurve:
     dose, response = np.asarray(dose, float), np.asarray(response, float)
     if not (dose == 0).any():
         dose, response = np.append(dose, 0.0), np.append(response, 0.0)
-    positive = dose[dose > 0]
-    low = min(0.0, response.min())
-    high = max(100.0, response.max())
-    log_ec50_bounds = np.log([positive.min(), positive.max()]) + np.log(10) * np.array(
-        [-_EC50_DECADES, _EC50_DECADES]
-    )
-    lower = [low, low, log_ec50_bounds[0], _SLOPE_BOUNDS[0]]
-    upper = [high, high, log_ec50_bounds[1], _SLOPE_BOUNDS[1]]
+    low, high = min(0.0, response.min()), max(100.0, response.max())
+    log_ec50_low, log_ec50_high = _log_ec50_bounds(dose)
+    lower = [low, low, log_ec50_low, _SLOPE_BOUNDS[0]]
+    upper = [high, high, log_ec50_high, _SLOPE_BOUNDS[1]]
     start = [
         response[dose == 0].mean(),
         response[dose == dose.max()].mean(),
-        np.log(positive).mean(),
+        np.log(dose[dose > 0]).mean(),
         1.0,
     ]
     params = _curve_fit(_hill, dose, response, np.clip(start, lower, upper), (lower, upper))
     bottom, top, log_ec50, slope = params
     return HillCurve(float(bottom), float(top), float(np.exp(log_ec50)), float(slope))
+
+
+def _log_ec50_bounds(dose: np.ndarray) -> tuple[float, float]:
+    """log EC50 within ``_EC50_DECADES`` of the positive doses tested."""
+    log_dose = np.log(dose[dose > 0])
+    margin = _EC50_DECADES * np.log(10.0)
+    return float(log_dose.min() - margin), float(log_dose.max() + margin)
 
 
 def _curve_fit(
@@ -524,7 +548,9 @@ def _curve_fit(
         # The covariance is not used, and it is undefined when there are as many points as
         # parameters (a 3-dose NCI-ALMANAC drug plus its control).
         warnings.simplefilter("ignore", OptimizeWarning)
-        params, _ = curve_fit(model, x, y, p0=start, bounds=bounds, max_nfev=10_000)
+        params, _ = curve_fit(
+            model, x, y, p0=start, bounds=bounds, max_nfev=10_000, **_FIT_TOLERANCES
+        )
     return params
 
 
@@ -619,11 +645,8 @@ def _refit_lines(
 ) -> np.ndarray:
     """Fitted responses along ``dose`` for each value of ``fixed_dose`` (ZIP)."""
     fitted = response.copy()
-    log_dose = np.log(dose)
-    bounds = (
-        [log_dose.min() - _EC50_DECADES * np.log(10), _SLOPE_BOUNDS[0]],
-        [log_dose.max() + _EC50_DECADES * np.log(10), _SLOPE_BOUNDS[1]],
-    )
+    log_m_low, log_m_high = _log_ec50_bounds(dose)
+    bounds = ([log_m_low, _SLOPE_BOUNDS[0]], [log_m_high, _SLOPE_BOUNDS[1]])
     for value in np.unique(fixed_dose):
         line = fixed_dose == value
         if line.sum() < 2:
@@ -633,7 +656,7 @@ def _refit_lines(
         def curve(x: np.ndarray, log_m: float, slope: float, bottom: float = bottom) -> np.ndarray:
             return _hill(x, bottom, 100.0, log_m, slope)
 
-        start = np.clip([log_dose[line].mean(), 1.0], *bounds)
+        start = np.clip([np.log(dose[line]).mean(), 1.0], *bounds)
         params = _curve_fit(curve, dose[line], response[line], start, bounds)
         fitted[line] = curve(dose[line], *params)
     return fitted
@@ -673,34 +696,49 @@ def score_doses(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.DataF
         .agg(response="mean", n_replicates="size")
         .reset_index()
     )
-    blocks = means.groupby("block_id", sort=False)
-    return pd.concat([_score_block(block, models) for _, block in blocks], ignore_index=True)
-
-
-def _score_block(block: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
-    dose_a, dose_b = block["dose_a"], block["dose_b"]
-    alone_a = block[(dose_b == 0) & (dose_a > 0)].set_index("dose_a")["response"]
-    alone_b = block[(dose_a == 0) & (dose_b > 0)].set_index("dose_b")["response"]
-    control = block.loc[(dose_a == 0) & (dose_b == 0), "response"]
-    combo = block[(dose_a > 0) & (dose_b > 0)].assign(
-        effect_a=lambda df: alone_a.reindex(df["dose_a"]).to_numpy(),
-        effect_b=lambda df: alone_b.reindex(df["dose_b"]).to_numpy(),
+    dose_a, dose_b = means["dose_a"], means["dose_b"]
+    alone_a = means.loc[(dose_b == 0) & (dose_a > 0), ["block_id", "dose_a", "response"]]
+    alone_b = means.loc[(dose_a == 0) & (dose_b > 0), ["block_id", "dose_b", "response"]]
+    combos = (
+        means[(dose_a > 0) & (dose_b > 0)]
+        .merge(alone_a.rename(columns={"response": "effect_a"}), on=["block_id", "dose_a"])
+        .merge(alone_b.rename(columns={"response": "effect_b"}), on=["block_id", "dose_b"])
     )
-    effect_a, effect_b = combo["effect_a"].to_numpy(), combo["effect_b"].to_numpy()
-    observed = combo["response"].to_numpy()
+    observed, effect_a, effect_b = combos["response"], combos["effect_a"], combos["effect_b"]
     if "bliss" in models:
-        combo["bliss"] = observed - bliss_expected(effect_a, effect_b)
+        combos["bliss"] = observed - bliss_expected(effect_a, effect_b)
     if "hsa" in models:
-        combo["hsa"] = observed - hsa_expected(effect_a, effect_b)
-    if {"loewe", "zip"} & set(models):
-        curve_a = fit_hill(np.append(alone_a.index, [0.0] * len(control)), [*alone_a, *control])
-        curve_b = fit_hill(np.append(alone_b.index, [0.0] * len(control)), [*alone_b, *control])
-        doses = combo["dose_a"].to_numpy(), combo["dose_b"].to_numpy()
-        if "loewe" in models:
-            combo["loewe"] = observed - loewe_expected(*doses, curve_a, curve_b)
-        if "zip" in models:
-            combo["zip"] = zip_delta(*doses, observed, curve_a, curve_b)
-    return combo.reset_index(drop=True)
+        combos["hsa"] = observed - hsa_expected(effect_a, effect_b)
+    fitted = [model for model in ("loewe", "zip") if model in models]
+    if fitted:
+        blocks = means.groupby("block_id", sort=False)
+        scores = [
+            _hill_model_scores(blocks.get_group(block_id), combo, fitted)
+            for block_id, combo in combos.groupby("block_id", sort=False)
+        ]
+        combos = combos.join(pd.concat(scores))
+    return combos
+
+
+def _hill_model_scores(
+    block: pd.DataFrame, combo: pd.DataFrame, models: Sequence[str]
+) -> pd.DataFrame:
+    """Loewe excess and ZIP delta of one block's combination wells (``combo``'s index kept).
+
+    The single-drug Hill fits use the rows with the other dose 0, so a measured untreated
+    control (dose 0, 0) pins the bottom of both curves.
+    """
+    alone_a, alone_b = block[block["dose_b"] == 0], block[block["dose_a"] == 0]
+    curve_a = fit_hill(alone_a["dose_a"], alone_a["response"])
+    curve_b = fit_hill(alone_b["dose_b"], alone_b["response"])
+    dose_a, dose_b = combo["dose_a"].to_numpy(), combo["dose_b"].to_numpy()
+    observed = combo["response"].to_numpy()
+    scores = pd.DataFrame(index=combo.index)
+    if "loewe" in models:
+        scores["loewe"] = observed - loewe_expected(dose_a, dose_b, curve_a, curve_b)
+    if "zip" in models:
+        scores["zip"] = zip_delta(dose_a, dose_b, observed, curve_a, curve_b)
+    return scores
 
 
 def score_blocks(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.DataFrame:

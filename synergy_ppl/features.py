@@ -57,7 +57,8 @@ def standardised_projection(table: pd.DataFrame, n_components: int | None) -> pd
         bad_rows = table.index[~np.isfinite(values).all(axis=1)].tolist()
         raise DataError(f"cell-line features have NaN/infinite values for {bad_rows[:10]}.")
     std = values.std(axis=0)
-    keep = std > 0
+    # "constant" up to float rounding: dividing by a 1e-17 SD would blow the column up
+    keep = std > 1e-6 * np.maximum(1.0, np.abs(values).max(axis=0))
     z = (values[:, keep] - values[:, keep].mean(axis=0)) / std[keep]
     if n_components is None or n_components >= min(z.shape):
         return pd.DataFrame(z, index=table.index)
@@ -186,7 +187,7 @@ def build_features(
     else:
         projected = standardised_projection(screen.cell_features, cell_components)
         cell_lines = [str(c) for c in projected.index]
-        cell_matrix = torch.as_tensor(projected.to_numpy(), dtype=torch.float32)
+        cell_matrix = torch.tensor(projected.to_numpy(), dtype=torch.float32)
     return FeatureSet(
         drugs, drug_matrix, cell_lines, cell_matrix, identity.shape[1], radius, n_bits
     )

@@ -1,0 +1,194 @@
+"""End-to-end fits: the demo recovers its known truth with calibrated intervals; runs
+round-trip through their directory; the CLI writes, refuses to overwrite and predicts."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synergy_ppl.cli import main
+from synergy_ppl.data import DataConfig, DataError
+from synergy_ppl.estimator import ModelConfig
+from synergy_ppl.runs import fit_run, load_fit, read_screen
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    run_dir, metrics = fit_run(DataConfig(), ModelConfig(), out=out, progress=False)
+    return run_dir, metrics
+
+
+def test_demo_fit_recovers_truth_with_calibrated_intervals(demo_run):
+    run_dir, metrics = demo_run
+    predictions = pd.read_csv(run_dir / "predictions_test.csv")
+    truth = predictions["true_score"].to_numpy()
+    r2_truth = 1 - np.mean((predictions["mean"] - truth) ** 2) / np.var(truth)
+    assert r2_truth > 0.75
+    assert metrics["test"]["pearson"] > 0.8
+    assert 0.82 <= metrics["test"]["coverage_90"] <= 0.97
+    assert metrics["test"]["coverage_50"] < metrics["test"]["coverage_90"]
+
+
+def test_run_directory_has_every_file(demo_run):
+    run_dir, metrics = demo_run
+    for name in ("config.json", "model.pt", "metrics.json", "predictions_test.csv", "elbo.csv"):
+        assert (run_dir / name).exists(), name
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for part in ("train", "val", "test"):
+        assert set(saved[part]) >= {
+            "rmse",
+            "r2",
+            "pearson",
+            "spearman",
+            "nll",
+            "coverage_50",
+            "coverage_90",
+        }
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"]["data"] == "demo" and config["model"]["prior"] == "normal"
+    predictions = pd.read_csv(run_dir / "predictions_test.csv")
+    assert {"mean", "std", "q05", "q95"} <= set(predictions.columns)
+    assert (predictions["q05"] <= predictions["mean"]).all()
+    assert (predictions["mean"] <= predictions["q95"]).all()
+    elbo = pd.read_csv(run_dir / "elbo.csv")
+    assert len(elbo) == saved["epochs_run"] and elbo["loss"].iloc[-1] < elbo["loss"].iloc[0]
+
+
+def test_loaded_run_predicts_exactly_as_saved(demo_run):
+    run_dir, _ = demo_run
+    bnn, _ = load_fit(run_dir)
+    test_rows = read_screen(run_dir).query("part == 'test'")
+    again = bnn.predict(test_rows)
+    saved = pd.read_csv(run_dir / "predictions_test.csv")
+    assert np.allclose(again["mean"], saved["mean"], atol=1e-4)
+    assert np.allclose(again["q95"], saved["q95"], atol=1e-4)
+
+
+def test_prediction_samples_are_reproducible_and_ordered(demo_run):
+    bnn, _ = load_fit(demo_run[0])
+    rows = read_screen(demo_run[0]).head(50)
+    first = bnn.sample(rows, num_samples=30, seed=4)
+    assert first.shape == (30, 50)
+    assert torch.equal(first, bnn.sample(rows, num_samples=30, seed=4))
+    swapped = rows.rename(columns={"drug_a": "drug_b", "drug_b": "drug_a"})
+    assert torch.allclose(first, bnn.sample(swapped, num_samples=30, seed=4), atol=1e-4)
+
+
+def test_cli_fit_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["fit", "--epochs", "3", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert "run written to" in capsys.readouterr().out
+    before = (out / "model.pt").read_bytes()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "model.pt").read_bytes() == before
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_cli_config_file_and_flags(tmp_path):
+    config = tmp_path / "fit.yaml"
+    config.write_text("data:\n  split: random\nmodel:\n  epochs: 2\n  prior: laplace\n")
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                str(config),
+                "--prior",
+                "scale-mixture",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    resolved = json.loads((out / "config.json").read_text())
+    assert resolved["data"]["split"] == "random"
+    assert resolved["model"]["epochs"] == 2
+    assert resolved["model"]["prior"] == "scale-mixture"  # the flag beats the file
+
+
+def test_cli_predict_and_its_errors(demo_run, tmp_path, capsys):
+    run_dir, _ = demo_run
+    pairs = pd.DataFrame({"drug_a": ["D03", "D01"], "drug_b": ["D01", "D07"], "cell_line": "C1"})
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "pred.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(run_dir),
+                "--pairs",
+                str(tmp_path / "pairs.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    predicted = pd.read_csv(out)
+    assert list(predicted["drug_a"]) == ["D03", "D01"] and predicted["std"].gt(0).all()
+
+    pairs.assign(drug_a=["NEW", "D01"]).to_csv(tmp_path / "unknown.csv", index=False)
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(run_dir),
+                "--pairs",
+                str(tmp_path / "unknown.csv"),
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "unknown drug(s) ['NEW']" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_corrupt_run_directory_is_a_clear_error(demo_run, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "metrics.json", "screen.csv"):
+        (broken / name).write_bytes((demo_run[0] / name).read_bytes())
+    with pytest.raises(DataError, match=r"missing \['model.pt'\]"):
+        load_fit(broken)
+    (broken / "model.pt").write_bytes(b"not a model")
+    with pytest.raises(DataError, match="model.pt: cannot be loaded"):
+        load_fit(broken)
+
+
+def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data):
+    """A fingerprint model predicts a drug it has never seen, given its SMILES."""
+    out = tmp_path / "oneil"
+    data = DataConfig(data="oneil", data_dir=str(shared_data), cell_line="A2058", split="random")
+    fit_run(data, ModelConfig(epochs=2, n_bits=256), out=out, progress=False)
+    pairs = pd.DataFrame({"drug_a": ["ASPIRIN"], "drug_b": ["5-FU"], "cell_line": ["A2058"]})
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    pd.DataFrame({"drug": ["ASPIRIN"], "smiles": ["CC(=O)OC1=CC=CC=C1C(=O)O"]}).to_csv(
+        tmp_path / "drugs.csv", index=False
+    )
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(out),
+                "--pairs",
+                str(tmp_path / "pairs.csv"),
+                "--drugs",
+                str(tmp_path / "drugs.csv"),
+            ]
+        )
+        == 0
+    )
+    assert pd.read_csv(out / "predictions.csv")["std"].gt(0).all()

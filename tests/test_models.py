@@ -1,0 +1,151 @@
+import math
+
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro import poutine
+from torch.distributions import kl_divergence
+
+from synergy_ppl.data import make_demo_screen
+from synergy_ppl.features import build_features, encode_pairs
+from synergy_ppl.guides import (
+    SparseVariationalDropout,
+    mean_field,
+    neg_kl_log_uniform_approx,
+)
+from synergy_ppl.models import (
+    PRIORS,
+    LogUniform,
+    SynergyModel,
+    SynergyNet,
+    laplace,
+    local_params,
+    log_uniform,
+    normal,
+    scale_mixture,
+)
+from synergy_ppl.predictive import draw_posterior, network_samples
+
+W = torch.linspace(-3.0, 3.0, 13)
+SHAPE = torch.Size([13])
+
+
+def test_normal_log_density_closed_form():
+    expected = -0.5 * (W / 0.7) ** 2 - math.log(0.7 * math.sqrt(2 * math.pi))
+    assert torch.allclose(normal(SHAPE, scale=0.7).log_prob(W), expected.sum(), atol=1e-5)
+
+
+def test_laplace_log_density_closed_form():
+    expected = -W.abs() / 0.5 - math.log(2 * 0.5)
+    assert torch.allclose(laplace(SHAPE, scale=0.5).log_prob(W), expected.sum(), atol=1e-5)
+
+
+def test_scale_mixture_log_density_closed_form():
+    pi, s1, s2 = 0.3, 1.0, 0.05
+
+    def gauss(w, s):
+        return torch.exp(-0.5 * (w / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+    expected = torch.log(pi * gauss(W, s1) + (1 - pi) * gauss(W, s2))
+    got = scale_mixture(SHAPE, pi=pi, sigma1=s1, sigma2=s2).log_prob(W)
+    assert torch.allclose(got, expected.sum(), atol=1e-4)
+
+
+def test_scale_mixture_samples_have_mixture_variance():
+    draws = scale_mixture(torch.Size([200_000]), pi=0.25, sigma1=2.0, sigma2=0.1).sample()
+    assert draws.var().item() == pytest.approx(0.25 * 4.0 + 0.75 * 0.01, rel=0.05)
+
+
+def test_log_uniform_log_density_is_minus_log_abs():
+    w = torch.tensor([0.1, -2.0, 5.0])
+    assert torch.allclose(log_uniform(torch.Size([3])).log_prob(w), -torch.log(w.abs()).sum())
+
+
+def test_kl_to_log_uniform_matches_molchanov_approximation():
+    loc = torch.tensor([1.0, 0.5, -2.0, 0.01])
+    log_alpha = torch.tensor([-4.0, 0.0, 2.0, 6.0])
+    scale = loc.abs() * torch.exp(0.5 * log_alpha)
+    k1, k2, k3 = 0.63576, 1.87320, 1.48695
+    published = (
+        k1 * torch.sigmoid(k2 + k3 * log_alpha) - 0.5 * torch.log1p(1 / log_alpha.exp()) - k1
+    )
+    assert torch.allclose(neg_kl_log_uniform_approx(log_alpha), published, atol=1e-6)
+    kl = kl_divergence(dist.Normal(loc, scale), LogUniform(loc.shape))
+    assert torch.allclose(kl, -published, atol=1e-5)
+    # through Pyro's Independent wrappers as TraceMeanField_ELBO sees them
+    q = dist.Normal(loc, scale).to_event(1)
+    assert torch.allclose(kl_divergence(q, log_uniform(loc.shape)), -published.sum(), atol=1e-5)
+    # the KL falls towards 0 as alpha grows: that is what switches weights off
+    assert (kl[1:] < kl[:-1]).all()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    screen = make_demo_screen()
+    features = build_features(screen)
+    return screen, features, encode_pairs(features, screen.table)
+
+
+@pytest.mark.parametrize("bayesian", ["head", "all"])
+def test_prediction_is_invariant_to_drug_order(demo, bayesian):
+    _, features, (a, b, c) = demo
+    with local_params():
+        torch.manual_seed(0)
+        model = SynergyModel(SynergyNet(features, bayesian=bayesian))
+        guide = mean_field(model, init_scale=0.1)
+        draws = draw_posterior(model, guide, num_samples=8)
+        forward = network_samples(model, draws, (a, b, c))
+        swapped = network_samples(model, draws, (b, a, c))
+    assert forward.shape == (8, len(a))
+    assert torch.allclose(forward, swapped, atol=1e-5)
+    assert forward.std(0).mean() > 0  # the draws differ
+
+
+@pytest.mark.parametrize("prior", sorted(PRIORS))
+def test_fast_prediction_equals_one_model_run_per_draw(demo, prior):
+    """The vectorised path must give exactly what rerunning the net per draw gives."""
+    _, features, (a, b, c) = demo
+    with local_params():
+        torch.manual_seed(1)
+        model = SynergyModel(SynergyNet(features, prior=PRIORS[prior]))
+        guide = (SparseVariationalDropout if prior == "log-uniform" else mean_field)(model)
+        draws = draw_posterior(model, guide, num_samples=5)
+        fast = network_samples(model, draws, (a, b, c), chunk_size=100)
+        for s in range(5):
+            one = {k: v[s] for k, v in draws.items()}
+            slow = poutine.condition(model.net, data=one)(a, b, c)
+            assert torch.allclose(fast[s], slow, atol=1e-5)
+
+
+def test_model_trace_has_bayesian_head_and_scaled_likelihood(demo):
+    _, features, (a, b, c) = demo
+    with local_params():
+        model = SynergyModel(SynergyNet(features))
+        y = torch.zeros(10)
+        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], y, 1000)
+    trace.compute_log_prob()
+    latent = [
+        n
+        for n, s in trace.nodes.items()
+        if s["type"] == "sample" and not s["is_observed"] and n != "data"
+    ]
+    assert "sigma" in latent
+    assert all(n.startswith("net.head.") for n in latent if n != "sigma")
+    obs = trace.nodes["obs"]
+    assert obs["scale"] == pytest.approx(100.0)  # 10 of 1,000 rows: likelihood x100
+
+
+def test_guides_are_local_to_each_model(demo):
+    """Two models in one process never share parameters through Pyro's global store."""
+    _, features, (a, b, c) = demo
+    with local_params():
+        pyro.clear_param_store()
+        first = mean_field(SynergyModel(SynergyNet(features)))
+        second = mean_field(SynergyModel(SynergyNet(features)))
+        first(a[:2], b[:2], c[:2])
+        second(a[:2], b[:2], c[:2])
+        assert len(pyro.get_param_store()) == 0
+        loc1 = first.locs.get_parameter("net.head.layers.0.weight_unconstrained")
+        loc2 = second.locs.get_parameter("net.head.layers.0.weight_unconstrained")
+    assert loc1 is not loc2
