@@ -18,7 +18,7 @@ deterministic layers run once whatever ``S`` is.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyro
 import pyro.distributions as dist
@@ -31,10 +31,16 @@ from .features import FeatureSet
 
 Prior = Callable[[torch.Size], dist.Distribution]
 
-local_params = pyro.settings.context(module_local_params=True)
-"""Decorator/context: each model and guide keeps its own parameters instead of sharing
-Pyro's global param store, so two fitted models in one process (pretraining and target,
-successive active-learning rounds) can never read each other's weights by name."""
+
+def local_params():
+    """Context manager / decorator: modules keep their own parameters.
+
+    Each model and guide then owns its parameters instead of sharing Pyro's global param
+    store, so two fitted models in one process (pretraining and target, successive
+    active-learning rounds) can never read each other's weights by name.
+    """
+    return pyro.settings.context(module_local_params=True)
+
 
 # ------------------------------------------------------------------------------- priors
 
@@ -133,6 +139,35 @@ PRIORS: dict[str, Prior] = {
     "log-uniform": log_uniform,
 }
 """Priors by their CLI name."""
+
+
+def set_priors(model: PyroModule, priors: Mapping[str, dist.Distribution]) -> None:
+    """Replace, in place, the prior of latent sites named as in the model's trace.
+
+    ``priors`` maps a site name (``"net.head.layers.0.weight"``) to its new distribution,
+    whose event shape must be the site's. This is how a fitted posterior becomes the prior of
+    the next fit (pretraining, continual learning), as TyXe's ``update_prior`` does. The
+    change lives on the modules only: ``SynergyBNN.from_state`` rebuilds the configured prior.
+    """
+    sites = {
+        module._pyro_get_fullname(attr): (module, attr)
+        for module in model.modules()
+        if isinstance(module, PyroModule)
+        for attr in module._pyro_samples
+    }
+    unknown = sorted(set(priors) - set(sites))
+    if unknown:
+        raise ValueError(f"no latent site(s) {unknown[:5]} in the model; it has {sorted(sites)}")
+    for name, prior in priors.items():
+        module, attr = sites[name]
+        current = module._pyro_samples[attr]
+        expected = current.event_shape if isinstance(current, dist.Distribution) else None
+        if expected is not None and prior.event_shape != expected:
+            raise ValueError(
+                f"prior of {name} has event shape {tuple(prior.event_shape)} but the site has "
+                f"{tuple(expected)}; the two networks' layer sizes differ."
+            )
+        setattr(module, attr, PyroSample(prior))
 
 
 # ------------------------------------------------------------------------------- layers
@@ -289,5 +324,5 @@ class SynergyModel(PyroModule):
         mean = self.net(drug_a, drug_b, cell)
         observation = self.noise(mean)
         n = drug_a.shape[0]
-        with pyro.plate("data", size=n_total or n, subsample=torch.arange(n)):
+        with pyro.plate("data", size=n_total or n, subsample=torch.arange(n, device=drug_a.device)):
             return pyro.sample("obs", observation, obs=y)

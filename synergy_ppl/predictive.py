@@ -21,7 +21,7 @@ from .models import SynergyModel, local_params
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-@local_params
+@local_params()
 def draw_posterior(
     model: SynergyModel, guide: AutoGuide, num_samples: int, seed: int = 0
 ) -> dict[str, torch.Tensor]:
@@ -29,7 +29,8 @@ def draw_posterior(
 
     Returns site name -> tensor of shape ``(S, *event_shape)``.
     """
-    dummy = tuple(torch.zeros(1, dtype=torch.long) for _ in range(3))
+    device = model.net.drug_matrix.device
+    dummy = tuple(torch.zeros(1, dtype=torch.long, device=device) for _ in range(3))
     sites = [
         name
         for name, site in poutine.trace(guide).get_trace(*dummy).nodes.items()
@@ -44,7 +45,7 @@ def draw_posterior(
     return {name: value.squeeze(1) for name, value in draws.items()}
 
 
-@local_params
+@local_params()
 def network_samples(
     model: SynergyModel,
     draws: dict[str, torch.Tensor],
