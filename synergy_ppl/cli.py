@@ -60,6 +60,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int)
     group.add_argument("--lr", type=float)
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
     group.add_argument("--num-samples", type=int, help="posterior draws for prediction")
     group.add_argument("--seed", type=int, help="model seed")
     group.add_argument("--device", help="cpu (default) or cuda")

@@ -8,10 +8,12 @@ object returns is on the original score scale.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+import pyro.distributions as dist
 import torch
 
 from .data import DataError, Screen, Split
@@ -19,10 +21,23 @@ from .features import FeatureSet, build_features, encode_pairs
 from .guides import make_guide
 from .inference import History, TrainData, train
 from .metrics import regression_metrics
-from .models import PRIORS, Prior, SynergyModel, SynergyNet, local_params
+from .models import PRIORS, Prior, SynergyModel, SynergyNet, local_params, set_priors
 from .predictive import draw_posterior, network_samples, observation_samples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+ARCHITECTURE = (
+    "prior",
+    "likelihood",
+    "bayesian",
+    "drug_layers",
+    "merge_dim",
+    "head_layers",
+    "radius",
+    "n_bits",
+    "one_hot_drugs",
+    "cell_components",
+)
+"""ModelConfig fields a warm start must share with the fit it starts from."""
 
 
 @dataclass
@@ -45,6 +60,7 @@ class ModelConfig:
     lr: float = 3e-3
     patience: int = 30
     num_particles: int = 1
+    weight_decay: float = 0.0
     num_samples: int = 200
     seed: int = 0
     device: str = "cpu"
@@ -93,7 +109,7 @@ class SynergyBNN:
         self._draws: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
-    @local_params
+    @local_params()
     def _build(self, features: FeatureSet) -> None:
         cfg = self.config
         net = SynergyNet(
@@ -109,6 +125,16 @@ class SynergyBNN:
         self.guide = make_guide(self.model, cfg.prior)
         self._draws = None
 
+    @local_params()
+    def _create_guide_params(self) -> None:
+        """Run the guide once on a dummy row so its parameters exist (before loading them).
+
+        The row is observed, as in training: with ``y=None`` the guide would treat ``obs`` as
+        a latent site and create parameters that no fitted state has.
+        """
+        dummy = tuple(torch.zeros(1, dtype=torch.long, device=self.config.device) for _ in range(3))
+        self.guide(*dummy, torch.zeros(1, device=self.config.device))
+
     def _triples(self, table: pd.DataFrame, source: str = "pairs"):
         return tuple(t.to(self.config.device) for t in encode_pairs(self.features, table, source))
 
@@ -117,22 +143,45 @@ class SynergyBNN:
         return (y - self.scaling.mean) / self.scaling.sd
 
     # ------------------------------------------------------------------ fitting
-    @local_params
-    def fit(self, screen: Screen, split: Split, progress: bool = True) -> SynergyBNN:
-        """Featurise ``screen``, build the model and guide, and train on ``split.train``."""
+    @local_params()
+    def fit(
+        self,
+        screen: Screen,
+        split: Split,
+        progress: bool = True,
+        *,
+        init: SynergyBNN | None = None,
+        priors: Mapping[str, dist.Distribution] | None = None,
+    ) -> SynergyBNN:
+        """Featurise ``screen``, build the model and guide, and train on ``split.train``.
+
+        ``init`` (a fitted model, e.g. pretrained on other cell lines) warm-starts the fit:
+        its features (grown by the screen's new drugs), score scaling and parameters are the
+        starting point. ``priors`` (site name -> distribution, e.g. ``init.posterior_priors()``)
+        replace the configured prior of those sites: the pretrained posterior as prior.
+        """
         cfg = self.config
-        features = build_features(
-            screen,
-            radius=cfg.radius,
-            n_bits=cfg.n_bits,
-            one_hot_drugs=cfg.one_hot_drugs,
-            cell_components=cfg.cell_components,
-        )
+        if init is None:
+            features = build_features(
+                screen,
+                radius=cfg.radius,
+                n_bits=cfg.n_bits,
+                one_hot_drugs=cfg.one_hot_drugs,
+                cell_components=cfg.cell_components,
+            )
+        else:
+            features = init.features.with_new_drugs(_new_drug_smiles(screen, init.features))
         torch.manual_seed(cfg.seed)  # the trunk's initial weights
         self._build(features)
+        if init is not None:
+            self._start_from(init)
+        if priors:
+            set_priors(self.model, priors)
         train_rows = screen.table.iloc[split.train]
         val_rows = screen.table.iloc[split.val]
-        self.scaling = Scaling(float(train_rows["score"].mean()), float(train_rows["score"].std()))
+        if init is None:
+            mean, sd = float(train_rows["score"].mean()), float(train_rows["score"].std())
+            self.scaling = Scaling(mean, sd)
         if not self.scaling.sd > 0:
             raise DataError("all training scores are equal; there is nothing to learn.")
         data = TrainData(
@@ -150,10 +199,47 @@ class SynergyBNN:
             lr=cfg.lr,
             patience=cfg.patience,
             num_particles=cfg.num_particles,
+            weight_decay=cfg.weight_decay,
             seed=cfg.seed,
             progress=progress,
         )
         return self
+
+    def _start_from(self, init: SynergyBNN) -> None:
+        """Copy ``init``'s parameters and score scaling into the freshly built model and guide."""
+        init._require_fitted()
+        differ = [
+            name
+            for name in ARCHITECTURE
+            if getattr(self.config, name) != getattr(init.config, name)
+        ]
+        if differ:
+            raise DataError(
+                f"cannot start from a model with other {differ}: "
+                f"{ {n: getattr(init.config, n) for n in differ} }. Use the same settings."
+            )
+        state = init.with_features(self.features).state()
+        self.model.load_state_dict(state["model"])
+        self._create_guide_params()
+        self.guide.load_state_dict(state["guide"])
+        self.scaling = Scaling(**state["scaling"])
+
+    @local_params()
+    def posterior_priors(self, widen: float = 1.0) -> dict[str, dist.Distribution]:
+        """The fitted posterior of every network weight site, as priors for another fit.
+
+        Site name -> Normal(guide loc, widen * guide scale), event shape the site's. ``widen``
+        > 1 lets the next fit move further from this one.
+        """
+        self._require_fitted()
+        if not widen > 0:
+            raise DataError(f"widen must be > 0, not {widen}.")
+        priors = {}
+        for name, _ in self.guide.prototype_trace.iter_stochastic_nodes():
+            if name.startswith("net."):
+                loc, scale = (t.detach() for t in self.guide._get_loc_and_scale(name))
+                priors[name] = dist.Normal(loc, widen * scale).to_event(loc.dim())
+        return priors
 
     def _require_fitted(self) -> None:
         if self.model is None or self.scaling is None:
@@ -198,7 +284,9 @@ class SynergyBNN:
     def evaluate(self, rows: pd.DataFrame, num_samples: int | None = None) -> dict:
         """Regression and calibration metrics of the predictive on measured ``rows``."""
         samples = self.sample(rows, num_samples)
-        return regression_metrics(samples, torch.tensor(rows["score"].to_numpy(), dtype=torch.float32))
+        return regression_metrics(
+            samples, torch.tensor(rows["score"].to_numpy(), dtype=torch.float32)
+        )
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict:
@@ -213,19 +301,18 @@ class SynergyBNN:
         }
 
     @classmethod
-    @local_params
+    @local_params()
     def from_state(cls, state: dict) -> SynergyBNN:
         """Rebuild a fitted object from :meth:`state`."""
         bnn = cls(ModelConfig.from_dict(state["config"]))
         bnn._build(FeatureSet.from_dict(state["features"]))
         bnn.model.load_state_dict(state["model"])
-        dummy = tuple(torch.zeros(1, dtype=torch.long) for _ in range(3))
-        bnn.guide(*dummy)  # creates the guide's parameters before they are loaded
+        bnn._create_guide_params()
         bnn.guide.load_state_dict(state["guide"])
         bnn.scaling = Scaling(**state["scaling"])
         return bnn
 
-    @local_params
+    @local_params()
     def with_features(self, features: FeatureSet) -> SynergyBNN:
         """The same fitted model over a grown drug table (new drugs for prediction)."""
         if features is self.features:
@@ -248,3 +335,9 @@ def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:
     for level, values in zip(QUANTILES, torch.quantile(samples, levels, dim=0), strict=True):
         out[f"q{int(round(level * 100)):02d}"] = values.numpy()
     return out
+
+
+def _new_drug_smiles(screen: Screen, features: FeatureSet) -> dict[str, str]:
+    """Drug name -> SMILES of the screen's drugs that ``features`` does not know yet."""
+    known = set(features.drugs)
+    return {d: screen.smiles.get(d) for d in screen.drugs if d not in known}

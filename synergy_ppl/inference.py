@@ -66,6 +66,7 @@ def train(
     lr: float = 3e-3,
     patience: int = 30,
     num_particles: int = 1,
+    weight_decay: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> History:
@@ -76,6 +77,7 @@ def train(
     analytic KLs where registered and a Monte Carlo estimate otherwise. After every epoch the
     validation RMSE of the posterior-median network is computed; training stops after
     ``patience`` epochs without improvement and the best epoch's parameters are restored.
+    ``weight_decay`` (AdamW, decoupled) applies to the point-estimate layers only.
     """
     pyro.set_rng_seed(seed)
     elbo = TraceMeanField_ELBO(
@@ -84,7 +86,17 @@ def train(
     loss_fn = elbo(model, guide)
     n_train = len(data.y_train)
     loss_fn(*(t[:2] for t in data.train), data.y_train[:2], n_train)  # creates the guide params
-    optimizer = torch.optim.Adam(loss_fn.parameters(), lr=lr)
+    # decoupled weight decay regularises the point-estimate trunk only; the Bayesian
+    # weights are regularised by their KL term
+    guide_params = {id(p) for p in guide.parameters()}
+    trunk = [p for p in loss_fn.parameters() if id(p) not in guide_params]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": trunk, "weight_decay": weight_decay},
+            {"params": list(guide.parameters()), "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
     generator = torch.Generator().manual_seed(seed)
     history = History()
     best_state, best_rmse, stale = None, float("inf"), 0

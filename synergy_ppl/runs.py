@@ -15,15 +15,16 @@ An existing, non-empty run directory is never overwritten unless asked.
 from __future__ import annotations
 
 import json
+import pickle
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from .data import DataConfig, DataError
-from .estimator import ModelConfig, SynergyBNN
+from .estimator import ARCHITECTURE, ModelConfig, SynergyBNN
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
 
@@ -108,7 +109,7 @@ def load_fit(run_dir: str | Path) -> tuple[SynergyBNN, dict]:
     try:
         state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)
         bnn = SynergyBNN.from_state(state)
-    except (RuntimeError, KeyError, EOFError, OSError, ValueError) as err:
+    except (RuntimeError, KeyError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
         raise DataError(
             f"{run_dir / 'model.pt'}: cannot be loaded ({type(err).__name__}: {err}). "
             "The file is corrupt or from an incompatible version; refit the run."
@@ -128,13 +129,30 @@ def fit_run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    prior_from: str | Path | None = None,
+    transfer: str = "prior",
+    widen: float = 1.0,
 ) -> tuple[Path, dict]:
-    """Load, split, fit, evaluate and write a run directory. Returns (run_dir, metrics)."""
+    """Load, split, fit, evaluate and write a run directory. Returns (run_dir, metrics).
+
+    ``prior_from`` (a fitted run directory, e.g. pretrained on other cell lines) starts the
+    fit from that run's parameters, features and score scaling, with its architecture
+    (``estimator.ARCHITECTURE``; the training options are this call's). ``transfer="prior"``
+    also makes its posterior, widened by ``widen``, the prior of the Bayesian weights;
+    ``"warm-start"`` keeps the configured prior (plain fine-tuning).
+    """
+    if transfer not in ("prior", "warm-start"):
+        raise DataError(f"unknown transfer '{transfer}'; choose prior or warm-start.")
+    init, priors = None, None
+    if prior_from is not None:
+        init = load_fit(prior_from)[0]
+        model_config = replace(model_config, **{n: getattr(init.config, n) for n in ARCHITECTURE})
+        priors = init.posterior_priors(widen) if transfer == "prior" else None
     screen = data_config.load()
     split = data_config.split_of(screen)
     # create the directory before the (long) fit, so a clash is reported at once
     run_dir = new_run_dir(out, f"fit-{Path(data_config.data).stem}", overwrite)
-    bnn = SynergyBNN(model_config).fit(screen, split, progress=progress)
+    bnn = SynergyBNN(model_config).fit(screen, split, progress=progress, init=init, priors=priors)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     metrics = {
         part: bnn.evaluate(screen.table.iloc[rows]) for part, rows in parts.items() if len(rows)
@@ -153,5 +171,7 @@ def fit_run(
     table = screen.table.assign(part=split.labels(len(screen.table)))
     test_predictions = bnn.predict(screen.table.iloc[split.test])
     config = {"data": asdict(data_config), "model": asdict(model_config)}
+    if prior_from is not None:
+        config["transfer"] = {"from": str(prior_from), "mode": transfer, "widen": widen}
     save_fit(run_dir, bnn, config, metrics, table, test_predictions)
     return run_dir, metrics
