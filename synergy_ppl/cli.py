@@ -45,8 +45,14 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-fraction", type=float)
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model and training")
+def _add_model_options(
+    parser: argparse.ArgumentParser,
+    title: str = "model and training",
+    batch_flag: str = "--batch-size",
+) -> None:
+    """Model options; ``simulate`` names the SVI minibatch ``--fit-batch-size`` because its
+    ``--batch-size`` is the number of pairs tested per round."""
+    group = parser.add_argument_group(title)
     group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
     group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
     group.add_argument("--likelihood", choices=LIKELIHOODS)
@@ -57,7 +63,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
-    group.add_argument("--batch-size", type=int)
+    group.add_argument(batch_flag, dest="batch_size", type=int, help="SVI minibatch size")
     group.add_argument("--lr", type=float)
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
@@ -226,23 +232,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_round_model_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model fitted each round")
-    group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
-    group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
-    group.add_argument("--likelihood", choices=LIKELIHOODS)
-    group.add_argument("--bayesian", choices=BAYESIAN_PARTS, help="which layers are Bayesian")
-    group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
-    group.add_argument("--merge-dim", type=int)
-    group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
-    group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
-    group.add_argument("--epochs", type=int, help="epochs per round (default 100)")
-    group.add_argument("--fit-batch-size", dest="batch_size", type=int, help="SVI minibatch")
-    group.add_argument("--lr", type=float)
-    group.add_argument("--num-samples", type=int, help="joint posterior draws (default 100)")
-    group.add_argument("--seed", type=int, help="model seed (offset per seed and round)")
-
-
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnostics import diagnose
 
@@ -359,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--warm-start", action="store_true", help="each round starts from the previous fit"
     )
     loop.add_argument("--pretrain-epochs", type=int, default=30)
-    _add_round_model_options(simu)
+    _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -57,10 +57,10 @@ class ModelConfig:
     cell_components: int | None = 32
     epochs: int = 300
     batch_size: int = 256
-    lr: float = 3e-3
+    lr: float = 1e-3
     patience: int = 30
     num_particles: int = 1
-    weight_decay: float = 0.0
+    weight_decay: float = 0.05
     num_samples: int = 200
     seed: int = 0
     device: str = "cpu"
