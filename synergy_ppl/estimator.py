@@ -61,6 +61,7 @@ class ModelConfig:
     patience: int = 30
     num_particles: int = 1
     weight_decay: float = 0.05
+    guide_lr: float | None = 1e-2
     num_samples: int = 200
     seed: int = 0
     device: str = "cpu"
@@ -200,6 +201,7 @@ class SynergyBNN:
             patience=cfg.patience,
             num_particles=cfg.num_particles,
             weight_decay=cfg.weight_decay,
+            guide_lr=cfg.guide_lr,
             seed=cfg.seed,
             progress=progress,
         )

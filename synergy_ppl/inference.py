@@ -67,6 +67,7 @@ def train(
     patience: int = 30,
     num_particles: int = 1,
     weight_decay: float = 0.0,
+    guide_lr: float | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> History:
@@ -78,6 +79,9 @@ def train(
     validation RMSE of the posterior-median network is computed; training stops after
     ``patience`` epochs without improvement and the best epoch's parameters are restored.
     ``weight_decay`` (AdamW, decoupled) applies to the point-estimate layers only.
+    ``guide_lr`` (default ``lr``) is the learning rate of the variational parameters: their
+    scales and the noise scale live on a log scale and need more room to move than the
+    trunk's weights in the few steps a small data set gives.
     """
     pyro.set_rng_seed(seed)
     elbo = TraceMeanField_ELBO(
@@ -90,10 +94,10 @@ def train(
     # weights are regularised by their KL term
     guide_params = {id(p) for p in guide.parameters()}
     trunk = [p for p in loss_fn.parameters() if id(p) not in guide_params]
-    optimizer = torch.optim.AdamW(
+    optimizer = adamw(
         [
             {"params": trunk, "weight_decay": weight_decay},
-            {"params": list(guide.parameters()), "weight_decay": 0.0},
+            {"params": list(guide.parameters()), "weight_decay": 0.0, "lr": guide_lr or lr},
         ],
         lr=lr,
     )
@@ -127,6 +131,19 @@ def train(
         loss_fn.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    """AdamW with torch's fused kernel where the device supports it (CPU from torch 2.4).
+
+    The fused kernel updates all parameter tensors in one call instead of a handful of small
+    kernels per tensor: with the default network's 18 tensors it cut an optimizer step from
+    7.8 to 1.2 ms (``benchmarks/training_speed.py``). Older torch falls back to the loop.
+    """
+    try:
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    except RuntimeError:
+        return torch.optim.AdamW(groups, lr=lr)
 
 
 def _epoch(loss_fn, optimizer, data: TrainData, order: torch.Tensor, batch_size: int) -> float:

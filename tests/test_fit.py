@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from synergy_ppl.cli import main
 from synergy_ppl.data import DataConfig, DataError
@@ -28,7 +29,11 @@ def test_demo_fit_recovers_truth_with_calibrated_intervals(demo_run):
     r2_truth = 1 - np.mean((predictions["mean"] - truth) ** 2) / np.var(truth)
     assert r2_truth > 0.75
     assert metrics["test"]["pearson"] > 0.8
-    assert 0.82 <= metrics["test"]["coverage_90"] <= 0.97
+    # The demo's noise is Student-t (4 df); a Normal likelihood with the right SD puts
+    # 2 F_t4(1.645 sqrt 2) - 1 = 0.92 of it inside its 90% interval, before the epistemic
+    # spread widens the interval a little. 221 test rows: binomial SD 0.02.
+    expected = 2 * stats.t(4).cdf(1.645 * np.sqrt(2)) - 1
+    assert expected - 0.07 <= metrics["test"]["coverage_90"] <= expected + 0.06
     assert metrics["test"]["coverage_50"] < metrics["test"]["coverage_90"]
 
 
