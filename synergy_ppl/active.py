@@ -414,6 +414,9 @@ class SimulationConfig:
     widen: float = 1.0
     warm_start: bool = False
     pretrain_epochs: int = 30
+    pretrain_batch_size: int = 256
+    """SVI minibatch of the pretraining fit (tens of thousands of rows), independent of the
+    per-round model's small minibatch (``ModelConfig.batch_size``, 30-330 rows a round)."""
 
     def check(self) -> None:
         for name in self.strategies:
@@ -515,7 +518,7 @@ def pretrained_model(
     if cache.exists():
         return SynergyBNN.from_state(torch.load(cache, map_location="cpu", weights_only=False))
     screen, split = pretraining
-    config = replace(model_config, epochs=sim.pretrain_epochs)
+    config = replace(model_config, epochs=sim.pretrain_epochs, batch_size=sim.pretrain_batch_size)
     bnn = SynergyBNN(config).fit(screen, split, progress=progress)
     metrics = bnn.evaluate(screen.table.iloc[split.test])
     metrics.update(

@@ -194,13 +194,11 @@ SIMULATION_COLUMNS = (
 )
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    import time
+def simulation_config(args: argparse.Namespace):
+    """The ``SimulationConfig`` of parsed ``simulate`` options (also used by ``sweep``)."""
+    from .active import SimulationConfig
 
-    from .active import SimulationConfig, simulate
-
-    data_config, model_config = _resolve_configs(args)
-    sim = SimulationConfig(
+    return SimulationConfig(
         strategies=tuple(a.strip() for a in args.acquisition.split(",") if a.strip()),
         rounds=args.rounds,
         batch_size=args.q,
@@ -213,7 +211,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         widen=args.widen,
         warm_start=args.warm_start,
         pretrain_epochs=args.pretrain_epochs,
+        pretrain_batch_size=args.pretrain_batch_size,
     )
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from .active import simulate
+
+    data_config, model_config = _resolve_configs(args)
+    sim = simulation_config(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or f"runs/simulate-{Path(data_config.data).stem}-{stamp}")
     summary = simulate(
@@ -259,6 +267,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(f"{len(scores)} blocks scored ('synergy' = {args.score}); table written to {out}")
     print(f"fit it with: synergy-ppl fit --data {out} --drugs DRUGS.csv")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_sweep_config, print_summary, run_sweep
+
+    config = load_sweep_config(args.config)
+    out = Path(args.out or f"runs/sweep-{Path(args.config).stem}")
+    result = run_sweep(
+        config,
+        out,
+        use_ray=False if args.no_ray else (True if args.address else None),
+        address=args.address,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        num_cpus=args.num_cpus,
+    )
+    print_summary(result, config)
+    return 1 if result.counts["failed"] else 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -348,11 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--warm-start", action="store_true", help="each round starts from the previous fit"
     )
     loop.add_argument("--pretrain-epochs", type=int, default=30)
+    loop.add_argument(
+        "--pretrain-batch-size", type=int, default=256, help="SVI minibatch of the pretraining"
+    )
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    simu.set_defaults(func=cmd_simulate, config=None, epochs=100, num_samples=100)
+    # per round: 30-330 rows, so a small minibatch (32) gives enough gradient steps
+    simu.set_defaults(func=cmd_simulate, config=None, epochs=100, batch_size=32, num_samples=100)
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
     score.add_argument("--wells", required=True, help="long table of wells (CSV/TSV)")
@@ -368,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--out", help="output CSV (default <wells>_scores.csv)")
     score.add_argument("--overwrite", action="store_true")
     score.set_defaults(func=cmd_score)
+
+    sweep = sub.add_parser("sweep", help="run fit or simulate over a search space (Ray Tune)")
+    sweep.add_argument("config", help="sweep YAML: command, metric, fixed, search")
+    sweep.add_argument("--address", help="Ray cluster: auto or ray://HOST:PORT (default local)")
+    sweep.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs (torch threads)")
+    sweep.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per trial")
+    sweep.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+    sweep.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default all)")
+    sweep.add_argument("--no-ray", action="store_true", help="run the trials one by one here")
+    sweep.add_argument("--out", help="sweep folder (default runs/sweep-<config name>)")
+    sweep.set_defaults(func=cmd_sweep)
 
     dl = sub.add_parser("download", help="download a built-in screen from its public home")
     dl.add_argument("name", choices=["oneil", "almanac"])
