@@ -60,6 +60,7 @@ def _add_model_options(
     group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
     group.add_argument("--merge-dim", type=int)
     group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
+    group.add_argument("--dropout", type=float, help="training dropout of the trunk (0.3)")
     group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
@@ -382,8 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    # per round: 30-330 rows, so a small minibatch (32) gives enough gradient steps
-    simu.set_defaults(func=cmd_simulate, config=None, epochs=100, batch_size=32, num_samples=100)
+    # the rounds' fits see 30-330 rows: no dropout, a small minibatch for enough steps
+    simu.set_defaults(
+        func=cmd_simulate, config=None, epochs=100, batch_size=32, num_samples=100, dropout=0.0
+    )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
     score.add_argument("--wells", required=True, help="long table of wells (CSV/TSV)")

@@ -51,6 +51,7 @@ class ModelConfig:
     drug_layers: tuple[int, ...] = (256, 64)
     merge_dim: int = 64
     head_layers: tuple[int, ...] = (64,)
+    dropout: float = 0.3
     radius: int = 2
     n_bits: int = 1024
     one_hot_drugs: bool = True
@@ -120,9 +121,11 @@ class SynergyBNN:
             merge_dim=cfg.merge_dim,
             head_layers=cfg.head_layers,
             bayesian=cfg.bayesian,
+            dropout=cfg.dropout,
         )
         self.features = features
-        self.model = SynergyModel(net, cfg.likelihood).to(cfg.device)
+        # eval mode (no dropout) except while training steps run
+        self.model = SynergyModel(net, cfg.likelihood).to(cfg.device).eval()
         self.guide = make_guide(self.model, cfg.prior)
         self._draws = None
 

@@ -112,7 +112,9 @@ def train(
     with pyro.validation_enabled(False):
         for epoch in bar:
             order = torch.randperm(n_train, generator=generator)
+            model.train()  # dropout on for the steps, off for validation and afterwards
             history.elbo.append(_epoch(loss_fn, optimizer, data, order, batch_size) / n_train)
+            model.eval()
             if not len(data.y_val):
                 history.best_epoch = epoch
                 continue

