@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--data", default="almanac")
     parser.add_argument("--data-dir")
     parser.add_argument("--cell-line", default="MCF7")
-    parser.add_argument("--strategies", default="ucb,q-ucb,random")
+    parser.add_argument("--strategies", default="ucb,thompson-batch,random")
     parser.add_argument("--variants", default="scratch,prior,warm-start")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=10)
@@ -115,7 +115,12 @@ def main() -> None:
     parser.add_argument("--kappa", type=float, default=1.0)
     parser.add_argument("--widen", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, default=100, help="BNN epochs per round")
+    parser.add_argument(
+        "--fit-batch-size", type=int, default=32, help="SVI minibatch of each round's fit"
+    )
+    parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
     parser.add_argument("--pretrain-epochs", type=int, default=30)
+    parser.add_argument("--pretrain-batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="default benchmarks/results/active-<line>")
     args = parser.parse_args()
@@ -123,7 +128,9 @@ def main() -> None:
 
     out = Path(args.out or f"benchmarks/results/active-{args.cell_line}")
     data = DataConfig(args.data, data_dir=args.data_dir, cell_line=args.cell_line)
-    model = ModelConfig(epochs=args.epochs, num_samples=100)
+    model = ModelConfig(
+        epochs=args.epochs, batch_size=args.fit_batch_size, lr=args.lr, num_samples=100
+    )
     strategies = tuple(args.strategies.split(","))
     bnn_strategies = tuple(s for s in strategies if s != "random")
     base = SimulationConfig(
@@ -135,6 +142,7 @@ def main() -> None:
         kappa=args.kappa,
         widen=args.widen,
         pretrain_epochs=args.pretrain_epochs,
+        pretrain_batch_size=args.pretrain_batch_size,
     )
     runs = {
         "scratch": (base, {"rf-ucb": forest_ucb(args.batch_size, args.kappa)}),
