@@ -128,8 +128,13 @@ def main() -> None:
 
     out = Path(args.out or f"benchmarks/results/active-{args.cell_line}")
     data = DataConfig(args.data, data_dir=args.data_dir, cell_line=args.cell_line)
+    # as `synergy-ppl simulate` fits each round: no dropout on 30-330 rows
     model = ModelConfig(
-        epochs=args.epochs, batch_size=args.fit_batch_size, lr=args.lr, num_samples=100
+        epochs=args.epochs,
+        batch_size=args.fit_batch_size,
+        lr=args.lr,
+        num_samples=100,
+        dropout=0.0,
     )
     strategies = tuple(args.strategies.split(","))
     bnn_strategies = tuple(s for s in strategies if s != "random")
