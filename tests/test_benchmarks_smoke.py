@@ -1,0 +1,90 @@
+"""Each benchmark script runs end to end in its ``--smoke`` size and writes sane JSON.
+
+Timings are not asserted (the machine is shared); only that the scripts run, write the
+expected keys and produce values in their possible ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+MACHINE_KEYS = {"nproc", "cpu", "torch", "pyro", "torch_threads"}
+
+
+def run_smoke(script: str, tmp_path: Path, data_dir: Path) -> dict:
+    """Run ``benchmarks/<script> --smoke`` in a subprocess and return its JSON."""
+    out = tmp_path / f"{Path(script).stem}.json"
+    env = {**os.environ, "SYNERGY_PPL_DATA": str(data_dir)}
+    command = [sys.executable, str(BENCHMARKS / script), "--smoke", "--out", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "written to" in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["smoke"] is True
+    assert MACHINE_KEYS <= set(payload["machine"])
+    assert payload["machine"]["torch_threads"] == 1
+    return payload
+
+
+def positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def test_oneil_cv_smoke(tmp_path, shared_data):
+    payload = run_smoke("oneil_cv.py", tmp_path, shared_data)
+    assert set(payload["summary"]) == {"normal", "map"}
+    assert payload["reference"]["pearson"] == pytest.approx(0.73)
+    for method, summary in payload["summary"].items():
+        result = payload["per_fold"][method]["0"]
+        assert result["n"] == 4524, method
+        assert -1 <= result["pearson"] <= 1 and -1 <= result["spearman"] <= 1
+        assert result["mse"] == pytest.approx(result["rmse"] ** 2, rel=1e-6)
+        assert 0 <= result["coverage_50"] <= result["coverage_90"] <= 1
+        assert positive(result["fit_seconds"]) and math.isfinite(result["nll"])
+        assert summary["pearson"]["mean"] == pytest.approx(result["pearson"])
+        assert summary["pearson"]["sd"] == 0.0  # one fold
+    assert positive(payload["per_fold"]["map"]["0"]["residual_sd"])
+    # the cache is written per (method, fold): a rerun reuses it
+    assert (tmp_path / "oneil_cv" / "fits" / "normal-fold0.json").exists()
+
+
+def test_training_speed_smoke(tmp_path, shared_data):
+    payload = run_smoke("training_speed.py", tmp_path, shared_data)
+    (result,) = payload["results"]
+    assert result["batch_size"] == 128 and result["rows"] == 1024
+    for side in ("project", "reference", "reference_fused"):
+        assert positive(result[f"{side}_seconds"])
+        assert len(result["epochs"][side]) == 2
+    assert positive(result["ratio_to_reference"]) and positive(result["ratio_to_reference_fused"])
+
+
+def test_prediction_speed_smoke(tmp_path, shared_data):
+    payload = run_smoke("prediction_speed.py", tmp_path, shared_data)
+    assert payload["model"]["drugs"] == 38 and payload["model"]["cell_lines"] == 39
+    (result,) = payload["results"]
+    assert result["candidates"] == 500
+    # above --naive-cap the naive time is scaled up from fewer draws, and marked so
+    assert result["naive_estimated"] and result["naive_samples_run"] < result["num_samples"]
+    assert positive(result["project_seconds"]) and positive(result["naive_seconds"])
+    assert result["speedup"] == pytest.approx(result["naive_seconds"] / result["project_seconds"])
+    assert result["project_peak_mb"] >= 0 and result["naive_peak_mb"] >= 0
+
+
+def test_scaling_smoke(tmp_path, shared_data):
+    payload = run_smoke("scaling.py", tmp_path, shared_data)
+    assert [r["rows"] for r in payload["results"]] == [300, 1000]
+    for result in payload["results"]:
+        assert positive(result["epoch_seconds"]) and positive(result["predict_seconds"])
+        assert result["epoch_seconds_per_1k_rows"] == pytest.approx(
+            1000 * result["epoch_seconds"] / result["rows"]
+        )
+    assert set(payload["growth_exponent"]) == {"epoch_seconds", "predict_seconds"}
+    assert all(math.isfinite(b) for b in payload["growth_exponent"].values())
