@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--patience", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=ModelConfig.lr)
     parser.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="trunk dropout")
     parser.add_argument("--num-samples", type=int, default=200, help="predictive draws")
     parser.add_argument("--seed", type=int, default=0)
