@@ -98,25 +98,25 @@ class FeatureSet:
 
     def drug_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
         """Indices of ``names`` in ``drugs``; an unknown name is a :class:`DataError`."""
-        lookup = {d: i for i, d in enumerate(self.drugs)}
-        unknown = sorted({n for n in names if n not in lookup})
-        if unknown:
-            raise DataError(
-                f"{source}: unknown drug(s) {unknown[:10]}. Give their SMILES with --drugs PATH "
-                "(columns drug,smiles) so they can be featurised."
-            )
-        return torch.tensor([lookup[n] for n in names], dtype=torch.long)
+        return _indices(
+            names,
+            self.drugs,
+            lambda unknown: (
+                f"{source}: unknown drug(s) {unknown}. Give their SMILES with "
+                "--drugs PATH (columns drug,smiles) so they can be featurised."
+            ),
+        )
 
     def cell_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
         """Indices of ``names`` in ``cell_lines``; an unknown name is a :class:`DataError`."""
-        lookup = {c: i for i, c in enumerate(self.cell_lines)}
-        unknown = sorted({n for n in names if n not in lookup})
-        if unknown:
-            raise DataError(
-                f"{source}: cell line(s) {unknown[:10]} were not in the fitted model's cell-line "
-                f"table ({len(self.cell_lines)} lines). Refit with those cell lines."
-            )
-        return torch.tensor([lookup[n] for n in names], dtype=torch.long)
+        return _indices(
+            names,
+            self.cell_lines,
+            lambda unknown: (
+                f"{source}: cell line(s) {unknown} were not in the fitted model's "
+                f"cell-line table ({len(self.cell_lines)} lines). Refit with those cell lines."
+            ),
+        )
 
     def with_new_drugs(self, smiles: Mapping[str, str]) -> FeatureSet:
         """A copy whose drug matrix also covers the drugs in ``smiles`` not yet known.
@@ -151,6 +151,15 @@ class FeatureSet:
     @classmethod
     def from_dict(cls, state: dict) -> FeatureSet:
         return cls(**state)
+
+
+def _indices(names: Sequence[str], vocabulary: Sequence[str], message) -> torch.Tensor:
+    """Positions of ``names`` in ``vocabulary`` ``(N,)``; unknown names raise ``message(list)``."""
+    lookup = {name: i for i, name in enumerate(vocabulary)}
+    unknown = sorted({n for n in names if n not in lookup})
+    if unknown:
+        raise DataError(message(unknown[:10]))
+    return torch.tensor([lookup[n] for n in names], dtype=torch.long)
 
 
 def build_features(

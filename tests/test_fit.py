@@ -119,43 +119,22 @@ def test_cli_config_file_and_flags(tmp_path):
     assert resolved["model"]["prior"] == "scale-mixture"  # the flag beats the file
 
 
+def predict_cli(run_dir, pairs, out, *extra):
+    args = ["predict", "--run", run_dir, "--pairs", pairs, "--out", out, *extra]
+    return main([str(a) for a in args])
+
+
 def test_cli_predict_and_its_errors(demo_run, tmp_path, capsys):
     run_dir, _ = demo_run
     pairs = pd.DataFrame({"drug_a": ["D03", "D01"], "drug_b": ["D01", "D07"], "cell_line": "C1"})
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
     out = tmp_path / "pred.csv"
-    assert (
-        main(
-            [
-                "predict",
-                "--run",
-                str(run_dir),
-                "--pairs",
-                str(tmp_path / "pairs.csv"),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert predict_cli(run_dir, tmp_path / "pairs.csv", out) == 0
     predicted = pd.read_csv(out)
     assert list(predicted["drug_a"]) == ["D03", "D01"] and predicted["std"].gt(0).all()
 
     pairs.assign(drug_a=["NEW", "D01"]).to_csv(tmp_path / "unknown.csv", index=False)
-    assert (
-        main(
-            [
-                "predict",
-                "--run",
-                str(run_dir),
-                "--pairs",
-                str(tmp_path / "unknown.csv"),
-                "--out",
-                str(tmp_path / "x.csv"),
-            ]
-        )
-        == 2
-    )
+    assert predict_cli(run_dir, tmp_path / "unknown.csv", tmp_path / "x.csv") == 2
     assert "unknown drug(s) ['NEW']" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
 
@@ -182,18 +161,9 @@ def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data):
     pd.DataFrame({"drug": ["ASPIRIN"], "smiles": ["CC(=O)OC1=CC=CC=C1C(=O)O"]}).to_csv(
         tmp_path / "drugs.csv", index=False
     )
+    predictions = out / "predictions.csv"
     assert (
-        main(
-            [
-                "predict",
-                "--run",
-                str(out),
-                "--pairs",
-                str(tmp_path / "pairs.csv"),
-                "--drugs",
-                str(tmp_path / "drugs.csv"),
-            ]
-        )
+        predict_cli(out, tmp_path / "pairs.csv", predictions, "--drugs", tmp_path / "drugs.csv")
         == 0
     )
-    assert pd.read_csv(out / "predictions.csv")["std"].gt(0).all()
+    assert pd.read_csv(predictions)["std"].gt(0).all()
