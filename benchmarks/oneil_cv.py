@@ -45,7 +45,17 @@ from synergy_ppl.runs import fit_run
 POINT = "map"
 METHODS = (*PRIORS, POINT)
 METRICS = ("pearson", "spearman", "rmse", "mse", "nll", "coverage_50", "coverage_90")
-SETTINGS = ("epochs", "patience", "batch_size", "lr", "dropout", "num_samples", "seed")
+SETTINGS = (
+    "epochs",
+    "patience",
+    "batch_size",
+    "lr",
+    "guide_lr",
+    "weight_decay",
+    "dropout",
+    "num_samples",
+    "seed",
+)
 """Options that change a fit's result; a cached fit is reused only if they match."""
 REFERENCE = {"method": "DeepSynergy (published)", "pearson": 0.73, "mse": 255.0}
 DIGITS = {**dict.fromkeys(METRICS, 3), "rmse": 1, "mse": 1, "fit_seconds": 0, "epochs_run": 0}
@@ -103,6 +113,8 @@ def model_config(method: str, args: argparse.Namespace) -> ModelConfig:
         patience=args.patience,
         batch_size=args.batch_size,
         lr=args.lr,
+        guide_lr=args.guide_lr,
+        weight_decay=args.weight_decay,
         dropout=args.dropout,
         num_samples=args.num_samples,
         seed=args.seed,
@@ -210,6 +222,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=ModelConfig.lr)
+    parser.add_argument("--guide-lr", type=float, default=ModelConfig.guide_lr)
+    parser.add_argument("--weight-decay", type=float, default=ModelConfig.weight_decay)
     parser.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="trunk dropout")
     parser.add_argument("--num-samples", type=int, default=200, help="predictive draws")
     parser.add_argument("--seed", type=int, default=0)

@@ -6,9 +6,9 @@ trunk dropout ``ModelConfig.dropout`` while training) on the same rows (O'Neil, 
 of published fold 0), in the same process, with Adam (lr 3e-3; the project's AdamW has zero
 weight decay by default, i.e. Adam) over minibatches:
 
-- ``project``: ``inference.train`` for one epoch at a time on a ``SynergyModel`` and its
-  mean-field guide (``TraceMeanField_ELBO`` as an ``nn.Module``, validation off); the time is
-  ``History.seconds``, the epoch loop without the once-per-call setup;
+- ``project``: ``inference.train(epochs=1)`` on a ``SynergyModel`` and its mean-field guide
+  (``TraceMeanField_ELBO`` as an ``nn.Module``, fused AdamW, validation off); the time is
+  ``History.seconds``, the training loop without the once-per-call setup;
 - ``reference``: plain PyTorch written here, the same layers and the same Bayesian head:
   weights sampled by reparameterisation from N(mu, softplus(rho)^2), the analytic KL to the
   N(0, 1) prior added to the loss, the likelihood of a batch scaled by N / B, the noise scale
@@ -17,8 +17,12 @@ weight decay by default, i.e. Adam) over minibatches:
 - ``reference_fused``: the same network with ``Adam(fused=True)``, the optimizer kernel the
   project uses (``inference.adamw``), so that its ratio isolates Pyro's own per-step cost.
 
-Epochs are measured round-robin (project, reference, reference_fused, project, ...) after one
-warm-up epoch each, so that load from other processes hits all alike; the medians and the
+The machine is shared and its load comes in bursts of seconds, so the sides take turns at a
+fine grain: each epoch's shuffled rows are cut into blocks of ``--block-steps`` minibatches,
+and every block is trained by the project (one ``train`` call on those rows), then by each
+reference, before the next block. A side's epoch time is the sum over its blocks (for the
+project this includes allocating the optimizer's state at each call's first step, a small
+handicap it keeps). After one warm-up epoch, the medians over ``--repeats`` epochs and the
 ratios project / reference (goal <= 1.1) are printed and written as JSON::
 
     SYNERGY_PPL_DATA=../shared/data python benchmarks/training_speed.py
@@ -150,13 +154,11 @@ class ReferenceBNN(nn.Module):
         return -likelihood + self.head[0].kl() + self.head[1].kl() + kl_sigma
 
 
-def reference_epoch(
-    net: ReferenceBNN, optimizer, data: TrainData, order: torch.Tensor, batch_size: int
-) -> float:
-    """One pass of the hand-written loop; returns its seconds."""
+def reference_epoch(net: ReferenceBNN, optimizer, data: TrainData, batch_size: int) -> float:
+    """One pass of the hand-written loop over ``data``'s training rows; returns its seconds."""
     start = time.perf_counter()
-    n_train = len(order)
-    for batch in order.split(batch_size):
+    n_train = len(data.y_train)
+    for batch in torch.randperm(n_train).split(batch_size):
         optimizer.zero_grad()
         loss = net.loss(tuple(t[batch] for t in data.train), data.y_train[batch], n_train)
         loss.backward()
@@ -186,8 +188,18 @@ REFERENCES = {"reference": {}, "reference_fused": {"fused": True}}
 loop, what a hand-written script usually gets) and the fused kernel the project uses."""
 
 
-def measure(features: FeatureSet, data: TrainData, batch_size: int, repeats: int) -> dict:
-    """Alternate project and reference epochs ``repeats`` times (after a warm-up of each)."""
+def blocks(data: TrainData, order: torch.Tensor, rows: int) -> list[TrainData]:
+    """The training rows in ``order``, cut into consecutive blocks of ``rows`` rows."""
+    return [
+        TrainData(tuple(t[index] for t in data.train), data.y_train[index], data.val, data.y_val)
+        for index in order.split(rows)
+    ]
+
+
+def measure(
+    features: FeatureSet, data: TrainData, batch_size: int, repeats: int, block_steps: int
+) -> dict:
+    """Epoch seconds of each side, blocks of ``block_steps`` steps taken in turn."""
     torch.manual_seed(0)
     with local_params():
         model = SynergyModel(SynergyNet(features, dropout=DROPOUT))
@@ -200,14 +212,16 @@ def measure(features: FeatureSet, data: TrainData, batch_size: int, repeats: int
     n_train = len(data.y_train)
     times: dict[str, list[float]] = {"project": [], **{name: [] for name in references}}
     for repeat in range(repeats + 1):
-        history = train(
-            model, guide, data, epochs=1, batch_size=batch_size, lr=LR, seed=repeat, progress=False
-        )
-        seconds = {"project": history.seconds}
-        for name, (net, optimizer) in references.items():
-            order = torch.randperm(n_train, generator=generator)
-            seconds[name] = reference_epoch(net, optimizer, data, order, batch_size)
-        if repeat:  # the first round is the warm-up
+        order = torch.randperm(n_train, generator=generator)
+        seconds = dict.fromkeys(times, 0.0)
+        for block in blocks(data, order, block_steps * batch_size):
+            history = train(
+                model, guide, block, epochs=1, batch_size=batch_size, lr=LR, progress=False
+            )
+            seconds["project"] += history.seconds
+            for name, (net, optimizer) in references.items():
+                seconds[name] += reference_epoch(net, optimizer, block, batch_size)
+        if repeat:  # the first epoch is the warm-up
             for name, value in seconds.items():
                 times[name].append(value)
     steps = math.ceil(n_train / batch_size)
@@ -227,6 +241,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="128,256", help="comma-separated")
     parser.add_argument("--repeats", type=int, default=7, help="measured epochs per side")
     parser.add_argument("--max-rows", type=int, help="use only the first N training rows")
+    parser.add_argument("--block-steps", type=int, default=8, help="steps per side in turn")
     add_common_options(parser, "training_speed.json")
     args = parser.parse_args()
     if args.smoke:
@@ -234,10 +249,13 @@ def main() -> None:
     info = machine(args.threads)
     print(describe(info))
     features, data = training_rows(args.data_dir, args.max_rows)
-    results = [measure(features, data, int(b), args.repeats) for b in args.batch_sizes.split(",")]
+    results = [
+        measure(features, data, int(batch), args.repeats, args.block_steps)
+        for batch in args.batch_sizes.split(",")
+    ]
     print(
         f"\nTraining epoch, O'Neil fold 0 training part ({results[0]['rows']} rows), "
-        f"median of {args.repeats} interleaved epochs"
+        f"median of {args.repeats} epochs, sides taking turns every {args.block_steps} steps"
     )
     print_table(
         results,

@@ -139,8 +139,10 @@ def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     """AdamW with torch's fused kernel where the device supports it (CPU from torch 2.4).
 
     The fused kernel updates all parameter tensors in one call instead of a handful of small
-    kernels per tensor: with the default network's 18 tensors it cut an optimizer step from
-    7.8 to 1.2 ms (``benchmarks/training_speed.py``). Older torch falls back to the loop.
+    kernels per tensor: with the default network's 18 tensors an optimizer step took 1.2 ms
+    instead of 7.8 (one thread), and a training epoch at batch size 128 went from 1.34x to
+    1.08x the time of a hand-written loop (``benchmarks/training_speed.py``). Older torch
+    falls back to the per-tensor loop.
     """
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)
