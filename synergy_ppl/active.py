@@ -407,6 +407,9 @@ class SimulationConfig:
     batch_size: int = 30
     initial: int = 30
     seeds: int = 3
+    first_seed: int = 0
+    """Arms use seeds ``first_seed .. first_seed + seeds - 1`` (initial draw, tie-breaks,
+    model seeds), so a sweep can spread one simulation's seeds over several trials."""
     kappa: float = 1.0
     top_fraction: float = 0.01
     pretrain: str = "none"
@@ -425,6 +428,8 @@ class SimulationConfig:
             raise DataError(f"unknown transfer '{self.transfer}'; choose from {TRANSFERS}")
         if self.seeds < 1:
             raise DataError(f"--seeds must be >= 1, not {self.seeds}.")
+        if self.first_seed < 0:
+            raise DataError(f"--first-seed must be >= 0, not {self.first_seed}.")
         if not self.widen > 0:
             raise DataError(f"--widen must be > 0, not {self.widen}.")
 
@@ -566,7 +571,8 @@ def simulate(
     progress_path = out / "progress.json"
     states = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     names = [*sim.strategies, *extra]
-    arms = [(name, seed) for name in names for seed in range(sim.seeds)]
+    seeds = range(sim.first_seed, sim.first_seed + sim.seeds)
+    arms = [(name, seed) for name in names for seed in seeds]
     remaining = sum(sim.rounds + 1 - len(states.get(_key(*a), {}).get("rounds", [])) for a in arms)
     bar = tqdm(
         total=max(remaining, 0), desc="simulate", unit="round", disable=None if progress else True

@@ -206,6 +206,7 @@ def simulation_config(args: argparse.Namespace):
         batch_size=args.q,
         initial=args.initial,
         seeds=args.seeds,
+        first_seed=args.first_seed,
         kappa=args.kappa,
         top_fraction=args.top_fraction,
         pretrain=args.pretrain,
@@ -366,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--batch-size", dest="q", type=int, default=30, help="pairs per round")
     loop.add_argument("--initial", type=int, default=30, help="pairs revealed at random first")
     loop.add_argument("--seeds", type=int, default=3, help="repeats (initial draw, selection)")
+    loop.add_argument("--first-seed", type=int, default=0, help="seed of the first repeat")
     loop.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")
     loop.add_argument("--top-fraction", type=float, default=0.01, help="the top set to find")
     loop.add_argument(

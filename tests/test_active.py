@@ -118,6 +118,17 @@ def test_same_seed_reveals_the_same_initial_rows_for_every_strategy(demo_simulat
         assert len(set(ucb["revealed"])) == len(ucb["revealed"]) == 150
 
 
+def test_first_seed_runs_the_later_arms_of_a_longer_simulation(demo_simulation, tmp_path):
+    out, _ = demo_simulation
+    second = replace(FAST, seeds=1, first_seed=1)
+    simulate(DataConfig(), second, SMALL, tmp_path / "second", progress=False)
+    alone = json.loads((tmp_path / "second" / "progress.json").read_text())
+    together = json.loads((out / "progress.json").read_text())
+    assert set(alone) == {"ucb/seed1", "random/seed1"}
+    for key in alone:
+        assert alone[key]["revealed"] == together[key]["revealed"]
+
+
 def test_rerunning_a_finished_simulation_redoes_nothing(demo_simulation, monkeypatch):
     out, summary = demo_simulation
 
