@@ -456,7 +456,9 @@ def run_ray(
         tuner = tune.Tuner(
             tune.with_resources(_ray_trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial}),
             param_space={"trial": tune.grid_search(specs)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+            # a worker process runs trial after trial, as the sequential engine does, instead
+            # of importing torch, Pyro and RDKit afresh for every trial
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True),
             run_config=tune.RunConfig(
                 name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}",
                 storage_path=str((Path(out) / "ray").resolve()),
