@@ -90,13 +90,13 @@ def test_scaling_smoke(tmp_path, shared_data):
     assert all(math.isfinite(b) for b in payload["growth_exponent"].values())
 
 
-def run_script(arguments: list[str], data_dir: Path, timeout: int = 900) -> str:
-    """Run ``benchmarks/<arguments[0]> arguments[1:]``; return its standard output."""
+def run_script(arguments: list[str], data_dir: Path, returncode: int = 0):
+    """Run ``benchmarks/<arguments[0]> arguments[1:]``, check its exit status, return it run."""
     env = {**os.environ, "SYNERGY_PPL_DATA": str(data_dir)}
     command = [sys.executable, str(BENCHMARKS / arguments[0]), *arguments[1:]]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == returncode, done.stderr[-3000:]
+    return done
 
 
 TINY_LOOP = ["--rounds", "1", "--initial", "10", "--batch-size", "5", "--seeds", "1"]
@@ -106,7 +106,7 @@ TINY_LOOP += ["--epochs", "2", "--pretrain-epochs", "1"]
 def test_active_learning_runs_every_variant_beside_the_forest(tmp_path, shared_data):
     out = tmp_path / "active"
     arguments = ["active_learning.py", "--data", "demo", "--cell-line", "C0", *TINY_LOOP]
-    stdout = run_script([*arguments, "--out", str(out)], shared_data)
+    stdout = run_script([*arguments, "--out", str(out)], shared_data).stdout
     table = json.loads((out / "summary.json").read_text())
     expected = {"random", "rf-ucb", "best-elsewhere"}
     expected |= {f"{s} ({v})" for s in ("ucb", "thompson-batch") for v in ("scratch", "prior")}
@@ -124,10 +124,8 @@ def test_active_learning_on_the_whole_screen_has_no_pretraining(tmp_path, shared
     run_script([*arguments, "--variants", "scratch", "--out", str(out)], shared_data)
     table = json.loads((out / "summary.json").read_text())
     assert set(table) == {"ucb (scratch)", "thompson-batch (scratch)", "random", "rf-ucb"}
-    env = {**os.environ, "SYNERGY_PPL_DATA": str(shared_data)}
-    command = [sys.executable, str(BENCHMARKS / "active_learning.py"), *arguments[1:]]
-    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 2 and "--variants scratch" in refused.stderr
+    refused = run_script(arguments, shared_data, returncode=2)  # default variants pretrain
+    assert "--variants scratch" in refused.stderr
 
 
 def test_sweep_speed_smoke_runs_both_engines_to_the_same_table(tmp_path, shared_data):
