@@ -19,13 +19,19 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MACHINE_KEYS = {"nproc", "cpu", "torch", "pyro", "torch_threads"}
 
 
+def run_script(arguments: list[str], data_dir: Path, returncode: int = 0):
+    """Run ``benchmarks/<arguments[0]> arguments[1:]``, check its exit status, return it run."""
+    env = {**os.environ, "SYNERGY_PPL_DATA": str(data_dir)}
+    command = [sys.executable, str(BENCHMARKS / arguments[0]), *arguments[1:]]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == returncode, done.stderr[-3000:]
+    return done
+
+
 def run_smoke(script: str, tmp_path: Path, data_dir: Path) -> dict:
     """Run ``benchmarks/<script> --smoke`` in a subprocess and return its JSON."""
     out = tmp_path / f"{Path(script).stem}.json"
-    env = {**os.environ, "SYNERGY_PPL_DATA": str(data_dir)}
-    command = [sys.executable, str(BENCHMARKS / script), "--smoke", "--out", str(out)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script([script, "--smoke", "--out", str(out)], data_dir)
     assert "written to" in done.stdout
     payload = json.loads(out.read_text())
     assert payload["smoke"] is True
@@ -88,15 +94,6 @@ def test_scaling_smoke(tmp_path, shared_data):
         )
     assert set(payload["growth_exponent"]) == {"epoch_seconds", "predict_seconds"}
     assert all(math.isfinite(b) for b in payload["growth_exponent"].values())
-
-
-def run_script(arguments: list[str], data_dir: Path, returncode: int = 0):
-    """Run ``benchmarks/<arguments[0]> arguments[1:]``, check its exit status, return it run."""
-    env = {**os.environ, "SYNERGY_PPL_DATA": str(data_dir)}
-    command = [sys.executable, str(BENCHMARKS / arguments[0]), *arguments[1:]]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == returncode, done.stderr[-3000:]
-    return done
 
 
 TINY_LOOP = ["--rounds", "1", "--initial", "10", "--batch-size", "5", "--seeds", "1"]
