@@ -6,7 +6,9 @@ simulation loop (same pools, same initial draws per seed, same records):
 - ``scratch``: the BNN strategies fitted from scratch each round, random, and a scikit-learn
   random forest (200 trees, Morgan fingerprints A+B and |A-B|) with UCB on the spread of its
   trees (``rf-ucb``);
-- ``prior``: pretrained on every other cell line, the pretrained posterior as prior;
+- ``prior``: pretrained on every other cell line, the pretrained posterior as prior; the
+  pretrained model chooses the first batch itself (``--pretrained-initial 0``), so its arms
+  test as many pairs as the others without a random initial draw;
 - ``warm-start``: the same pretrained model, plain fine-tuning (prior unchanged);
 - ``best-elsewhere``: no model, pairs ranked by their best score in the other cell lines.
 
@@ -122,6 +124,20 @@ def main() -> None:
         "--fit-batch-size", type=int, default=32, help="SVI minibatch of each round's fit"
     )
     parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
+    parser.add_argument("--dropout", type=float, default=0.3, help="BNN trunk dropout")
+    parser.add_argument(
+        "--drug-effects",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Bayesian per-drug effects in the BNN",
+    )
+    parser.add_argument(
+        "--pretrained-initial",
+        type=int,
+        default=0,
+        help="pairs revealed at random before a pretrained model's first round (0: it "
+        "chooses the first batch; the budget stays --initial + --rounds x --batch-size)",
+    )
     parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--pretrain-batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -136,13 +152,14 @@ def main() -> None:
     )
     if whole_screen and args.variants != "scratch":
         parser.error("--cell-line all has no other cell lines to pretrain on: --variants scratch")
-    # as `synergy-ppl simulate` fits each round: no dropout on 30-330 rows
+    # as `synergy-ppl simulate` fits each round
     model = ModelConfig(
         epochs=args.epochs,
         batch_size=args.fit_batch_size,
         lr=args.lr,
         num_samples=100,
-        dropout=0.0,
+        dropout=args.dropout,
+        drug_effects=args.drug_effects,
     )
     strategies = tuple(args.strategies.split(","))
     bnn_strategies = tuple(s for s in strategies if s != "random")
@@ -157,19 +174,21 @@ def main() -> None:
         pretrain_epochs=args.pretrain_epochs,
         pretrain_batch_size=args.pretrain_batch_size,
     )
+    shift, rest = divmod(args.initial - args.pretrained_initial, args.batch_size)
+    if rest or shift < 0:
+        parser.error("--initial - --pretrained-initial must be a multiple of --batch-size")
+    pretrained = replace(
+        base,
+        strategies=bnn_strategies,
+        initial=args.pretrained_initial,
+        rounds=args.rounds + shift,
+        pretrain="other-cell-lines",
+    )
     runs = {
         "scratch": (base, {"rf-ucb": forest_ucb(args.batch_size, args.kappa)}),
-        "prior": (
-            replace(base, strategies=bnn_strategies, pretrain="other-cell-lines"),
-            {},
-        ),
+        "prior": (pretrained, {}),
         "warm-start": (
-            replace(
-                base,
-                strategies=bnn_strategies,
-                pretrain=str(out / "prior" / "pretrain.pt"),
-                transfer="warm-start",
-            ),
+            replace(pretrained, pretrain=str(out / "prior" / "pretrain.pt"), transfer="warm-start"),
             {},
         ),
     }
@@ -178,7 +197,7 @@ def main() -> None:
         sim, extra = runs[variant]
         print(f"== {variant}")
         summary = simulate(data, sim, model, out / variant, extra_proposers=extra)
-        at_60 = recall_at(out / variant, args.initial + 30)
+        at_60 = recall_at(out / variant, 60)
         for name, entry in summary.items():
             label = name if name in ("random", "rf-ucb") else f"{name} ({variant})"
             table[label] = {**entry, "recall_at_60": at_60.get(name, math.nan)}

@@ -4,7 +4,8 @@ sequential model optimisation on a screen whose scores are hidden and revealed b
 Simulation, per strategy and seed (an *arm*)::
 
     pool (the screen's averaged canonical rows, scores hidden)
-      | reveal N0 rows at random (the same rows for every strategy of a seed)
+      | reveal N0 rows at random (the same rows for every strategy of a seed; with a
+      | pretrained model N0 may be 0: it chooses the first batch itself)
       v
     round r = 1..R:  fit a BNN on the revealed rows (from scratch, or from a pretrained model,
                      whose posterior may also be the prior) -> joint (S, N) draws of the pool
@@ -226,10 +227,10 @@ def round_record(
 
     ``recall`` is the fraction of the pool's top set found; ``random`` its expectation under
     random testing (tested / pool); ``oracle`` the best possible (min(tested, |top|) / |top|);
-    ``regret`` = best score in the pool - best found.
+    ``regret`` = best score in the pool - best found (NaN while nothing is tested).
     """
     n_top = int(pool.top.sum())
-    best = float(pool.scores[revealed].max())
+    best = float(pool.scores[revealed].max()) if len(revealed) else math.nan
     batch_rows = pool.table.iloc[batch]
     return {
         "round": round_index,
@@ -261,12 +262,22 @@ def initial_draw(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0]).permutation(n_pool)[:n_initial]
 
 
-def check_budget(n_pool: int, initial: int, rounds: int, batch_size: int) -> None:
-    """Raise unless ``initial + rounds * batch_size`` rows fit in the pool."""
-    if initial < 1 or rounds < 0 or batch_size < 1:
+def check_budget(
+    n_pool: int, initial: int, rounds: int, batch_size: int, pretrained: bool = False
+) -> None:
+    """Raise unless ``initial + rounds * batch_size`` rows fit in the pool.
+
+    ``initial`` may be 0 only with a ``pretrained`` model, which then chooses the first batch.
+    """
+    if initial < 0 or rounds < 0 or batch_size < 1:
         raise DataError(
-            f"need --initial >= 1, --rounds >= 0, --batch-size >= 1; got {initial}, "
+            f"need --initial >= 0, --rounds >= 0, --batch-size >= 1; got {initial}, "
             f"{rounds}, {batch_size}."
+        )
+    if initial == 0 and not pretrained:
+        raise DataError(
+            "--initial 0 needs --pretrain: without a pretrained model nothing can choose the "
+            "first batch. Reveal some pairs at random first (--initial 30)."
         )
     needed = initial + rounds * batch_size
     if needed > n_pool:
@@ -294,11 +305,12 @@ def run_arm(
         save(state)
     for round_index in range(len(state.rounds), rounds + 1):
         start = time.perf_counter()
-        batch = np.asarray(propose(np.asarray(state.revealed), round_index), dtype=int)
+        revealed = np.asarray(state.revealed, dtype=int)
+        batch = np.asarray(propose(revealed, round_index), dtype=int)
         seconds = time.perf_counter() - start
-        if np.isin(batch, state.revealed).any() or len(set(batch.tolist())) != len(batch):
+        if np.isin(batch, revealed).any() or len(set(batch.tolist())) != len(batch):
             raise RuntimeError(f"round {round_index}: the proposer chose a revealed row twice")
-        revealed = np.concatenate([state.revealed, batch])
+        revealed = np.concatenate([revealed, batch])
         record = round_record(pool, revealed, batch, round_index, seconds)
         state = ArmState(revealed.tolist(), [*state.rounds, record])
         save(state)
@@ -352,23 +364,28 @@ class BNNProposer:
     checkpoints: Path | None = None
 
     def __call__(self, revealed: np.ndarray, round_index: int) -> np.ndarray:
-        config = replace(self.model_config, seed=self.model_seed(round_index))
-        split = Split(revealed, EMPTY, EMPTY, "revealed")
-        bnn = SynergyBNN(config).fit(
-            self.screen, split, progress=False, init=self.init(round_index), priors=self.priors
-        )
+        if len(revealed):
+            config = replace(self.model_config, seed=self.model_seed(round_index))
+            split = Split(revealed, EMPTY, EMPTY, "revealed")
+            bnn = SynergyBNN(config).fit(
+                self.screen, split, progress=False, init=self.init(round_index), priors=self.priors
+            )
+        else:  # --initial 0: the pretrained model chooses the first batch as it is
+            bnn = self.start
         if self.warm_start:
             torch.save(bnn.state(), self.checkpoint(round_index))
             self.checkpoint(round_index - 2).unlink(missing_ok=True)
         samples = bnn.sample(self.pool.table, seed=self.model_seed(round_index), noise=False)
         exclude = torch.zeros(len(self.pool.scores), dtype=torch.bool)
         exclude[torch.as_tensor(revealed)] = True
+        # with nothing measured there is no incumbent: EI and PI then rank by the draws' level
+        best_f = self.pool.scores[revealed].max() if len(revealed) else samples.min()
         chosen = choose(
             samples,
             self.strategy,
             self.batch_size,
             exclude=exclude,
-            best_f=float(self.pool.scores[revealed].max()),
+            best_f=float(best_f),
             kappa=self.kappa,
             generator=round_generator(self.seed, round_index),
         )
@@ -397,6 +414,9 @@ class BNNProposer:
 @dataclass
 class SimulationConfig:
     """Options of a simulation besides the data and the per-round model.
+
+    With a pretrained model, ``initial=0`` lets that model choose the first batch instead of
+    revealing ``initial`` rows at random.
 
     ``rounds``, ``seeds`` and ``strategies`` may grow when a run is resumed; everything else
     must match the folder's ``config.json``.
@@ -561,7 +581,7 @@ def simulate(
         "extra": sorted(extra),
     }
     screen, pool, pretraining = load_pool_and_pretraining(data, sim)
-    check_budget(len(pool.scores), sim.initial, sim.rounds, sim.batch_size)
+    check_budget(len(pool.scores), sim.initial, sim.rounds, sim.batch_size, sim.pretrain != "none")
     prepare_out_dir(out, config, overwrite)
     start = pretrained_model(sim, model_config, pretraining, out, progress)
     if start is not None:  # rounds fit the pretrained architecture

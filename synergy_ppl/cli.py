@@ -61,9 +61,15 @@ def _add_model_options(
     group.add_argument("--merge-dim", type=int)
     group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
     group.add_argument("--dropout", type=float, help="training dropout of the trunk (0.3)")
+    group.add_argument(
+        "--drug-effects",
+        action=argparse.BooleanOptionalAction,
+        help="add a Bayesian effect per drug to each pair's synergy",
+    )
     group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
+    group.add_argument("--min-steps", type=int, help="at least this many SVI steps (small data)")
     group.add_argument(batch_flag, dest="batch_size", type=int, help="SVI minibatch size")
     group.add_argument("--lr", type=float, help="learning rate of the point layers (1e-3)")
     group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
@@ -365,7 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loop.add_argument("--rounds", type=int, default=10, help="rounds after the initial batch")
     loop.add_argument("--batch-size", dest="q", type=int, default=30, help="pairs per round")
-    loop.add_argument("--initial", type=int, default=30, help="pairs revealed at random first")
+    loop.add_argument(
+        "--initial",
+        type=int,
+        default=30,
+        help="pairs revealed at random first (0 with --pretrain: the pretrained model chooses)",
+    )
     loop.add_argument("--seeds", type=int, default=3, help="repeats (initial draw, selection)")
     loop.add_argument("--first-seed", type=int, default=0, help="seed of the first repeat")
     loop.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")
@@ -386,9 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    # the rounds' fits see 30-330 rows: no dropout, a small minibatch for enough steps
+    # the rounds' fits see 30-330 rows: a small minibatch for enough steps, and drug effects,
+    # whose uncertainty guides the search (benchmarks/active_learning.py)
     simu.set_defaults(
-        func=cmd_simulate, config=None, epochs=100, batch_size=32, num_samples=100, dropout=0.0
+        func=cmd_simulate,
+        config=None,
+        epochs=100,
+        batch_size=32,
+        num_samples=100,
+        dropout=0.3,
+        drug_effects=True,
     )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")

@@ -36,6 +36,7 @@ ARCHITECTURE = (
     "n_bits",
     "one_hot_drugs",
     "cell_components",
+    "drug_effects",
 )
 """ModelConfig fields a warm start must share with the fit it starts from."""
 
@@ -52,11 +53,13 @@ class ModelConfig:
     merge_dim: int = 64
     head_layers: tuple[int, ...] = (64,)
     dropout: float = 0.3
+    drug_effects: bool = False
     radius: int = 2
     n_bits: int = 1024
     one_hot_drugs: bool = True
     cell_components: int | None = 32
     epochs: int = 300
+    min_steps: int = 0
     batch_size: int = 256
     lr: float = 1e-3
     patience: int = 30
@@ -122,6 +125,7 @@ class SynergyBNN:
             head_layers=cfg.head_layers,
             bayesian=cfg.bayesian,
             dropout=cfg.dropout,
+            drug_effects=cfg.drug_effects,
         )
         self.features = features
         # eval mode (no dropout) except while training steps run
@@ -199,6 +203,7 @@ class SynergyBNN:
             self.guide,
             data,
             epochs=cfg.epochs,
+            min_steps=cfg.min_steps,
             batch_size=cfg.batch_size,
             lr=cfg.lr,
             patience=cfg.patience,
@@ -328,6 +333,15 @@ class SynergyBNN:
             k: (features.drug_matrix if k == "net.drug_matrix" else v)
             for k, v in state["model"].items()
         }
+        new_drugs = len(features.drugs) - len(self.features.drugs)
+        for key, value in state["guide"].items():
+            if "net.drug_effect" in key or "net.drug_cell_effect" in key:
+                # a new drug's effects: mean 0, as uncertain as the least-known drug's
+                shape = (*value.shape[:-1], new_drugs)
+                fill = (
+                    value.new_zeros(shape) if key.startswith("locs.") else value.max().expand(shape)
+                )
+                state["guide"][key] = torch.cat([value, fill], dim=-1)
         return SynergyBNN.from_state(state)
 
 

@@ -62,6 +62,7 @@ def train(
     data: TrainData,
     *,
     epochs: int = 300,
+    min_steps: int = 0,
     batch_size: int = 256,
     lr: float = 3e-3,
     patience: int = 30,
@@ -81,7 +82,10 @@ def train(
     ``weight_decay`` (AdamW, decoupled) applies to the point-estimate layers only.
     ``guide_lr`` (default ``lr``) is the learning rate of the variational parameters: their
     scales and the noise scale live on a log scale and need more room to move than the
-    trunk's weights in the few steps a small data set gives.
+    trunk's weights in the few steps a small data set gives. ``min_steps`` raises the
+    number of epochs so that at least that many optimizer steps run: on a few dozen rows an
+    epoch is a step or two, too few for the guide's scales to grow from their small initial
+    value to the posterior's width, which would leave the uncertainty far too narrow.
     """
     pyro.set_rng_seed(seed)
     elbo = TraceMeanField_ELBO(
@@ -105,6 +109,8 @@ def train(
     history = History()
     best_state, best_rmse, stale = None, float("inf"), 0
     start = time.perf_counter()
+    steps_per_epoch = -(-n_train // batch_size)
+    epochs = max(epochs, -(-min_steps // steps_per_epoch))
     bar = tqdm(
         range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
     )

@@ -255,6 +255,18 @@ def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
         simulate(DataConfig(), sim, SMALL, tmp_path / "no-line", progress=False)
 
 
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_pretrained_model_chooses_the_first_batch_with_initial_0(tmp_path, warm_start):
+    sim = SimulationConfig(("ucb",), rounds=2, batch_size=20, initial=0, seeds=1)
+    sim = replace(sim, pretrain="other-cell-lines", pretrain_epochs=5, warm_start=warm_start)
+    simulate(DataConfig(cell_line="C0"), sim, SMALL, tmp_path, progress=False)
+    rows = pd.read_csv(tmp_path / "results.csv")
+    assert rows["tested"].tolist() == [0, 20, 40]
+    assert rows["best_found"].isna().tolist() == [True, False, False]
+    with pytest.raises(DataError, match="--initial 0 needs --pretrain"):
+        check_budget(100, initial=0, rounds=3, batch_size=30)
+
+
 # ------------------------------------------------------------- recommend and the CLI
 
 

@@ -2,6 +2,7 @@
 round-trip through their directory; the CLI writes, refuses to overwrite and predicts."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,8 +11,9 @@ import torch
 from scipy import stats
 
 from synergy_ppl.cli import main
-from synergy_ppl.data import DataConfig, DataError
-from synergy_ppl.estimator import ModelConfig
+from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
+from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.models import local_params
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
 
@@ -151,11 +153,13 @@ def test_corrupt_run_directory_is_a_clear_error(demo_run, tmp_path):
         load_fit(broken)
 
 
-def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data):
+@pytest.mark.parametrize("drug_effects", [False, True])
+def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data, drug_effects):
     """A fingerprint model predicts a drug it has never seen, given its SMILES."""
     out = tmp_path / "oneil"
     data = DataConfig(data="oneil", data_dir=str(shared_data), cell_line="A2058", split="random")
-    fit_run(data, ModelConfig(epochs=2, n_bits=256), out=out, progress=False)
+    config = ModelConfig(epochs=2, n_bits=256, drug_effects=drug_effects)
+    fit_run(data, config, out=out, progress=False)
     pairs = pd.DataFrame({"drug_a": ["ASPIRIN"], "drug_b": ["5-FU"], "cell_line": ["A2058"]})
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
     pd.DataFrame({"drug": ["ASPIRIN"], "smiles": ["CC(=O)OC1=CC=CC=C1C(=O)O"]}).to_csv(
@@ -167,3 +171,20 @@ def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data):
         == 0
     )
     assert pd.read_csv(predictions)["std"].gt(0).all()
+    if drug_effects:  # the new drug's effect: mean 0, as uncertain as the least-known drug's
+        bnn, _ = load_fit(out)
+        grown = bnn.with_features(bnn.features.with_new_drugs({"ASPIRIN": "CCO"}))
+        with local_params():
+            loc, scale = grown.guide._get_loc_and_scale("net.drug_effect")
+        assert loc.shape == (len(bnn.features.drugs) + 1,)
+        assert loc[-1] == 0 and scale[-1] == scale.max()
+
+
+def test_min_steps_raises_the_number_of_epochs():
+    screen = make_demo_screen()
+    rows = np.arange(40)  # two minibatches of 32 per epoch
+    split = Split(rows, rows[:0], rows[:0], "first rows")
+    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), batch_size=32)
+    short = SynergyBNN(replace(config, epochs=3)).fit(screen, split, progress=False)
+    long = SynergyBNN(replace(config, epochs=3, min_steps=20)).fit(screen, split, progress=False)
+    assert len(short.history.elbo) == 3 and len(long.history.elbo) == 10

@@ -1,4 +1,5 @@
 import math
+from functools import partial
 
 import pyro
 import pyro.distributions as dist
@@ -87,12 +88,12 @@ def demo():
     return screen, features, encode_pairs(features, screen.table)
 
 
-@pytest.mark.parametrize("bayesian", ["head", "all"])
-def test_prediction_is_invariant_to_drug_order(demo, bayesian):
+@pytest.mark.parametrize("bayesian,drug_effects", [("head", False), ("all", False), ("head", True)])
+def test_prediction_is_invariant_to_drug_order(demo, bayesian, drug_effects):
     _, features, (a, b, c) = demo
     with local_params():
         torch.manual_seed(0)
-        model = SynergyModel(SynergyNet(features, bayesian=bayesian))
+        model = SynergyModel(SynergyNet(features, bayesian=bayesian, drug_effects=drug_effects))
         guide = mean_field(model, init_scale=0.1)
         draws = draw_posterior(model, guide, num_samples=8)
         forward = network_samples(model, draws, (a, b, c))
@@ -149,3 +150,33 @@ def test_guides_are_local_to_each_model(demo):
         loc1 = first.locs.get_parameter("net.head.layers.0.weight_unconstrained")
         loc2 = second.locs.get_parameter("net.head.layers.0.weight_unconstrained")
     assert loc1 is not loc2
+
+
+def test_drug_effects_are_latent_per_drug_and_per_cell_line_and_drug(demo):
+    screen, features, (a, b, c) = demo
+    with local_params():
+        model = SynergyModel(SynergyNet(features, drug_effects=True))
+        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10])
+    shared, per_cell = trace.nodes["net.drug_effect"], trace.nodes["net.drug_cell_effect"]
+    assert shared["fn"].event_shape == (len(features.drugs),)
+    assert per_cell["fn"].event_shape == (len(features.cell_lines), len(features.drugs))
+    assert not shared["is_observed"] and not per_cell["is_observed"]
+    one_line = screen.subset((screen.table["cell_line"] == "C0").to_numpy())
+    with local_params():
+        net = SynergyNet(build_features(one_line), drug_effects=True)
+    assert "drug_effect" in net._pyro_samples and "drug_cell_effect" not in net._pyro_samples
+
+
+def test_mean_field_starts_drug_effects_at_their_prior(demo):
+    _, features, (a, b, c) = demo
+    with local_params():
+        model = SynergyModel(
+            SynergyNet(features, prior=partial(normal, scale=0.7), drug_effects=True)
+        )
+        guide = mean_field(model, init_scale=0.01)
+        guide(a[:2], b[:2], c[:2])
+        for site in ("net.drug_effect", "net.drug_cell_effect"):
+            loc, scale = guide._get_loc_and_scale(site)
+            assert torch.all(loc == 0) and torch.allclose(scale, torch.tensor(0.7))
+        _, weight_scale = guide._get_loc_and_scale("net.head.layers.0.weight")
+    assert torch.allclose(weight_scale, torch.tensor(0.01))
