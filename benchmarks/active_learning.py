@@ -126,10 +126,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
     parser.add_argument("--dropout", type=float, default=0.3, help="BNN trunk dropout")
     parser.add_argument(
-        "--drug-effects",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="Bayesian per-drug effects in the BNN",
+        "--drug-effects", type=float, default=0.3, help="prior SD of the BNN's drug effects"
     )
     parser.add_argument(
         "--pretrained-initial",

@@ -63,8 +63,8 @@ def _add_model_options(
     group.add_argument("--dropout", type=float, help="training dropout of the trunk (0.3)")
     group.add_argument(
         "--drug-effects",
-        action=argparse.BooleanOptionalAction,
-        help="add a Bayesian effect per drug to each pair's synergy",
+        type=float,
+        help="prior SD (in score SDs) of latent per-drug effects; 0 = none (fit's default)",
     )
     group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         batch_size=32,
         num_samples=100,
         dropout=0.3,
-        drug_effects=True,
+        drug_effects=0.3,
     )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")

@@ -53,7 +53,7 @@ class ModelConfig:
     merge_dim: int = 64
     head_layers: tuple[int, ...] = (64,)
     dropout: float = 0.3
-    drug_effects: bool = False
+    drug_effects: float = 0.0
     radius: int = 2
     n_bits: int = 1024
     one_hot_drugs: bool = True

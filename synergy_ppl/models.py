@@ -242,7 +242,7 @@ class MLP(PyroModule):
 
 BAYESIAN_PARTS = ("head", "all")
 EFFECT_SITES = ("net.drug_effect", "net.drug_cell_effect")
-"""The latent drug effects of ``SynergyNet(drug_effects=True)``."""
+"""The latent drug effects of ``SynergyNet(drug_effects=scale)``."""
 
 
 class SynergyNet(PyroModule):
@@ -260,10 +260,10 @@ class SynergyNet(PyroModule):
     learned from training residuals far smaller than held-out errors, and the predictive
     intervals are too narrow (O'Neil fold 0: 90% coverage 0.77 without, 0.91 with p=0.3).
 
-    ``drug_effects`` adds ``u[a] + u[b] + v[c, a] + v[c, b]`` to the output: latent drug
-    effects with the weight prior, shared by all cell lines (``u``, ``(D,)``, site
-    ``net.drug_effect``) and per cell line (``v``, ``(C, D)``, ``net.drug_cell_effect``, only
-    when there are several lines).
+    ``drug_effects > 0`` adds ``u[a] + u[b] + v[c, a] + v[c, b]`` to the output: latent drug
+    effects with prior N(0, drug_effects^2) on the standardised scale, shared by all lines
+    (``u``, ``(D,)``, site ``net.drug_effect``) and per cell line (``v``, ``(C, D)``,
+    ``net.drug_cell_effect``, only when there are several lines).
     Synergy in a screen is often carried by a few drugs (in NCI-ALMANAC MCF7 four drugs are
     in 10 of the 15 best pairs); a drug measured in few pairs keeps a wide effect, and that
     is where UCB and Thompson sampling look next, which the point-estimate trunk cannot
@@ -281,7 +281,7 @@ class SynergyNet(PyroModule):
         head_layers: Sequence[int] = (64,),
         bayesian: str = "head",
         dropout: float = 0.0,
-        drug_effects: bool = False,
+        drug_effects: float = 0.0,
     ):
         super().__init__()
         if bayesian not in BAYESIAN_PARTS:
@@ -294,11 +294,15 @@ class SynergyNet(PyroModule):
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
         self.head = MLP([merge_dim, *head_layers, 1], prior)
         self.dropout = dropout
+        if drug_effects < 0:
+            raise ValueError(f"drug_effects is a prior SD and must be >= 0, not {drug_effects}")
         if drug_effects:
             n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
-            self.drug_effect = PyroSample(prior(torch.Size([n_drugs])))
+            self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
             if n_cells > 1:  # with one line, v would only duplicate u
-                self.drug_cell_effect = PyroSample(prior(torch.Size([n_cells, n_drugs])))
+                self.drug_cell_effect = PyroSample(
+                    normal(torch.Size([n_cells, n_drugs]), drug_effects)
+                )
         self.drug_effects = drug_effects
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):

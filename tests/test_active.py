@@ -225,6 +225,19 @@ def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):
     assert isinstance(sigma, type(trace_of(plain, rows).nodes["sigma"]["fn"]))  # noise untouched
 
 
+def test_a_new_line_keeps_its_drug_effects_at_the_prior_after_pretraining(demo_screen):
+    others = np.flatnonzero(demo_screen.table["cell_line"] != "C0")
+    split = Split(others, np.array([], dtype=int), np.array([], dtype=int), "others")
+    config = replace(SMALL, epochs=20, drug_effects=0.5)
+    pretrained = SynergyBNN(config).fit(demo_screen, split, progress=False)
+    per_cell = pretrained.posterior_priors()["net.drug_cell_effect"].base_dist  # (C, D)
+    new_line = pretrained.features.cell_lines.index("C0")
+    seen = [i for i in range(len(pretrained.features.cell_lines)) if i != new_line]
+    assert per_cell.scale[new_line].mean() == pytest.approx(0.5, abs=0.03)
+    assert per_cell.loc[new_line].abs().mean() < 0.05
+    assert per_cell.scale[seen].mean() < 0.45  # the measured lines' effects have narrowed
+
+
 def test_set_priors_names_unknown_sites_and_wrong_shapes(source):
     prior = source.posterior_priors()["net.head.layers.1.bias"]
     with pytest.raises(ValueError, match="no latent site"):

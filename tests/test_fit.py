@@ -153,7 +153,7 @@ def test_corrupt_run_directory_is_a_clear_error(demo_run, tmp_path):
         load_fit(broken)
 
 
-@pytest.mark.parametrize("drug_effects", [False, True])
+@pytest.mark.parametrize("drug_effects", [0.0, 0.3])
 def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data, drug_effects):
     """A fingerprint model predicts a drug it has never seen, given its SMILES."""
     out = tmp_path / "oneil"

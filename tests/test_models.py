@@ -1,5 +1,4 @@
 import math
-from functools import partial
 
 import pyro
 import pyro.distributions as dist
@@ -88,7 +87,7 @@ def demo():
     return screen, features, encode_pairs(features, screen.table)
 
 
-@pytest.mark.parametrize("bayesian,drug_effects", [("head", False), ("all", False), ("head", True)])
+@pytest.mark.parametrize("bayesian,drug_effects", [("head", 0.0), ("all", 0.0), ("head", 0.3)])
 def test_prediction_is_invariant_to_drug_order(demo, bayesian, drug_effects):
     _, features, (a, b, c) = demo
     with local_params():
@@ -155,7 +154,7 @@ def test_guides_are_local_to_each_model(demo):
 def test_drug_effects_are_latent_per_drug_and_per_cell_line_and_drug(demo):
     screen, features, (a, b, c) = demo
     with local_params():
-        model = SynergyModel(SynergyNet(features, drug_effects=True))
+        model = SynergyModel(SynergyNet(features, drug_effects=0.3))
         trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10])
     shared, per_cell = trace.nodes["net.drug_effect"], trace.nodes["net.drug_cell_effect"]
     assert shared["fn"].event_shape == (len(features.drugs),)
@@ -163,16 +162,14 @@ def test_drug_effects_are_latent_per_drug_and_per_cell_line_and_drug(demo):
     assert not shared["is_observed"] and not per_cell["is_observed"]
     one_line = screen.subset((screen.table["cell_line"] == "C0").to_numpy())
     with local_params():
-        net = SynergyNet(build_features(one_line), drug_effects=True)
+        net = SynergyNet(build_features(one_line), drug_effects=0.3)
     assert "drug_effect" in net._pyro_samples and "drug_cell_effect" not in net._pyro_samples
 
 
 def test_mean_field_starts_drug_effects_at_their_prior(demo):
     _, features, (a, b, c) = demo
     with local_params():
-        model = SynergyModel(
-            SynergyNet(features, prior=partial(normal, scale=0.7), drug_effects=True)
-        )
+        model = SynergyModel(SynergyNet(features, drug_effects=0.7))
         guide = mean_field(model, init_scale=0.01)
         guide(a[:2], b[:2], c[:2])
         for site in ("net.drug_effect", "net.drug_cell_effect"):
