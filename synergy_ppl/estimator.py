@@ -21,7 +21,7 @@ from .features import FeatureSet, build_features, encode_pairs
 from .guides import make_guide
 from .inference import History, TrainData, train
 from .metrics import regression_metrics
-from .models import PRIORS, Prior, SynergyModel, SynergyNet, local_params, set_priors
+from .models import EFFECT_SITES, PRIORS, Prior, SynergyModel, SynergyNet, local_params, set_priors
 from .predictive import draw_posterior, network_samples, observation_samples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -335,7 +335,7 @@ class SynergyBNN:
         }
         new_drugs = len(features.drugs) - len(self.features.drugs)
         for key, value in state["guide"].items():
-            if "net.drug_effect" in key or "net.drug_cell_effect" in key:
+            if any(site in key for site in EFFECT_SITES):
                 # a new drug's effects: mean 0, as uncertain as the least-known drug's
                 shape = (*value.shape[:-1], new_drugs)
                 fill = (

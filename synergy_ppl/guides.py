@@ -61,8 +61,8 @@ def kl_normal_log_uniform(q: dist.Normal, p: LogUniform) -> torch.Tensor:
 def fan_in_init(site: dict) -> torch.Tensor:
     """Initial guide mean: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights, as ``nn.Linear``.
 
-    Biases and drug effects start at zero; other sites (noise scale) at their prior median. Starting
-    from prior draws instead leaves a deep net far from any fit for many epochs.
+    Biases and drug effects start at zero; other sites (noise scale) at their prior median.
+    Starting from prior draws instead leaves a deep net far from any fit for many epochs.
     """
     shape = site["fn"].shape()
     device = site["value"].device if site["value"] is not None else None

@@ -263,13 +263,13 @@ class SynergyNet(PyroModule):
     ``drug_effects > 0`` adds ``u[a] + u[b] + v[c, a] + v[c, b]`` to the output: latent drug
     effects with prior N(0, drug_effects^2) on the standardised scale, shared by all lines
     (``u``, ``(D,)``, site ``net.drug_effect``) and per cell line (``v``, ``(C, D)``,
-    ``net.drug_cell_effect``, only when there are several lines).
-    Synergy in a screen is often carried by a few drugs (in NCI-ALMANAC MCF7 four drugs are
-    in 10 of the 15 best pairs); a drug measured in few pairs keeps a wide effect, and that
-    is where UCB and Thompson sampling look next, which the point-estimate trunk cannot
-    express. After pretraining on other cell lines (posterior as prior) ``u`` arrives
-    informed while a new line's ``v`` is still at its prior: what a drug does in the new line
-    is learned from that line's measurements, not fixed by thousands of rows elsewhere.
+    ``net.drug_cell_effect``, only when there are several lines). Synergy in a screen is
+    often carried by a few drugs (in NCI-ALMANAC MCF7 four drugs are in 10 of the 15 best
+    pairs); a drug measured in few pairs keeps a wide effect, and that is where UCB and
+    Thompson sampling look next, which the point-estimate trunk cannot express. After
+    pretraining on other cell lines (posterior as prior) ``u`` arrives informed while a new
+    line's ``v`` is still at its prior: what a drug does in the new line is learned from
+    that line's measurements, not fixed by thousands of rows elsewhere.
     """
 
     def __init__(
@@ -304,6 +304,7 @@ class SynergyNet(PyroModule):
                     normal(torch.Size([n_cells, n_drugs]), drug_effects)
                 )
         self.drug_effects = drug_effects
+        self.cell_drug_effects = drug_effects > 0 and features.cell_matrix.shape[0] > 1
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
         embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
@@ -316,7 +317,7 @@ class SynergyNet(PyroModule):
         if self.drug_effects:
             shared = self.drug_effect  # (..., D)
             out = out + shared[..., drug_a] + shared[..., drug_b]
-            if self.cell_matrix.shape[0] > 1:
+            if self.cell_drug_effects:
                 per_cell = self.drug_cell_effect  # (..., C, D)
                 out = out + per_cell[..., cell, drug_a] + per_cell[..., cell, drug_b]
         return out
