@@ -296,15 +296,14 @@ class SynergyNet(PyroModule):
         self.dropout = dropout
         if drug_effects < 0:
             raise ValueError(f"drug_effects is a prior SD and must be >= 0, not {drug_effects}")
-        if drug_effects:
-            n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
-            self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
-            if n_cells > 1:  # with one line, v would only duplicate u
-                self.drug_cell_effect = PyroSample(
-                    normal(torch.Size([n_cells, n_drugs]), drug_effects)
-                )
+        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
         self.drug_effects = drug_effects
-        self.cell_drug_effects = drug_effects > 0 and features.cell_matrix.shape[0] > 1
+        # with one line, v would only duplicate u
+        self.cell_drug_effects = drug_effects > 0 and n_cells > 1
+        if drug_effects:
+            self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
+        if self.cell_drug_effects:
+            self.drug_cell_effect = PyroSample(normal(torch.Size([n_cells, n_drugs]), drug_effects))
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
         embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
