@@ -21,7 +21,16 @@ from .features import FeatureSet, build_features, encode_pairs
 from .guides import make_guide
 from .inference import History, TrainData, train
 from .metrics import regression_metrics
-from .models import EFFECT_SITES, PRIORS, Prior, SynergyModel, SynergyNet, local_params, set_priors
+from .models import (
+    CELL_EFFECT_SITE,
+    EFFECT_SITES,
+    PRIORS,
+    Prior,
+    SynergyModel,
+    SynergyNet,
+    local_params,
+    set_priors,
+)
 from .predictive import draw_posterior, network_samples, observation_samples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -111,6 +120,8 @@ class SynergyBNN:
         self.guide = None
         self.scaling: Scaling | None = None
         self.history: History | None = None
+        self.cell_lines_seen: list[str] | None = None
+        """Cell lines with training rows (this fit's and its ``init``'s); None: not recorded."""
         self._draws: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
@@ -187,6 +198,10 @@ class SynergyBNN:
             set_priors(self.model, priors)
         train_rows = screen.table.iloc[split.train]
         val_rows = screen.table.iloc[split.val]
+        seen = set(train_rows["cell_line"].astype(str))
+        if init is not None:
+            seen |= set(init.cell_lines_seen or init.features.cell_lines)
+        self.cell_lines_seen = sorted(seen)
         if init is None:
             mean, sd = float(train_rows["score"].mean()), float(train_rows["score"].std())
             self.scaling = Scaling(mean, sd)
@@ -239,7 +254,11 @@ class SynergyBNN:
         """The fitted posterior of every network weight site, as priors for another fit.
 
         Site name -> Normal(guide loc, widen * guide scale), event shape the site's. ``widen``
-        > 1 lets the next fit move further from this one.
+        > 1 lets the next fit move further from this one. A cell line this fit had no rows
+        of (the target line after pretraining on the others) has per-line drug effects that
+        are still at their prior; they get the population prior of the seen lines instead
+        (:func:`new_line_effects`), so that a drug whose effect varies from line to line is
+        uncertain in the new line and one that behaves alike everywhere is not.
         """
         self._require_fitted()
         if not widen > 0:
@@ -248,6 +267,13 @@ class SynergyBNN:
         for name, _ in self.guide.prototype_trace.iter_stochastic_nodes():
             if name.startswith("net."):
                 loc, scale = (t.detach() for t in self.guide._get_loc_and_scale(name))
+                if name == CELL_EFFECT_SITE and self.cell_lines_seen is not None:
+                    seen = torch.tensor(
+                        [c in self.cell_lines_seen for c in self.features.cell_lines],
+                        device=loc.device,
+                    )
+                    if seen.any() and not seen.all():
+                        loc, scale = new_line_effects(loc, scale, seen)
                 priors[name] = dist.Normal(loc, widen * scale).to_event(loc.dim())
         return priors
 
@@ -306,6 +332,7 @@ class SynergyBNN:
             "config": asdict(self.config),
             "features": self.features.to_dict(),
             "scaling": asdict(self.scaling),
+            "cell_lines_seen": self.cell_lines_seen,
             "model": self.model.state_dict(),
             "guide": self.guide.state_dict(),
         }
@@ -320,6 +347,7 @@ class SynergyBNN:
         bnn._create_guide_params()
         bnn.guide.load_state_dict(state["guide"])
         bnn.scaling = Scaling(**state["scaling"])
+        bnn.cell_lines_seen = state.get("cell_lines_seen")
         return bnn
 
     @local_params()
@@ -343,6 +371,26 @@ class SynergyBNN:
                 )
                 state["guide"][key] = torch.cat([value, fill], dim=-1)
         return SynergyBNN.from_state(state)
+
+
+def new_line_effects(
+    loc: torch.Tensor, scale: torch.Tensor, seen: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean-field posterior of per-(line, drug) effects with unseen lines' rows replaced.
+
+    ``loc`` and ``scale`` are ``(C, D)``; ``seen`` ``(C,)`` marks the lines with data. A line
+    without data is exchangeable with the seen ones, so its effect of drug d is a draw from
+    the mixture (1/C_seen) sum_c N(loc[c, d], scale[c, d]^2) over the seen lines c, here
+    matched in moments::
+
+        mean[d] = mean_c loc[c, d],   var[d] = var_c loc[c, d] + mean_c scale[c, d]^2
+
+    Returns ``(loc, scale)`` ``(C, D)``, seen rows unchanged.
+    """
+    mean = loc[seen].mean(0)
+    sd = torch.sqrt(loc[seen].var(0, unbiased=False) + scale[seen].pow(2).mean(0))
+    unseen = ~seen.unsqueeze(-1)
+    return torch.where(unseen, mean, loc), torch.where(unseen, sd, scale)
 
 
 def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:

@@ -241,7 +241,9 @@ class MLP(PyroModule):
 # ------------------------------------------------------------------------------ network
 
 BAYESIAN_PARTS = ("head", "all")
-EFFECT_SITES = ("net.drug_effect", "net.drug_cell_effect")
+CELL_EFFECT_SITE = "net.drug_cell_effect"
+"""The per-(cell line, drug) effects ``(C, D)`` of ``SynergyNet(drug_effects=scale)``."""
+EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE)
 """The latent drug effects of ``SynergyNet(drug_effects=scale)``."""
 
 

@@ -23,8 +23,8 @@ from synergy_ppl.active import (
 )
 from synergy_ppl.cli import main
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
-from synergy_ppl.models import local_params, set_priors
+from synergy_ppl.estimator import ModelConfig, SynergyBNN, new_line_effects
+from synergy_ppl.models import CELL_EFFECT_SITE, local_params, set_priors
 from synergy_ppl.runs import load_fit, read_screen
 
 # per-round fits as `synergy-ppl simulate` makes them: no dropout on 30-150 rows
@@ -225,17 +225,38 @@ def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):
     assert isinstance(sigma, type(trace_of(plain, rows).nodes["sigma"]["fn"]))  # noise untouched
 
 
-def test_a_new_line_keeps_its_drug_effects_at_the_prior_after_pretraining(demo_screen):
+def test_a_new_line_gets_the_seen_lines_population_as_prior_after_pretraining(demo_screen):
     others = np.flatnonzero(demo_screen.table["cell_line"] != "C0")
     split = Split(others, np.array([], dtype=int), np.array([], dtype=int), "others")
     config = replace(SMALL, epochs=20, drug_effects=0.5)
     pretrained = SynergyBNN(config).fit(demo_screen, split, progress=False)
-    per_cell = pretrained.posterior_priors()["net.drug_cell_effect"].base_dist  # (C, D)
+    assert pretrained.cell_lines_seen == ["C1", "C2", "C3"]
     new_line = pretrained.features.cell_lines.index("C0")
     seen = [i for i in range(len(pretrained.features.cell_lines)) if i != new_line]
-    assert per_cell.scale[new_line].mean() == pytest.approx(0.5, abs=0.03)
-    assert per_cell.loc[new_line].abs().mean() < 0.05
-    assert per_cell.scale[seen].mean() < 0.45  # the measured lines' effects have narrowed
+    with local_params():
+        loc, scale = (t.detach() for t in pretrained.guide._get_loc_and_scale(CELL_EFFECT_SITE))
+    assert scale[new_line].mean() == pytest.approx(0.5, abs=0.03)  # no data: still the prior
+    assert loc[new_line].abs().mean() < 0.05
+    assert scale[seen].mean() < 0.45  # the measured lines' effects have narrowed
+
+    per_cell = pretrained.posterior_priors()[CELL_EFFECT_SITE].base_dist  # (C, D)
+    assert torch.allclose(per_cell.loc[new_line], loc[seen].mean(0))
+    spread = torch.sqrt(loc[seen].var(0, unbiased=False) + scale[seen].pow(2).mean(0))
+    assert torch.allclose(per_cell.scale[new_line], spread)
+    assert torch.equal(per_cell.loc[seen], loc[seen])
+    restored = SynergyBNN.from_state(pretrained.state())
+    assert restored.cell_lines_seen == pretrained.cell_lines_seen
+
+
+def test_new_line_effects_is_the_moment_matched_mixture_of_seen_lines():
+    loc = torch.tensor([[1.0, 0.0], [3.0, 0.0], [9.0, 9.0]])
+    scale = torch.tensor([[1.0, 0.1], [1.0, 0.1], [5.0, 5.0]])
+    seen = torch.tensor([True, True, False])
+    new_loc, new_scale = new_line_effects(loc, scale, seen)
+    # drug 0: effects 1 and 3 (variance 1) with posterior variance 1 each -> mean 2, var 2
+    assert torch.allclose(new_loc[2], torch.tensor([2.0, 0.0]))
+    assert torch.allclose(new_scale[2], torch.tensor([2.0**0.5, 0.1]))
+    assert torch.equal(new_loc[:2], loc[:2]) and torch.equal(new_scale[:2], scale[:2])
 
 
 def test_set_priors_names_unknown_sites_and_wrong_shapes(source):
