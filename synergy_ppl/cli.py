@@ -66,6 +66,12 @@ def _add_model_options(
         type=float,
         help="prior SD (in score SDs) of latent per-drug effects; 0 = none (fit's default)",
     )
+    group.add_argument(
+        "--pair-effects",
+        type=float,
+        help="prior SD of a latent effect per drug pair shared by all cell lines (several "
+        "lines only); 0 = none (default)",
+    )
     group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)

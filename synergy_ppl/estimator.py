@@ -24,6 +24,7 @@ from .metrics import regression_metrics
 from .models import (
     CELL_EFFECT_SITE,
     EFFECT_SITES,
+    PAIR_EFFECT_SITE,
     PRIORS,
     Prior,
     SynergyModel,
@@ -46,6 +47,7 @@ ARCHITECTURE = (
     "one_hot_drugs",
     "cell_components",
     "drug_effects",
+    "pair_effects",
 )
 """ModelConfig fields a warm start must share with the fit it starts from."""
 
@@ -63,6 +65,7 @@ class ModelConfig:
     head_layers: tuple[int, ...] = (64,)
     dropout: float = 0.3
     drug_effects: float = 0.0
+    pair_effects: float = 0.0
     radius: int = 2
     n_bits: int = 1024
     one_hot_drugs: bool = True
@@ -137,6 +140,7 @@ class SynergyBNN:
             bayesian=cfg.bayesian,
             dropout=cfg.dropout,
             drug_effects=cfg.drug_effects,
+            pair_effects=cfg.pair_effects,
         )
         self.features = features
         # eval mode (no dropout) except while training steps run
@@ -363,13 +367,17 @@ class SynergyBNN:
         }
         new_drugs = len(features.drugs) - len(self.features.drugs)
         for key, value in state["guide"].items():
-            if any(site in key for site in EFFECT_SITES):
-                # a new drug's effects: mean 0, as uncertain as the least-known drug's
-                shape = (*value.shape[:-1], new_drugs)
-                fill = (
-                    value.new_zeros(shape) if key.startswith("locs.") else value.max().expand(shape)
-                )
-                state["guide"][key] = torch.cat([value, fill], dim=-1)
+            kind, _, site = key.partition(".")  # "locs.net.drug_effect_unconstrained"
+            if site.removesuffix("_unconstrained") not in EFFECT_SITES:
+                continue
+            # a new drug's effects: mean 0, as uncertain as the least-known drug's
+            fill = 0.0 if kind == "locs" else value.max().item()
+            pair = site.startswith(PAIR_EFFECT_SITE)
+            for dim in (-2, -1) if pair else (-1,):
+                shape = list(value.shape)
+                shape[dim] = new_drugs
+                value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
+            state["guide"][key] = value
         return SynergyBNN.from_state(state)
 
 

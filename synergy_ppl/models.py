@@ -243,8 +243,10 @@ class MLP(PyroModule):
 BAYESIAN_PARTS = ("head", "all")
 CELL_EFFECT_SITE = "net.drug_cell_effect"
 """The per-(cell line, drug) effects ``(C, D)`` of ``SynergyNet(drug_effects=scale)``."""
-EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE)
-"""The latent drug effects of ``SynergyNet(drug_effects=scale)``."""
+PAIR_EFFECT_SITE = "net.pair_effect"
+"""The per-pair effects ``(D, D)`` of ``SynergyNet(pair_effects=scale)`` (upper triangle used)."""
+EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
+"""The latent effects of ``SynergyNet(drug_effects=..., pair_effects=...)``."""
 
 
 class SynergyNet(PyroModule):
@@ -272,6 +274,13 @@ class SynergyNet(PyroModule):
     pretraining on other cell lines (posterior as prior) ``u`` arrives informed while a new
     line's ``v`` is still at its prior: what a drug does in the new line is learned from
     that line's measurements, not fixed by thousands of rows elsewhere.
+
+    ``pair_effects > 0`` adds ``w[min(a, b), max(a, b)]``, a latent effect per unordered
+    pair shared by all cell lines (site ``net.pair_effect``, ``(D, D)``, upper triangle
+    used; only with several lines, since in one line a pair's effect is its single
+    measurement's noise). A pair that is synergistic in many lines is a candidate in the
+    next one: in NCI-ALMANAC, ranking MCF7's pairs by their best score in the other lines
+    finds half its top 1% in 55 tests, pairs the drug effects and the fingerprints miss.
     """
 
     def __init__(
@@ -284,6 +293,7 @@ class SynergyNet(PyroModule):
         bayesian: str = "head",
         dropout: float = 0.0,
         drug_effects: float = 0.0,
+        pair_effects: float = 0.0,
     ):
         super().__init__()
         if bayesian not in BAYESIAN_PARTS:
@@ -296,8 +306,9 @@ class SynergyNet(PyroModule):
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
         self.head = MLP([merge_dim, *head_layers, 1], prior)
         self.dropout = dropout
-        if drug_effects < 0:
-            raise ValueError(f"drug_effects is a prior SD and must be >= 0, not {drug_effects}")
+        for name, scale in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
+            if scale < 0:
+                raise ValueError(f"{name} is a prior SD and must be >= 0, not {scale}")
         n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
         self.drug_effects = drug_effects
         # with one line, v would only duplicate u
@@ -306,6 +317,9 @@ class SynergyNet(PyroModule):
             self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
         if self.cell_drug_effects:
             self.drug_cell_effect = PyroSample(normal(torch.Size([n_cells, n_drugs]), drug_effects))
+        self.pair_effects = pair_effects if n_cells > 1 else 0.0
+        if self.pair_effects:
+            self.pair_effect = PyroSample(normal(torch.Size([n_drugs, n_drugs]), pair_effects))
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
         embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
@@ -321,6 +335,9 @@ class SynergyNet(PyroModule):
             if self.cell_drug_effects:
                 per_cell = self.drug_cell_effect  # (..., C, D)
                 out = out + per_cell[..., cell, drug_a] + per_cell[..., cell, drug_b]
+        if self.pair_effects:
+            pair = self.pair_effect  # (..., D, D)
+            out = out + pair[..., torch.minimum(drug_a, drug_b), torch.maximum(drug_a, drug_b)]
         return out
 
 

@@ -180,6 +180,27 @@ def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data, drug_effects)
         assert loc[-1] == 0 and scale[-1] == scale.max()
 
 
+def test_new_drug_gets_pair_effects_at_the_widest_known_scale(shared_data):
+    data = DataConfig(data="oneil", data_dir=str(shared_data), cell_line="A2058,A2780")
+    screen = data.load()
+    rows = np.arange(200)
+    split = Split(rows, rows[:0], rows[:0], "first rows")
+    config = ModelConfig(
+        drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=3, n_bits=256, pair_effects=0.4
+    )
+    bnn = SynergyBNN(config).fit(screen, split, progress=False)
+    grown = bnn.with_features(bnn.features.with_new_drugs({"NEW": "CCO"}))
+    with local_params():
+        old_loc, old_scale = (t.detach() for t in bnn.guide._get_loc_and_scale("net.pair_effect"))
+        loc, scale = (t.detach() for t in grown.guide._get_loc_and_scale("net.pair_effect"))
+    n = len(bnn.features.drugs)
+    assert loc.shape == scale.shape == (n + 1, n + 1)
+    assert torch.allclose(loc[:n, :n], old_loc) and torch.allclose(scale[:n, :n], old_scale)
+    assert torch.all(loc[n] == 0) and torch.all(loc[:, n] == 0)
+    widest = old_scale.max()
+    assert torch.allclose(scale[n], widest) and torch.allclose(scale[:, n], widest)
+
+
 def test_min_steps_raises_the_number_of_epochs():
     screen = make_demo_screen()
     rows = np.arange(40)  # two minibatches of 32 per epoch

@@ -15,6 +15,7 @@ from synergy_ppl.guides import (
     neg_kl_log_uniform_approx,
 )
 from synergy_ppl.models import (
+    EFFECT_SITES,
     PRIORS,
     LogUniform,
     SynergyModel,
@@ -87,12 +88,15 @@ def demo():
     return screen, features, encode_pairs(features, screen.table)
 
 
-@pytest.mark.parametrize("bayesian,drug_effects", [("head", 0.0), ("all", 0.0), ("head", 0.3)])
-def test_prediction_is_invariant_to_drug_order(demo, bayesian, drug_effects):
+@pytest.mark.parametrize(
+    "bayesian,effects", [("head", 0.0), ("all", 0.0), ("head", 0.3)], ids=["head", "all", "effects"]
+)
+def test_prediction_is_invariant_to_drug_order(demo, bayesian, effects):
     _, features, (a, b, c) = demo
     with local_params():
         torch.manual_seed(0)
-        model = SynergyModel(SynergyNet(features, bayesian=bayesian, drug_effects=drug_effects))
+        net = SynergyNet(features, bayesian=bayesian, drug_effects=effects, pair_effects=effects)
+        model = SynergyModel(net)
         guide = mean_field(model, init_scale=0.1)
         draws = draw_posterior(model, guide, num_samples=8)
         forward = network_samples(model, draws, (a, b, c))
@@ -151,28 +155,50 @@ def test_guides_are_local_to_each_model(demo):
     assert loc1 is not loc2
 
 
-def test_drug_effects_are_latent_per_drug_and_per_cell_line_and_drug(demo):
+def test_effects_are_latent_per_drug_per_cell_line_and_drug_and_per_pair(demo):
     screen, features, (a, b, c) = demo
     with local_params():
-        model = SynergyModel(SynergyNet(features, drug_effects=0.3))
+        model = SynergyModel(SynergyNet(features, drug_effects=0.3, pair_effects=0.5))
         trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10])
     shared, per_cell = trace.nodes["net.drug_effect"], trace.nodes["net.drug_cell_effect"]
-    assert shared["fn"].event_shape == (len(features.drugs),)
-    assert per_cell["fn"].event_shape == (len(features.cell_lines), len(features.drugs))
-    assert not shared["is_observed"] and not per_cell["is_observed"]
+    pair = trace.nodes["net.pair_effect"]
+    n_drugs = len(features.drugs)
+    assert shared["fn"].event_shape == (n_drugs,)
+    assert per_cell["fn"].event_shape == (len(features.cell_lines), n_drugs)
+    assert pair["fn"].event_shape == (n_drugs, n_drugs)
+    assert pair["fn"].base_dist.scale.unique().tolist() == [0.5]
+    assert not any(site["is_observed"] for site in (shared, per_cell, pair))
     one_line = screen.subset((screen.table["cell_line"] == "C0").to_numpy())
     with local_params():
-        net = SynergyNet(build_features(one_line), drug_effects=0.3)
-    assert "drug_effect" in net._pyro_samples and "drug_cell_effect" not in net._pyro_samples
+        net = SynergyNet(build_features(one_line), drug_effects=0.3, pair_effects=0.5)
+    assert set(net._pyro_samples) & {"drug_effect", "drug_cell_effect", "pair_effect"} == {
+        "drug_effect"
+    }
+
+
+def test_a_pair_effect_moves_that_pair_in_every_line_and_no_other_pair(demo):
+    _, features, (a, b, c) = demo
+    with local_params():
+        net = SynergyNet(features, pair_effects=0.5)
+        trace = poutine.trace(net).get_trace(a, b, c)
+        base = poutine.replay(net, trace)(a, b, c)
+        lo, hi = min(int(a[0]), int(b[0])), max(int(a[0]), int(b[0]))
+        trace.nodes["pair_effect"]["value"] = trace.nodes["pair_effect"]["value"].clone()
+        trace.nodes["pair_effect"]["value"][lo, hi] += 1.0
+        moved = poutine.replay(net, trace)(a, b, c)
+    same_pair = (torch.minimum(a, b) == lo) & (torch.maximum(a, b) == hi)
+    assert len(c[same_pair].unique()) > 1  # the pair is measured in several lines
+    assert torch.allclose(moved[same_pair] - base[same_pair], torch.tensor(1.0))
+    assert torch.equal(moved[~same_pair], base[~same_pair])
 
 
 def test_mean_field_starts_drug_effects_at_their_prior(demo):
     _, features, (a, b, c) = demo
     with local_params():
-        model = SynergyModel(SynergyNet(features, drug_effects=0.7))
+        model = SynergyModel(SynergyNet(features, drug_effects=0.7, pair_effects=0.7))
         guide = mean_field(model, init_scale=0.01)
         guide(a[:2], b[:2], c[:2])
-        for site in ("net.drug_effect", "net.drug_cell_effect"):
+        for site in EFFECT_SITES:
             loc, scale = guide._get_loc_and_scale(site)
             assert torch.all(loc == 0) and torch.allclose(scale, torch.tensor(0.7))
         _, weight_scale = guide._get_loc_and_scale("net.head.layers.0.weight")
