@@ -104,6 +104,38 @@ def recall_at(out: Path, tested: int) -> dict:
     return {name: float(np.mean(v)) for name, v in at.items()}
 
 
+def add_round_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the BNN fitted each round (defaults: ``synergy-ppl simulate``'s)."""
+    parser.add_argument("--epochs", type=int, default=100, help="BNN epochs per round")
+    parser.add_argument(
+        "--fit-batch-size",
+        type=int,
+        default=512,
+        help="SVI minibatch of each round's fit (512: the whole revealed set)",
+    )
+    parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
+    parser.add_argument("--dropout", type=float, default=0.3, help="BNN trunk dropout")
+    parser.add_argument(
+        "--drug-effects", type=float, default=0.3, help="prior SD of the BNN's drug effects"
+    )
+    parser.add_argument(
+        "--pair-effects", type=float, default=0.0, help="prior SD of the BNN's pair effects"
+    )
+
+
+def round_model(args: argparse.Namespace) -> ModelConfig:
+    """The per-round ModelConfig of :func:`add_round_model_options`' options."""
+    return ModelConfig(
+        epochs=args.epochs,
+        batch_size=args.fit_batch_size,
+        lr=args.lr,
+        num_samples=100,
+        dropout=args.dropout,
+        drug_effects=args.drug_effects,
+        pair_effects=args.pair_effects,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="almanac")
@@ -119,15 +151,7 @@ def main() -> None:
     parser.add_argument("--initial", type=int, default=30)
     parser.add_argument("--kappa", type=float, default=1.0)
     parser.add_argument("--widen", type=float, default=1.0)
-    parser.add_argument("--epochs", type=int, default=100, help="BNN epochs per round")
-    parser.add_argument(
-        "--fit-batch-size", type=int, default=32, help="SVI minibatch of each round's fit"
-    )
-    parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
-    parser.add_argument("--dropout", type=float, default=0.3, help="BNN trunk dropout")
-    parser.add_argument(
-        "--drug-effects", type=float, default=0.3, help="prior SD of the BNN's drug effects"
-    )
+    add_round_model_options(parser)
     parser.add_argument(
         "--pretrained-initial",
         type=int,
@@ -149,15 +173,7 @@ def main() -> None:
     )
     if whole_screen and args.variants != "scratch":
         parser.error("--cell-line all has no other cell lines to pretrain on: --variants scratch")
-    # as `synergy-ppl simulate` fits each round
-    model = ModelConfig(
-        epochs=args.epochs,
-        batch_size=args.fit_batch_size,
-        lr=args.lr,
-        num_samples=100,
-        dropout=args.dropout,
-        drug_effects=args.drug_effects,
-    )
+    model = round_model(args)
     strategies = tuple(args.strategies.split(","))
     bnn_strategies = tuple(s for s in strategies if s != "random")
     base = SimulationConfig(

@@ -84,6 +84,17 @@ def test_prediction_speed_smoke(tmp_path, shared_data):
     assert result["project_peak_mb"] >= 0 and result["naive_peak_mb"] >= 0
 
 
+def test_round_time_smoke(tmp_path, shared_data):
+    payload = run_smoke("round_time.py", tmp_path, shared_data)
+    assert payload["pool"] == 1104 and payload["revealed"] == 40
+    assert payload["model"]["batch_size"] == 512 and payload["model"]["drug_effects"] == 0.3
+    bnn, forest = payload["results"]
+    assert (bnn["method"], forest["method"]) == ("bnn", "forest")
+    assert positive(bnn["median_seconds"]) and positive(forest["median_seconds"])
+    ratio = bnn["median_seconds"] / forest["median_seconds"]
+    assert payload["bnn_over_forest"] == pytest.approx(ratio)
+
+
 def test_scaling_smoke(tmp_path, shared_data):
     payload = run_smoke("scaling.py", tmp_path, shared_data)
     assert [r["rows"] for r in payload["results"]] == [300, 1000]
