@@ -12,8 +12,9 @@ simulation loop (same pools, same initial draws per seed, same records):
 - ``warm-start``: the same pretrained model, plain fine-tuning (prior unchanged);
 - ``best-elsewhere``: no model, pairs ranked by their best score in the other cell lines.
 
-Prints one table and writes ``summary.json`` beside the simulations' folders (resumable:
-rerun the same command to continue). Needs the ``bench`` extra (scikit-learn)::
+Prints one table and adds its rows to ``summary.json`` beside the simulations' folders (rows
+of variants run by other invocations are kept). Resumable: rerun the same command to
+continue. Needs the ``bench`` extra (scikit-learn)::
 
     SYNERGY_PPL_DATA=../shared/data python benchmarks/active_learning.py --seeds 5
 """
@@ -237,7 +238,9 @@ def main() -> None:
             ok = value is not None and not (isinstance(value, float) and math.isnan(value))
             cells.append(f"{fmt.format(value) if ok else '-':>9}")
         print(f"{name:<24}" + "".join(cells))
-    (out / "summary.json").write_text(json.dumps(table, indent=2) + "\n")
+    summary_path = out / "summary.json"
+    earlier = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    summary_path.write_text(json.dumps({**earlier, **table}, indent=2) + "\n")
     print(f"written to {out / 'summary.json'}")
 
 
