@@ -122,6 +122,12 @@ def add_round_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pair-effects", type=float, default=0.0, help="prior SD of the BNN's pair effects"
     )
+    parser.add_argument(
+        "--trunk-anchor",
+        type=float,
+        default=10.0,
+        help="precision tying a pretrained trunk to its values in each round (L2-SP)",
+    )
 
 
 def round_model(args: argparse.Namespace) -> ModelConfig:
@@ -134,6 +140,7 @@ def round_model(args: argparse.Namespace) -> ModelConfig:
         dropout=args.dropout,
         drug_effects=args.drug_effects,
         pair_effects=args.pair_effects,
+        trunk_anchor=args.trunk_anchor,
     )
 
 

@@ -81,6 +81,12 @@ def _add_model_options(
     group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
+    group.add_argument(
+        "--trunk-anchor",
+        type=float,
+        help="from a pretrained model: precision of a prior tying the point layers to its "
+        "values (L2-SP); 0 = none",
+    )
     group.add_argument("--num-samples", type=int, help="posterior draws for prediction")
     group.add_argument("--seed", type=int, help="model seed")
     group.add_argument("--device", help="cpu (default) or cuda")
@@ -404,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
     # the rounds' fits see 30-330 rows: full batches (100 steps a round; minibatches of 32
-    # found as much in 4x the time), and drug effects, whose uncertainty guides the search
-    # (benchmarks/active_learning.py)
+    # found as much in 4x the time), drug effects, whose uncertainty guides the search, and
+    # a pretrained trunk that 30 rows cannot drag away (benchmarks/active_learning.py)
     simu.set_defaults(
         func=cmd_simulate,
         config=None,
@@ -414,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         num_samples=100,
         dropout=0.3,
         drug_effects=0.3,
+        trunk_anchor=10.0,
     )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")

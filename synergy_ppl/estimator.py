@@ -77,6 +77,9 @@ class ModelConfig:
     patience: int = 30
     num_particles: int = 1
     weight_decay: float = 0.05
+    trunk_anchor: float = 0.0
+    """With ``fit(init=...)``: precision of a Gaussian prior that ties the point-estimate
+    layers to the starting model's values (L2-SP); 0 = none. Ignored without ``init``."""
     guide_lr: float | None = 1e-2
     num_samples: int = 200
     seed: int = 0
@@ -228,6 +231,7 @@ class SynergyBNN:
             patience=cfg.patience,
             num_particles=cfg.num_particles,
             weight_decay=cfg.weight_decay,
+            trunk_anchor=cfg.trunk_anchor if init is not None else 0.0,
             guide_lr=cfg.guide_lr,
             seed=cfg.seed,
             progress=progress,

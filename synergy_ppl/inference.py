@@ -68,6 +68,7 @@ def train(
     patience: int = 30,
     num_particles: int = 1,
     weight_decay: float = 0.0,
+    trunk_anchor: float = 0.0,
     guide_lr: float | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -80,6 +81,9 @@ def train(
     validation RMSE of the posterior-median network is computed; training stops after
     ``patience`` epochs without improvement and the best epoch's parameters are restored.
     ``weight_decay`` (AdamW, decoupled) applies to the point-estimate layers only.
+    ``trunk_anchor`` = tau > 0 adds tau/2 ||theta - theta_0||^2 over those layers, theta_0
+    their values when training starts (L2-SP, Li et al. 2018): a Gaussian prior centred at
+    a pretrained trunk, which the likelihood outweighs as the data grow.
     ``guide_lr`` (default ``lr``) is the learning rate of the variational parameters: their
     scales and the noise scale live on a log scale and need more room to move than the
     trunk's weights in the few steps a small data set gives. ``min_steps`` raises the
@@ -105,6 +109,7 @@ def train(
         ],
         lr=lr,
     )
+    anchor = Anchor(trunk, trunk_anchor) if trunk_anchor > 0 else None
     generator = torch.Generator().manual_seed(seed)
     history = History()
     best_state, best_rmse, stale = None, float("inf"), 0
@@ -119,7 +124,8 @@ def train(
         for epoch in bar:
             order = torch.randperm(n_train, generator=generator)
             model.train()  # dropout on for the steps, off for validation and afterwards
-            history.elbo.append(_epoch(loss_fn, optimizer, data, order, batch_size) / n_train)
+            loss = _epoch(loss_fn, optimizer, data, order, batch_size, anchor)
+            history.elbo.append(loss / n_train)
             model.eval()
             if not len(data.y_val):
                 history.best_epoch = epoch
@@ -156,14 +162,34 @@ def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
         return torch.optim.AdamW(groups, lr=lr)
 
 
-def _epoch(loss_fn, optimizer, data: TrainData, order: torch.Tensor, batch_size: int) -> float:
-    """One pass over the training rows in ``order``; returns the mean full-data loss."""
+class Anchor:
+    """tau/2 * sum ||theta - theta_0||^2 over ``params``, theta_0 their values at creation."""
+
+    def __init__(self, params: list[torch.Tensor], tau: float):
+        self.params, self.tau = params, tau
+        self.start = [p.detach().clone() for p in params]
+
+    def __call__(self) -> torch.Tensor:
+        drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.params, self.start, strict=True))
+        return 0.5 * self.tau * drift
+
+
+def _epoch(
+    loss_fn,
+    optimizer,
+    data: TrainData,
+    order: torch.Tensor,
+    batch_size: int,
+    anchor: Anchor | None = None,
+) -> float:
+    """One pass over the training rows in ``order``; returns the mean full-data loss (the
+    negative ELBO, without the anchor's penalty)."""
     n_train = len(order)
     total = 0.0
     for batch in order.split(batch_size):
         optimizer.zero_grad()
         loss = loss_fn(*(t[batch] for t in data.train), data.y_train[batch], n_train)
-        loss.backward()
+        (loss + anchor() if anchor else loss).backward()
         optimizer.step()
         total += loss.item() * len(batch) / n_train
     return total

@@ -209,3 +209,27 @@ def test_min_steps_raises_the_number_of_epochs():
     short = SynergyBNN(replace(config, epochs=3)).fit(screen, split, progress=False)
     long = SynergyBNN(replace(config, epochs=3, min_steps=20)).fit(screen, split, progress=False)
     assert len(short.history.elbo) == 3 and len(long.history.elbo) == 10
+
+
+def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
+    screen = make_demo_screen()
+    rows = np.arange(300)
+    split = Split(rows[:200], rows[:0], rows[:0], "first rows")
+    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=5)
+    pretrained = SynergyBNN(config).fit(screen, split, progress=False)
+    target = Split(rows[200:230], rows[:0], rows[:0], "30 more rows")
+
+    def drift(tau: float) -> float:
+        tuned = SynergyBNN(replace(config, epochs=50, trunk_anchor=tau))
+        tuned.fit(screen, target, progress=False, init=pretrained)
+        start, end = pretrained.model.state_dict(), tuned.model.state_dict()
+        return sum(float((end[k] - start[k]).pow(2).sum()) for k in start if "drug_mlp" in k)
+
+    free, anchored = drift(0.0), drift(1e4)
+    assert free > 0 and anchored < 0.1 * free
+    # without a starting model there is nothing to anchor to: the option is ignored
+    plain = SynergyBNN(replace(config, trunk_anchor=1e4)).fit(screen, split, progress=False)
+    assert torch.equal(
+        plain.model.state_dict()["net.drug_mlp.layers.0.weight"],
+        pretrained.model.state_dict()["net.drug_mlp.layers.0.weight"],
+    )
