@@ -45,8 +45,9 @@ def main() -> None:
     screen = DataConfig(args.data, data_dir=args.data_dir).load()
     pool = Pool.of(screen.table)
     revealed = np.random.default_rng(0).permutation(len(pool.scores))[: args.revealed]
+    model = round_model(args)
     proposers = {
-        "bnn": BNNProposer(screen, pool, "ucb", args.batch_size, round_model(args), seed=0),
+        "bnn": BNNProposer(screen, pool, "ucb", args.batch_size, model, seed=0),
         "forest": forest_ucb(args.batch_size)(pool, screen, 0),
     }
     seconds: dict[str, list[float]] = {name: [] for name in proposers}
@@ -78,7 +79,7 @@ def main() -> None:
         "data": args.data,
         "pool": len(pool.scores),
         "revealed": args.revealed,
-        "model": vars(round_model(args)),
+        "model": vars(model),
         "results": results,
         "bnn_over_forest": ratio,
     }

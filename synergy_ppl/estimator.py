@@ -371,13 +371,13 @@ class SynergyBNN:
         }
         new_drugs = len(features.drugs) - len(self.features.drugs)
         for key, value in state["guide"].items():
-            kind, _, site = key.partition(".")  # "locs.net.drug_effect_unconstrained"
-            if site.removesuffix("_unconstrained") not in EFFECT_SITES:
+            kind, _, param = key.partition(".")  # "locs.net.drug_effect_unconstrained"
+            site = param.removesuffix("_unconstrained")
+            if site not in EFFECT_SITES:
                 continue
             # a new drug's effects: mean 0, as uncertain as the least-known drug's
             fill = 0.0 if kind == "locs" else value.max().item()
-            pair = site.startswith(PAIR_EFFECT_SITE)
-            for dim in (-2, -1) if pair else (-1,):
+            for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
                 shape = list(value.shape)
                 shape[dim] = new_drugs
                 value = torch.cat([value, value.new_full(shape, fill)], dim=dim)

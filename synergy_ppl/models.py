@@ -272,8 +272,9 @@ class SynergyNet(PyroModule):
     pairs); a drug measured in few pairs keeps a wide effect, and that is where UCB and
     Thompson sampling look next, which the point-estimate trunk cannot express. After
     pretraining on other cell lines (posterior as prior) ``u`` arrives informed while a new
-    line's ``v`` is still at its prior: what a drug does in the new line is learned from
-    that line's measurements, not fixed by thousands of rows elsewhere.
+    line's ``v`` has had no data; ``SynergyBNN.posterior_priors`` gives it the seen lines'
+    population as prior, and what a drug does in the new line is learned from that line's
+    measurements, not fixed by thousands of rows elsewhere.
 
     ``pair_effects > 0`` adds ``w[min(a, b), max(a, b)]``, a latent effect per unordered
     pair shared by all cell lines (site ``net.pair_effect``, ``(D, D)``, upper triangle

@@ -27,7 +27,7 @@ from synergy_ppl.estimator import ModelConfig, SynergyBNN, new_line_effects
 from synergy_ppl.models import CELL_EFFECT_SITE, local_params, set_priors
 from synergy_ppl.runs import load_fit, read_screen
 
-# per-round fits as `synergy-ppl simulate` makes them: no dropout on 30-150 rows
+# small per-round fits that keep the simulations fast (simulate's own defaults: README)
 SMALL = ModelConfig(
     drug_layers=(64, 32), merge_dim=32, head_layers=(32,), epochs=30, num_samples=50, dropout=0.0
 )
