@@ -115,7 +115,7 @@ def add_round_model_options(parser: argparse.ArgumentParser) -> None:
         help="SVI minibatch of each round's fit (512: the whole revealed set)",
     )
     parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
-    parser.add_argument("--dropout", type=float, default=0.3, help="BNN trunk dropout")
+    parser.add_argument("--dropout", type=float, default=0.1, help="BNN trunk dropout")
     parser.add_argument(
         "--drug-effects", type=float, default=0.3, help="prior SD of the BNN's drug effects"
     )
@@ -169,6 +169,7 @@ def main() -> None:
     )
     parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--pretrain-batch-size", type=int, default=256)
+    parser.add_argument("--pretrain-dropout", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="default benchmarks/results/active-<line>")
     args = parser.parse_args()
@@ -194,6 +195,7 @@ def main() -> None:
         widen=args.widen,
         pretrain_epochs=args.pretrain_epochs,
         pretrain_batch_size=args.pretrain_batch_size,
+        pretrain_dropout=args.pretrain_dropout,
     )
     shift, rest = divmod(args.initial - args.pretrained_initial, args.batch_size)
     if rest or shift < 0:

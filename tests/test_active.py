@@ -70,11 +70,13 @@ def test_budget_larger_than_pool_is_a_clear_error():
         check_budget(100, initial=30, rounds=3, batch_size=30)
 
 
-def test_unknown_acquisition_and_transfer_are_clear_errors(tmp_path):
+def test_unknown_acquisition_transfer_and_bad_dropout_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="unknown acquisition 'ucbb'.*q-ucb"):
         simulate(DataConfig(), SimulationConfig(("ucbb",)), SMALL, tmp_path / "x")
     with pytest.raises(DataError, match="unknown transfer"):
         SimulationConfig(transfer="finetune").check()
+    with pytest.raises(DataError, match="--pretrain-dropout must be in"):
+        SimulationConfig(pretrain_dropout=1.0).check()
 
 
 # -------------------------------------------------------------------------- simulate
@@ -280,6 +282,9 @@ def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
     simulate(data, sim, SMALL, tmp_path, progress=False)
     metrics = json.loads((tmp_path / "pretrain_metrics.json").read_text())
     assert metrics["rows"] > 600 and "pearson" in metrics  # C1-C3 rows, held-out metrics
+    pretrained = torch.load(tmp_path / "pretrain.pt", weights_only=False)["config"]
+    assert pretrained["dropout"] == sim.pretrain_dropout != SMALL.dropout
+    assert pretrained["epochs"] == 5
     stamp = (tmp_path / "pretrain.pt").stat().st_mtime_ns
     more = replace(sim, rounds=2)
     simulate(data, more, SMALL, tmp_path, progress=False)  # resumes: no second pretraining
