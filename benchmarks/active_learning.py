@@ -169,7 +169,7 @@ def main() -> None:
     )
     parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--pretrain-batch-size", type=int, default=256)
-    parser.add_argument("--pretrain-dropout", type=float, default=0.3)
+    parser.add_argument("--pretrain-dropout", type=float, default=SimulationConfig.pretrain_dropout)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="default benchmarks/results/active-<line>")
     args = parser.parse_args()

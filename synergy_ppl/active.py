@@ -440,7 +440,7 @@ class SimulationConfig:
     pretrain_batch_size: int = 256
     """SVI minibatch of the pretraining fit (tens of thousands of rows), independent of the
     per-round model's small minibatch (``ModelConfig.batch_size``, 30-330 rows a round)."""
-    pretrain_dropout: float = 0.3
+    pretrain_dropout: float = ModelConfig.dropout
     """Trunk dropout of the pretraining fit, ``synergy-ppl fit``'s default: the rounds' light
     dropout (``ModelConfig.dropout``) suits 30-330 rows, but a pretrained trunk fitted with
     it ranked so sharply that fine-tuning stopped exploring (MCF7: 10 of the 15 best pairs,

@@ -407,7 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrain-batch-size", type=int, default=256, help="SVI minibatch of the pretraining"
     )
     loop.add_argument(
-        "--pretrain-dropout", type=float, default=0.3, help="trunk dropout of the pretraining"
+        "--pretrain-dropout",
+        type=float,
+        default=ModelConfig.dropout,
+        help="trunk dropout of the pretraining (fit's default)",
     )
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
