@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestRegressor
 
-from synergy_ppl.active import Pool, SimulationConfig, simulate
+from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, simulate
 from synergy_ppl.data import DataConfig, Screen
 from synergy_ppl.estimator import ModelConfig
 from synergy_ppl.features import build_features
@@ -107,36 +107,42 @@ def recall_at(out: Path, tested: int) -> dict:
 
 def add_round_model_options(parser: argparse.ArgumentParser) -> None:
     """Options of the BNN fitted each round (defaults: ``synergy-ppl simulate``'s)."""
-    parser.add_argument("--epochs", type=int, default=100, help="BNN epochs per round")
+    parser.add_argument("--epochs", type=int, default=ROUND_MODEL.epochs, help="epochs per round")
     parser.add_argument(
         "--fit-batch-size",
         type=int,
-        default=512,
-        help="SVI minibatch of each round's fit (512: the whole revealed set)",
+        default=ROUND_MODEL.batch_size,
+        help="SVI minibatch of each round's fit (default: the whole revealed set)",
     )
-    parser.add_argument("--lr", type=float, default=1e-3, help="BNN learning rate")
-    parser.add_argument("--dropout", type=float, default=0.1, help="BNN trunk dropout")
+    parser.add_argument("--lr", type=float, default=ROUND_MODEL.lr, help="BNN learning rate")
+    parser.add_argument("--dropout", type=float, default=ROUND_MODEL.dropout, help="trunk dropout")
     parser.add_argument(
-        "--drug-effects", type=float, default=0.3, help="prior SD of the BNN's drug effects"
+        "--drug-effects",
+        type=float,
+        default=ROUND_MODEL.drug_effects,
+        help="prior SD of the BNN's drug effects",
     )
     parser.add_argument(
-        "--pair-effects", type=float, default=0.0, help="prior SD of the BNN's pair effects"
+        "--pair-effects",
+        type=float,
+        default=ROUND_MODEL.pair_effects,
+        help="prior SD of the BNN's pair effects",
     )
     parser.add_argument(
         "--trunk-anchor",
         type=float,
-        default=10.0,
+        default=ROUND_MODEL.trunk_anchor,
         help="precision tying a pretrained trunk to its values in each round (L2-SP)",
     )
 
 
 def round_model(args: argparse.Namespace) -> ModelConfig:
     """The per-round ModelConfig of :func:`add_round_model_options`' options."""
-    return ModelConfig(
+    return replace(
+        ROUND_MODEL,
         epochs=args.epochs,
         batch_size=args.fit_batch_size,
         lr=args.lr,
-        num_samples=100,
         dropout=args.dropout,
         drug_effects=args.drug_effects,
         pair_effects=args.pair_effects,
@@ -154,11 +160,11 @@ def main() -> None:
     parser.add_argument("--strategies", default="ucb,thompson-batch,random")
     parser.add_argument("--variants", default="scratch,prior,warm-start")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=30)
-    parser.add_argument("--initial", type=int, default=30)
-    parser.add_argument("--kappa", type=float, default=1.0)
-    parser.add_argument("--widen", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=SimulationConfig.rounds)
+    parser.add_argument("--batch-size", type=int, default=SimulationConfig.batch_size)
+    parser.add_argument("--initial", type=int, default=SimulationConfig.initial)
+    parser.add_argument("--kappa", type=float, default=SimulationConfig.kappa)
+    parser.add_argument("--widen", type=float, default=SimulationConfig.widen)
     add_round_model_options(parser)
     parser.add_argument(
         "--pretrained-initial",
@@ -167,8 +173,10 @@ def main() -> None:
         help="pairs revealed at random before a pretrained model's first round (0: it "
         "chooses the first batch; the budget stays --initial + --rounds x --batch-size)",
     )
-    parser.add_argument("--pretrain-epochs", type=int, default=30)
-    parser.add_argument("--pretrain-batch-size", type=int, default=256)
+    parser.add_argument("--pretrain-epochs", type=int, default=SimulationConfig.pretrain_epochs)
+    parser.add_argument(
+        "--pretrain-batch-size", type=int, default=SimulationConfig.pretrain_batch_size
+    )
     parser.add_argument("--pretrain-dropout", type=float, default=SimulationConfig.pretrain_dropout)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="default benchmarks/results/active-<line>")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from .active import ROUND_MODEL, TRANSFERS, SimulationConfig
 from .data import SPLIT_KINDS, DataConfig, DataError, download, read_smiles, read_table
 from .estimator import ModelConfig
 from .features import encode_pairs
@@ -214,10 +215,8 @@ SIMULATION_COLUMNS = (
 )
 
 
-def simulation_config(args: argparse.Namespace):
+def simulation_config(args: argparse.Namespace) -> SimulationConfig:
     """The ``SimulationConfig`` of parsed ``simulate`` options (also used by ``sweep``)."""
-    from .active import SimulationConfig
-
     return SimulationConfig(
         strategies=tuple(a.strip() for a in args.acquisition.split(",") if a.strip()),
         rounds=args.rounds,
@@ -335,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--transfer",
-        choices=("prior", "warm-start"),
-        default="prior",
+        choices=TRANSFERS,
+        default=TRANSFERS[0],
         help="with --prior-from: posterior as prior (default) or plain fine-tuning",
     )
     fit.add_argument(
@@ -379,57 +378,63 @@ def build_parser() -> argparse.ArgumentParser:
     simu = sub.add_parser("simulate", help="in-silico sequential model optimisation (RECOVER)")
     _add_data_options(simu)
     loop = simu.add_argument_group("simulation")
+    sim = SimulationConfig()
     loop.add_argument(
-        "--acquisition", default="ucb", help="strategies, comma-separated (ucb,q-ucb,random)"
+        "--acquisition",
+        default=",".join(sim.strategies),
+        help="strategies, comma-separated (ucb,q-ucb,random)",
     )
-    loop.add_argument("--rounds", type=int, default=10, help="rounds after the initial batch")
-    loop.add_argument("--batch-size", dest="q", type=int, default=30, help="pairs per round")
+    loop.add_argument("--rounds", type=int, default=sim.rounds, help="rounds after the first")
+    loop.add_argument(
+        "--batch-size", dest="q", type=int, default=sim.batch_size, help="pairs per round"
+    )
     loop.add_argument(
         "--initial",
         type=int,
-        default=30,
+        default=sim.initial,
         help="pairs revealed at random first (0 with --pretrain: the pretrained model chooses)",
     )
-    loop.add_argument("--seeds", type=int, default=3, help="repeats (initial draw, selection)")
-    loop.add_argument("--first-seed", type=int, default=0, help="seed of the first repeat")
-    loop.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")
-    loop.add_argument("--top-fraction", type=float, default=0.01, help="the top set to find")
+    loop.add_argument("--seeds", type=int, default=sim.seeds, help="repeats (initial draw, ...)")
+    loop.add_argument("--first-seed", type=int, default=sim.first_seed, help="first repeat's seed")
+    loop.add_argument("--kappa", type=float, default=sim.kappa, help="UCB exploration weight")
     loop.add_argument(
-        "--pretrain", default="none", help="none, other-cell-lines, or a fitted run / .pt state"
+        "--top-fraction", type=float, default=sim.top_fraction, help="the top set to find"
     )
-    loop.add_argument("--transfer", choices=("prior", "warm-start"), default="prior")
-    loop.add_argument("--widen", type=float, default=1.0, help="widen the pretrained posterior")
+    loop.add_argument(
+        "--pretrain", default=sim.pretrain, help="none, other-cell-lines, or a fitted run / .pt"
+    )
+    loop.add_argument("--transfer", choices=TRANSFERS, default=sim.transfer)
+    loop.add_argument(
+        "--widen", type=float, default=sim.widen, help="widen the pretrained posterior"
+    )
     loop.add_argument(
         "--warm-start", action="store_true", help="each round starts from the previous fit"
     )
-    loop.add_argument("--pretrain-epochs", type=int, default=30)
+    loop.add_argument("--pretrain-epochs", type=int, default=sim.pretrain_epochs)
     loop.add_argument(
-        "--pretrain-batch-size", type=int, default=256, help="SVI minibatch of the pretraining"
+        "--pretrain-batch-size",
+        type=int,
+        default=sim.pretrain_batch_size,
+        help="SVI minibatch of the pretraining",
     )
     loop.add_argument(
         "--pretrain-dropout",
         type=float,
-        default=ModelConfig.dropout,
+        default=sim.pretrain_dropout,
         help="trunk dropout of the pretraining (fit's default)",
     )
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    # the rounds' fits see 30-330 rows: full batches (100 steps a round; minibatches of 32
-    # found as much in 4x the time), light dropout (0.3 suits fits on thousands of rows; in
-    # 30-330 it found less: 0.73 vs 0.75 over 10 seeds), drug effects, whose uncertainty
-    # guides the search, and a pretrained trunk that 30 rows cannot drag away
-    # (benchmarks/active_learning.py)
     simu.set_defaults(
         func=cmd_simulate,
         config=None,
-        epochs=100,
-        batch_size=512,
-        num_samples=100,
-        dropout=0.1,
-        drug_effects=0.3,
-        trunk_anchor=10.0,
+        **{
+            name: getattr(ROUND_MODEL, name)
+            for name in ("epochs", "batch_size", "num_samples", "dropout", "drug_effects")
+        },
+        trunk_anchor=ROUND_MODEL.trunk_anchor,
     )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
