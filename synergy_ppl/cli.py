@@ -394,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=sim.initial,
         help="pairs revealed at random first (0 with --pretrain: the pretrained model chooses)",
     )
-    loop.add_argument("--seeds", type=int, default=sim.seeds, help="repeats (initial draw, ...)")
+    loop.add_argument(
+        "--seeds", type=int, default=sim.seeds, help="repeats (initial draw, selection)"
+    )
     loop.add_argument("--first-seed", type=int, default=sim.first_seed, help="first repeat's seed")
     loop.add_argument("--kappa", type=float, default=sim.kappa, help="UCB exploration weight")
     loop.add_argument(
