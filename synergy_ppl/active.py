@@ -57,7 +57,8 @@ ROUND_MODEL = ModelConfig(
 sees 30-330 rows: full batches (100 steps; minibatches of 32 found as much in 4x the time),
 light dropout (0.3 suits thousands of rows; on MCF7 it found 0.73 vs 0.75 over 10 seeds),
 drug effects, whose uncertainty guides the search, and a pretrained trunk that 30 rows cannot
-drag away (``benchmarks/active_learning.py``)."""
+drag away (``benchmarks/active_learning.py``). The learning rate stays fit's 1e-3, the best on
+MCF7 (5e-4 to 3e-3 tried); a pool of many cell lines found more with 3e-3 (README)."""
 
 Proposer = Callable[[np.ndarray, int], np.ndarray]
 """``(revealed pool indices in reveal order, round >= 1) -> pool indices of the next batch``."""
