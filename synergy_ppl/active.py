@@ -448,10 +448,10 @@ class SimulationConfig:
     pretrain_epochs: int = 30
     pretrain_batch_size: int = 256
     """SVI minibatch of the pretraining fit (tens of thousands of rows), independent of the
-    per-round model's small minibatch (``ModelConfig.batch_size``, 30-330 rows a round)."""
+    per-round model's (``ROUND_MODEL.batch_size``: the whole 30-330 revealed rows)."""
     pretrain_dropout: float = ModelConfig.dropout
     """Trunk dropout of the pretraining fit, ``synergy-ppl fit``'s default: the rounds' light
-    dropout (``ModelConfig.dropout``) suits 30-330 rows, but a pretrained trunk fitted with
+    dropout (``ROUND_MODEL.dropout``) suits 30-330 rows, but a pretrained trunk fitted with
     it ranked so sharply that fine-tuning stopped exploring (MCF7: 10 of the 15 best pairs,
     then nothing in 210 more tests)."""
 

@@ -434,9 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
         config=None,
         **{
             name: getattr(ROUND_MODEL, name)
-            for name in ("epochs", "batch_size", "num_samples", "dropout", "drug_effects")
+            for name in (
+                "epochs",
+                "batch_size",
+                "num_samples",
+                "dropout",
+                "drug_effects",
+                "trunk_anchor",
+            )
         },
-        trunk_anchor=ROUND_MODEL.trunk_anchor,
     )
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
