@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -35,8 +34,10 @@ from tqdm.auto import tqdm
 
 from .acquisition import ACQUISITIONS, AcquisitionContext, select_batch
 from .data import DataConfig, DataError, Screen, Split, split_screen
+from .errors import OptionError, OutputError
 from .estimator import ARCHITECTURE, ModelConfig, SynergyBNN
-from .runs import load_fit
+from .outputs import prepare_folder, record, write_json
+from .runs import TRANSFERS, load_fit, load_state, model_from_state, save_state
 
 BATCH_AWARE = ("q-ei", "q-ucb", "thompson-batch")
 """Strategies that choose the batch jointly from the draws (acquisition.select_batch)."""
@@ -46,9 +47,6 @@ MARGINAL = {"q-ei": "ei", "q-ucb": "ucb", "thompson-batch": "greedy"}
 """The per-candidate score reported next to a batch-aware strategy's choices."""
 PRETRAIN_KINDS = ("none", "other-cell-lines")
 """``--pretrain`` values besides a path to a fitted run directory."""
-TRANSFERS = ("prior", "warm-start")
-"""How a pretrained model enters each round's fit (both start from its parameters; ``prior``
-also makes its posterior the prior of the Bayesian weights)."""
 EMPTY = np.array([], dtype=int)
 ROUND_MODEL = ModelConfig(
     epochs=100, batch_size=512, num_samples=100, dropout=0.1, drug_effects=0.3, trunk_anchor=10.0
@@ -70,7 +68,7 @@ Proposer = Callable[[np.ndarray, int], np.ndarray]
 def check_strategy(name: str) -> str:
     """Return ``name`` if it is a strategy, else raise naming the valid ones."""
     if name not in STRATEGIES:
-        raise DataError(f"unknown acquisition '{name}'; choose from {', '.join(STRATEGIES)}")
+        raise OptionError(f"unknown acquisition '{name}'; choose from {', '.join(STRATEGIES)}")
     return name
 
 
@@ -167,7 +165,7 @@ def recommend(
     check_strategy(strategy)
     pool = untested_candidates(measured, candidates)
     if batch_size < 1 or batch_size > len(pool):
-        raise DataError(
+        raise OptionError(
             f"--batch-size {batch_size} must be between 1 and the {len(pool)} untested "
             "candidate(s); lower it or give more candidates."
         )
@@ -221,7 +219,7 @@ class Pool:
     @classmethod
     def of(cls, table: pd.DataFrame, top_fraction: float = 0.01) -> Pool:
         if not 0 < top_fraction < 1:
-            raise DataError(f"top fraction must be in (0, 1), not {top_fraction}.")
+            raise OptionError(f"top fraction must be in (0, 1), not {top_fraction}.")
         table = table.reset_index(drop=True)
         scores = table["score"].to_numpy(dtype=float)
         top = np.zeros(len(scores), dtype=bool)
@@ -279,18 +277,18 @@ def check_budget(
     ``initial`` may be 0 only with a ``pretrained`` model, which then chooses the first batch.
     """
     if initial < 0 or rounds < 0 or batch_size < 1:
-        raise DataError(
+        raise OptionError(
             f"need --initial >= 0, --rounds >= 0, --batch-size >= 1; got {initial}, "
             f"{rounds}, {batch_size}."
         )
     if initial == 0 and not pretrained:
-        raise DataError(
+        raise OptionError(
             "--initial 0 needs --pretrain: without a pretrained model nothing can choose the "
             "first batch. Reveal some pairs at random first (--initial 30)."
         )
     needed = initial + rounds * batch_size
     if needed > n_pool:
-        raise DataError(
+        raise OptionError(
             f"--initial {initial} + --rounds {rounds} x --batch-size {batch_size} = {needed} "
             f"rows, but the pool has {n_pool}; lower them."
         )
@@ -382,7 +380,8 @@ class BNNProposer:
         else:  # --initial 0: the pretrained model chooses the first batch as it is
             bnn = self.start
         if self.warm_start:
-            torch.save(bnn.state(), self.checkpoint(round_index))
+            record(self.checkpoints.parent, self.checkpoint(round_index).name)
+            save_state(bnn.state(), self.checkpoint(round_index))
             self.checkpoint(round_index - 2).unlink(missing_ok=True)
         samples = bnn.sample(self.pool.table, seed=self.model_seed(round_index), noise=False)
         exclude = torch.zeros(len(self.pool.scores), dtype=torch.bool)
@@ -412,8 +411,8 @@ class BNNProposer:
     def init(self, round_index: int) -> SynergyBNN | None:
         """The previous round's fit (warm start) or the pretrained model (or None)."""
         if self.warm_start and round_index > 1:
-            state = torch.load(self.checkpoint(round_index - 1), weights_only=False)
-            return SynergyBNN.from_state(state)
+            path = self.checkpoint(round_index - 1)
+            return model_from_state(load_state(path), path)
         return self.start
 
 
@@ -459,15 +458,28 @@ class SimulationConfig:
         for name in self.strategies:
             check_strategy(name)
         if self.transfer not in TRANSFERS:
-            raise DataError(f"unknown transfer '{self.transfer}'; choose from {TRANSFERS}")
+            raise OptionError(f"unknown transfer '{self.transfer}'; choose from {TRANSFERS}")
         if self.seeds < 1:
-            raise DataError(f"--seeds must be >= 1, not {self.seeds}.")
+            raise OptionError(f"--seeds must be >= 1, not {self.seeds}.")
         if self.first_seed < 0:
-            raise DataError(f"--first-seed must be >= 0, not {self.first_seed}.")
+            raise OptionError(f"--first-seed must be >= 0, not {self.first_seed}.")
         if not 0 <= self.pretrain_dropout < 1:
-            raise DataError(f"--pretrain-dropout must be in [0, 1), not {self.pretrain_dropout}.")
+            raise OptionError(f"--pretrain-dropout must be in [0, 1), not {self.pretrain_dropout}.")
         if not self.widen > 0:
-            raise DataError(f"--widen must be > 0, not {self.widen}.")
+            raise OptionError(f"--widen must be > 0, not {self.widen}.")
+        for name in ("pretrain_epochs", "pretrain_batch_size"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise OptionError(f"{flag} must be >= 1, not {getattr(self, name)}.")
+        if not (math.isfinite(self.kappa) and self.kappa >= 0):
+            raise OptionError(f"--kappa must be a finite number >= 0, not {self.kappa}.")
+        if not 0 < self.top_fraction < 1:
+            raise OptionError(f"--top-fraction must be in (0, 1), not {self.top_fraction}.")
+        if self.pretrain not in PRETRAIN_KINDS and not Path(self.pretrain).exists():
+            raise OptionError(
+                f"--pretrain {self.pretrain}: no such run directory or model file; give "
+                f"one, or one of {list(PRETRAIN_KINDS)}."
+            )
 
 
 EXTENDABLE = ("rounds", "seeds", "strategies")
@@ -479,29 +491,43 @@ def _identity(config: dict) -> dict:
     return {**config, "simulation": sim}
 
 
+SIMULATION_WRITES = (
+    "config.json",
+    "progress.json",
+    "results.csv",
+    "results.json",
+    "recall.png",
+    "pretrain.pt",
+    "pretrain_metrics.json",
+    "models",
+)
+"""Everything ``simulate`` writes into its folder."""
+
+
 def prepare_out_dir(out: Path, config: dict, overwrite: bool) -> None:
-    """Create ``out``, or check that an existing one holds the same simulation (resume)."""
+    """Create ``out``, or check that an existing one holds the same simulation (resume).
+
+    ``overwrite`` starts afresh: what an earlier simulation wrote there is removed, the
+    user's own files stay.
+    """
     saved = out / "config.json"
-    if out.exists() and any(out.iterdir()):
-        same = saved.exists() and _identity(json.loads(saved.read_text())) == _identity(
-            json.loads(json.dumps(config))
-        )
-        if overwrite:
-            shutil.rmtree(out)
-        elif not same:
-            raise FileExistsError(
-                f"{out} holds another simulation (or other files); rerun with its options to "
-                "resume, choose another --out, or pass --overwrite."
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        try:  # a config.json equal to this one can only be this simulation's own
+            same = _identity(json.loads(saved.read_text())) == _identity(
+                json.loads(json.dumps(config))
             )
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(saved, config)
-
-
-def _write_json(path: Path, payload) -> None:
-    """Write JSON atomically (a crash leaves the old file, never half a file)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    tmp.replace(path)
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            same = False
+        if not same:
+            raise OutputError(
+                f"{out} holds another simulation or other files; rerun with its options to "
+                "resume, choose another --out, or pass --overwrite (which replaces only what "
+                "synergy-ppl wrote there)."
+            )
+    else:
+        prepare_folder(out, overwrite, SIMULATION_WRITES)
+    record(out, *SIMULATION_WRITES)
+    write_json(saved, config)
 
 
 def load_pool_and_pretraining(data: DataConfig, sim: SimulationConfig):
@@ -553,11 +579,11 @@ def pretrained_model(
     if sim.pretrain != "other-cell-lines":
         path = Path(sim.pretrain)
         if path.is_file():
-            return SynergyBNN.from_state(torch.load(path, map_location="cpu", weights_only=False))
+            return model_from_state(load_state(path), path)
         return load_fit(path)[0]
     cache = out / "pretrain.pt"
     if cache.exists():
-        return SynergyBNN.from_state(torch.load(cache, map_location="cpu", weights_only=False))
+        return model_from_state(load_state(cache), cache)
     screen, split = pretraining
     config = replace(
         model_config,
@@ -570,8 +596,8 @@ def pretrained_model(
     metrics.update(
         rows=len(split.train), seconds=bnn.history.seconds, epochs_run=len(bnn.history.elbo)
     )
-    _write_json(out / "pretrain_metrics.json", metrics)
-    torch.save(bnn.state(), cache)
+    write_json(out / "pretrain_metrics.json", metrics)
+    save_state(bnn.state(), cache)
     return bnn
 
 
@@ -618,14 +644,14 @@ def simulate(
     bar = tqdm(
         total=max(remaining, 0), desc="simulate", unit="round", disable=None if progress else True
     )
-    if sim.warm_start:
-        (out / "models").mkdir(exist_ok=True)
+    if sim.warm_start and not (out / "models").is_dir():
+        prepare_folder(out / "models")
     for name, seed in arms:
         key = _key(name, seed)
 
         def save(state: ArmState, key: str = key) -> None:
             states[key] = asdict(state)
-            _write_json(progress_path, states)
+            write_json(progress_path, states)
 
         if name in extra:
             propose = extra[name](pool, screen, seed)
@@ -664,7 +690,7 @@ def simulate(
     rows = results_table(states, arms, sim.rounds)
     summary = summarise_runs(rows)
     rows.to_csv(out / "results.csv", index=False)
-    _write_json(out / "results.json", {"summary": summary, "rounds": rows.to_dict("records")})
+    write_json(out / "results.json", {"summary": summary, "rounds": rows.to_dict("records")})
     plot_recall(rows, out / "recall.png", len(pool.scores), int(pool.top.sum()), _title(data, pool))
     return summary
 

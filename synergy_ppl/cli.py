@@ -4,29 +4,46 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
-from .active import ROUND_MODEL, TRANSFERS, SimulationConfig
-from .data import SPLIT_KINDS, DataConfig, DataError, download, read_smiles, read_table
+from .active import ROUND_MODEL, SimulationConfig, check_strategy
+from .data import SPLIT_KINDS, DataConfig, check_column_map, download, read_pairs, read_smiles
+from .errors import OptionError, UserError
 from .estimator import ModelConfig
 from .features import encode_pairs
 from .models import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
+from .options import check_range
+from .outputs import check_file, prepare_file
+from .runs import TRANSFERS
 
 METRIC_COLUMNS = ("pearson", "spearman", "rmse", "r2", "nll", "coverage_50", "coverage_90")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of integers"
+        ) from err
 
 
 def _column_map(text: str) -> dict:
     pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
     if any(len(p) != 2 for p in pairs):
-        raise argparse.ArgumentTypeError("--columns takes name=column pairs, e.g. score=loewe")
-    return {k.strip(): v.strip() for k, v in pairs}
+        raise argparse.ArgumentTypeError("takes key=column pairs, e.g. score=loewe")
+    keys = [k.strip() for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"key(s) {twice} given more than once")
+    try:
+        return check_column_map({k.strip(): v.strip() for k, v in pairs})
+    except OptionError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--columns: ")) from err
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -93,16 +110,31 @@ def _add_model_options(
     group.add_argument("--device", help="cpu (default) or cuda")
 
 
+def _read_config_file(path: Path) -> dict:
+    """The ``data:`` and ``model:`` sections of a YAML/JSON config file."""
+    if not path.is_file():
+        raise OptionError(f"{path}: config file not found.")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise OptionError(
+            f"{path}: not valid YAML{line} ({getattr(err, 'problem', err)})."
+        ) from err
+    except UnicodeDecodeError as err:
+        raise OptionError(f"{path}: not a text file ({err.reason}).") from err
+    if not isinstance(values, dict) or set(values) - {"data", "model"}:
+        raise OptionError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
+    for section in ("data", "model"):
+        if not isinstance(values.get(section) or {}, dict):
+            raise OptionError(f"{path}: '{section}:' must be a mapping of options.")
+    return values
+
+
 def _resolve_configs(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig]:
     """Defaults, then the --config file, then the options given on the command line."""
-    file_values: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.exists():
-            raise DataError(f"{path}: config file not found.")
-        file_values = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(file_values, dict) or set(file_values) - {"data", "model"}:
-            raise DataError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
+    file_values = _read_config_file(Path(args.config)) if args.config else {}
     data_values = dict(file_values.get("data") or {})
     model_values = dict(file_values.get("model") or {})
     given = {k: v for k, v in vars(args).items() if v is not None}
@@ -110,11 +142,23 @@ def _resolve_configs(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig]
         if f.name in given:
             data_values[f.name] = given[f.name]
     if "prior_scale" in given:
-        model_values.setdefault("prior_kwargs", {})["scale"] = given["prior_scale"]
+        model_values["prior_kwargs"] = {
+            **(model_values.get("prior_kwargs") or {}),
+            "scale": given["prior_scale"],
+        }
     for f in fields(ModelConfig):
         if f.name in given:
             model_values[f.name] = given[f.name]
-    return DataConfig.from_dict(data_values), ModelConfig.from_dict(model_values)
+    source = f"{args.config}: " if args.config else ""
+    return (
+        DataConfig.from_dict(data_values, f"{source}data"),
+        ModelConfig.from_dict(model_values, f"{source}model"),
+    )
+
+
+def _check_at_least(flag: str, value: int | None, low: int) -> None:
+    if value is not None and value < low:
+        raise OptionError(f"{flag} must be >= {low}, not {value}.")
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -128,6 +172,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .runs import fit_run
 
     data_config, model_config = _resolve_configs(args)
+    model_config.check_device()
     run_dir, metrics = fit_run(
         data_config,
         model_config,
@@ -150,23 +195,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .runs import load_fit
 
+    _check_at_least("--num-samples", args.num_samples, 2)
     bnn, config = load_fit(args.run)
-    pairs = read_table(args.pairs)
-    missing = [c for c in ("drug_a", "drug_b", "cell_line") if c not in pairs.columns]
-    if missing:
-        raise DataError(
-            f"{args.pairs}: missing column(s) {missing}; a pairs table has drug_a,drug_b,cell_line."
-        )
-    for col in ("drug_a", "drug_b", "cell_line"):
-        pairs[col] = pairs[col].astype(str).str.strip()
+    pairs = read_pairs(args.pairs)
     if args.drugs:
         bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
     encode_pairs(bnn.features, pairs, str(args.pairs))  # names unknown drugs before any work
     out = Path(args.out) if args.out else Path(args.run) / "predictions.csv"
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
+    check_file(out, args.overwrite)
     predictions = bnn.predict(pairs, args.num_samples)
-    predictions.to_csv(out, index=False)
+    predictions.to_csv(prepare_file(out, args.overwrite), index=False)
     print(f"{len(predictions)} predictions written to {out}")
     return 0
 
@@ -175,21 +213,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from .active import recommend
     from .runs import load_fit, read_screen
 
+    check_strategy(args.acquisition)
+    _check_at_least("--batch-size", args.batch_size, 1)
+    _check_at_least("--num-samples", args.num_samples, 2)
+    _check_at_least("--seed", args.seed, 0)
+    check_range("--kappa", args.kappa, 0)
     bnn, _ = load_fit(args.run)
-    candidates = None
-    if args.candidates:
-        candidates = read_table(args.candidates)
-        missing = [c for c in ("drug_a", "drug_b", "cell_line") if c not in candidates.columns]
-        if missing:
-            raise DataError(
-                f"{args.candidates}: missing column(s) {missing}; candidates need "
-                "drug_a,drug_b,cell_line."
-            )
+    candidates = read_pairs(args.candidates) if args.candidates else None
     if args.drugs:
         bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
     out = Path(args.out) if args.out else Path(args.run) / "recommendations.csv"
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
+    check_file(out, args.overwrite)
     batch = recommend(
         bnn,
         read_screen(args.run),
@@ -200,7 +234,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         args.num_samples,
         args.seed,
     )
-    batch.to_csv(out, index=False)
+    batch.to_csv(prepare_file(out, args.overwrite), index=False)
     print(batch.head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"{len(batch)} recommendations ({args.acquisition}) written to {out}")
     return 0
@@ -242,6 +276,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .active import simulate
 
     data_config, model_config = _resolve_configs(args)
+    model_config.check_device()
     sim = simulation_config(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or f"runs/simulate-{Path(data_config.data).stem}-{stamp}")
@@ -271,20 +306,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .dose_response import DoseResponseError, score_wells
+    from .dose_response import score_wells
 
     out = (
         Path(args.out)
         if args.out
         else Path(args.wells).with_name(Path(args.wells).stem + "_scores.csv")
     )
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite.")
-    try:
-        scores = score_wells(args.wells, response=args.response, score=args.score)
-    except DoseResponseError as err:
-        raise DataError(f"{args.wells}: {err}") from err
-    scores.to_csv(out, index=False)
+    check_file(out, args.overwrite)
+    scores = score_wells(args.wells, response=args.response, score=args.score)
+    scores.to_csv(prepare_file(out, args.overwrite), index=False)
     print(f"{len(scores)} blocks scored ('synergy' = {args.score}); table written to {out}")
     print(f"fit it with: synergy-ppl fit --data {out} --drugs DRUGS.csv")
     return 0
@@ -304,6 +335,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         gpus_per_trial=args.gpus_per_trial,
         max_concurrent=args.max_concurrent,
         num_cpus=args.num_cpus,
+        overwrite=args.overwrite,
     )
     print_summary(result, config)
     return 1 if result.counts["failed"] else 0
@@ -315,8 +347,15 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="synergy-ppl",
         description="Bayesian neural networks (Pyro) for drug-combination synergy.",
     )
@@ -469,6 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default all)")
     sweep.add_argument("--no-ray", action="store_true", help="run the trials one by one here")
     sweep.add_argument("--out", help="sweep folder (default runs/sweep-<config name>)")
+    sweep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start an existing --out afresh (removes only what a sweep wrote there)",
+    )
     sweep.set_defaults(func=cmd_sweep)
 
     dl = sub.add_parser("download", help="download a built-in screen from its public home")
@@ -479,12 +523,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; bad input (a :class:`UserError`) is one line on stderr and exit 2,
+    and warnings are one line each."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (DataError, FileExistsError) as err:
-        print(f"synergy-ppl {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            status = args.func(args)
+        except UserError as err:  # the error says it all; warnings on the way are dropped
+            print(f"synergy-ppl {args.command}: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+    for warning in caught:
+        print(f"synergy-ppl {args.command}: warning: {_one_line(warning.message)}", file=sys.stderr)
+    return status
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import DataError, OptionError
+from .options import check_range, typed_fields
+
 TABLE_COLUMNS = ("drug_a", "drug_b", "cell_line", "score")
 """Canonical column names of a screen table (plus optional ``fold``)."""
 
@@ -30,12 +33,15 @@ DEFAULT_COLUMN_MAP = {
     "fold": "fold",
 }
 """Default mapping from canonical names to the columns of a user's table."""
+SCORE_ALIASES = ("synergy", "score")
+"""Column names taken as the score when ``--columns`` does not name one (``score`` is what a
+run's own ``screen.csv`` calls it)."""
+MAX_ABS_SCORE = 1e4
+"""Synergy scores are percentage points (Loewe, Bliss, HSA, ZIP) or NCI ComboScores (about
+-700 to 700): a larger magnitude is a unit or typing error, and one such row would dominate
+the fit (one score of 1e30 made every metric infinite)."""
 
 SPLIT_KINDS = ("random", "pair", "drug", "one-hidden-drug", "cell-line", "fold")
-
-
-class DataError(ValueError):
-    """Invalid input data; the message names the file, column, row or value and the fix."""
 
 
 @dataclass
@@ -88,28 +94,57 @@ class Screen:
 # ----------------------------------------------------------------------------- reading
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet file, with an error that names the file when it fails."""
+def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet file, with an error that names the file when it fails.
+
+    ``text=True`` reads every CSV/TSV cell as a string (blank cells stay missing), so that
+    names such as ``000`` or PubChem CIDs keep their spelling; numbers are converted later,
+    column by column, with errors that name the row.
+    """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found. Check the path, or pass --data-dir.")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give the path of a table file.")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path.")
     suffix = "".join(path.suffixes[-2:]).lower()
     try:
         if suffix.endswith(".parquet") or suffix.endswith(".pq"):
             return pd.read_parquet(path)
-        if suffix.endswith(".tsv") or suffix.endswith(".tsv.gz") or suffix.endswith(".txt"):
-            return pd.read_csv(path, sep="\t")
-        return pd.read_csv(path)
+        sep = "\t" if suffix.endswith((".tsv", ".tsv.gz", ".tab", ".txt")) else ","
+        return pd.read_csv(path, sep=sep, dtype=str if text else None)
     except ImportError as err:
         raise DataError(
             f"{path}: reading Parquet needs pyarrow: pip install 'synergy-ppl[dev]' or pyarrow"
         ) from err
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise DataError(f"{path}: could not be read as a table ({err}).") from err
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path}: the file is empty; it needs a header row and data.") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise DataError(f"{path}: could not be read as a table ({reason}).") from err
+
+
+def check_column_map(column_map: Mapping[str, str], source: str = "--columns") -> dict:
+    """``column_map`` if its keys are canonical names and its columns distinct, else raise."""
+    known = (*TABLE_COLUMNS, "fold")
+    unknown = sorted(set(column_map) - set(known))
+    if unknown:
+        hint = " (the score is 'score', e.g. score=loewe)" if "synergy" in unknown else ""
+        raise OptionError(f"{source}: unknown key(s) {unknown}{hint}; the keys are {list(known)}.")
+    bad = [k for k, v in column_map.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise OptionError(f"{source}: key(s) {bad} name no column; write key=COLUMN.")
+    columns = list(column_map.values())
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise OptionError(f"{source}: column(s) {twice} are mapped to more than one key.")
+    return dict(column_map)
 
 
 def standardise_table(
-    raw: pd.DataFrame, column_map: Mapping[str, str] | None = None, source: str = "table"
+    raw: pd.DataFrame,
+    column_map: Mapping[str, str] | None = None,
+    source: str = "table",
+    keep_fold: bool = True,
 ) -> pd.DataFrame:
     """Rename a user's columns to the canonical names and validate every row.
 
@@ -119,18 +154,30 @@ def standardise_table(
         The table as read.
     column_map : mapping, optional
         Canonical name (``drug_a``, ``drug_b``, ``cell_line``, ``score``, ``fold``) -> the
-        column in ``raw``. Missing keys fall back to :data:`DEFAULT_COLUMN_MAP`.
+        column in ``raw``. Missing keys fall back to :data:`DEFAULT_COLUMN_MAP`; without a
+        ``score`` key the first of :data:`SCORE_ALIASES` in the table is the score.
     source : str
         File name used in error messages.
+    keep_fold : bool
+        Keep (and check) the ``fold`` column; only a ``fold`` split needs it.
 
     Returns
     -------
     DataFrame with ``drug_a, drug_b, cell_line, score`` (and ``fold`` if present); drug and
     cell-line names as strings, scores as float.
     """
-    mapping = {**DEFAULT_COLUMN_MAP, **(column_map or {})}
+    column_map = check_column_map(column_map or {})
+    mapping = {**DEFAULT_COLUMN_MAP, **column_map}
+    if "score" not in column_map:
+        mapping["score"] = next((c for c in SCORE_ALIASES if c in raw.columns), "synergy")
+    # rows with every cell blank are spacing, not data; row numbers count them all the same
+    blank = raw.isna().all(axis=1).to_numpy()
+    row_number = np.flatnonzero(~blank) + 1
+    raw = raw[~blank]
     if raw.empty:
         raise DataError(f"{source}: the table has no rows.")
+    if "fold" in column_map and keep_fold and column_map["fold"] not in raw.columns:
+        raise DataError(f"{source}: --columns fold={column_map['fold']}: no such column.")
     missing = [mapping[c] for c in TABLE_COLUMNS if mapping[c] not in raw.columns]
     if missing:
         raise DataError(
@@ -138,28 +185,51 @@ def standardise_table(
             "Rename them or map them with --columns drug_a=...,drug_b=...,cell_line=...,score=..."
         )
     table = pd.DataFrame({c: raw[mapping[c]] for c in TABLE_COLUMNS})
-    if mapping["fold"] in raw.columns:
-        table["fold"] = raw[mapping["fold"]]
+    if keep_fold and mapping["fold"] in raw.columns:
+        fold = _integer_column(raw[mapping["fold"]], mapping["fold"], source, row_number)
+        table["fold"] = fold
     for col in ("drug_a", "drug_b", "cell_line"):
         empty = table[col].isna() | (table[col].astype(str).str.strip() == "")
         if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
+            row = row_number[np.flatnonzero(empty.to_numpy())[0]]
             raise DataError(
                 f"{source}: column '{mapping[col]}' is empty in {int(empty.sum())} row(s), "
-                f"first at data row {row + 1}. Fill in or remove those rows."
+                f"first at data row {row}. Fill in or remove those rows."
             )
         table[col] = table[col].astype(str).str.strip()
     score = pd.to_numeric(table["score"], errors="coerce")
     bad = ~np.isfinite(score.to_numpy(dtype=float))
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+        first = np.flatnonzero(bad)[0]
         raise DataError(
             f"{source}: column '{mapping['score']}' has {int(bad.sum())} non-numeric, NaN or "
-            f"infinite value(s), first at data row {row + 1} "
-            f"(value {raw[mapping['score']].iloc[row]!r}). Remove or correct those rows."
+            f"infinite value(s), first at data row {row_number[first]} "
+            f"(value {raw[mapping['score']].iloc[first]!r}). Remove or correct those rows."
+        )
+    extreme = np.abs(score.to_numpy(dtype=float)) > MAX_ABS_SCORE
+    if extreme.any():
+        first = np.flatnonzero(extreme)
+        raise DataError(
+            f"{source}: column '{mapping['score']}' has {int(extreme.sum())} value(s) beyond "
+            f"+-{MAX_ABS_SCORE:g}, which no synergy score reaches, at data row(s) "
+            f"{row_number[first[:5]].tolist()} (first {raw[mapping['score']].iloc[first[0]]!r}). "
+            "Correct the units or remove those rows."
         )
     table["score"] = score.astype(float)
     return table
+
+
+def _integer_column(values: pd.Series, name: str, source: str, row_number: np.ndarray) -> pd.Series:
+    """``values`` as integers, or an error naming (by ``row_number``) the first that is not."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+    if bad.any():
+        first = np.flatnonzero(bad)[0]
+        raise DataError(
+            f"{source}: column '{name}' must hold whole numbers; data row {row_number[first]} "
+            f"has {values.iloc[first]!r}. Correct it, or map another column with --columns fold=..."
+        )
+    return pd.Series(numbers.astype(int), index=values.index)
 
 
 def canonicalise_and_average(table: pd.DataFrame) -> pd.DataFrame:
@@ -193,16 +263,75 @@ def canonicalise_and_average(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def read_smiles(path: str | Path, name_column: str = "drug", smiles_column: str = "smiles"):
-    """Read a drug table (name -> SMILES) from CSV/TSV/Parquet."""
-    drugs = read_table(path)
+def read_smiles(
+    path: str | Path, name_column: str = "drug", smiles_column: str = "smiles"
+) -> dict[str, str]:
+    """Read a drug table (name -> SMILES) from CSV/TSV/Parquet.
+
+    Names are read as written (``000`` stays ``000``). A drug listed twice with different
+    SMILES is an error naming both rows; an exact repeat is harmless.
+    """
+    drugs = read_table(path, text=True)
     for col in (name_column, smiles_column):
         if col not in drugs.columns:
             raise DataError(
                 f"{path}: drug table needs columns '{name_column}' and '{smiles_column}'; "
                 f"it has {list(drugs.columns)}."
             )
-    return dict(zip(drugs[name_column].astype(str).str.strip(), drugs[smiles_column], strict=True))
+    drugs = drugs[~drugs.isna().all(axis=1)]  # blank spacing rows (index = data row - 1)
+    names = drugs[name_column].astype("string").str.strip()
+    blank = names.isna() | (names == "")
+    if blank.any():
+        row = int(drugs.index[np.flatnonzero(blank.to_numpy())[0]])
+        raise DataError(
+            f"{path}: column '{name_column}' is empty at data row {row + 1}; name the drug "
+            "or remove the row."
+        )
+    smiles: dict[str, str] = {}
+    first_row: dict[str, int] = {}
+    for row, name, text in zip(drugs.index, names, drugs[smiles_column], strict=True):
+        text = text.strip() if isinstance(text, str) else text
+        if name in smiles and not _same_smiles(smiles[name], text):
+            raise DataError(
+                f"{path}: drug '{name}' is listed twice with different SMILES (data rows "
+                f"{first_row[name] + 1} and {row + 1}); keep one of them."
+            )
+        smiles.setdefault(name, text)
+        first_row.setdefault(name, row)
+    return smiles
+
+
+PAIR_COLUMNS = ("drug_a", "drug_b", "cell_line")
+
+
+def read_pairs(path: str | Path) -> pd.DataFrame:
+    """A table of ``drug_a, drug_b, cell_line`` rows to predict or rank (names as written,
+    stripped); other columns are kept."""
+    table = read_table(path, text=True)
+    table = table[~table.isna().all(axis=1)].copy()  # blank spacing rows; index = row - 1
+    missing = [c for c in PAIR_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing}; the table has {list(table.columns)[:10]} "
+            "and needs drug_a,drug_b,cell_line."
+        )
+    if table.empty:
+        raise DataError(f"{path}: the table has no rows.")
+    for col in PAIR_COLUMNS:
+        names = table[col].astype("string").str.strip()
+        blank = names.isna() | (names == "")
+        if blank.any():
+            row = int(table.index[np.flatnonzero(blank.to_numpy())[0]])
+            raise DataError(
+                f"{path}: column '{col}' is empty at data row {row + 1}; fill it in or remove "
+                "the row."
+            )
+        table[col] = names.astype(str)
+    return table.reset_index(drop=True)
+
+
+def _same_smiles(a, b) -> bool:
+    return a == b or (pd.isna(a) and pd.isna(b))
 
 
 def check_drugs_known(screen: Screen, source: str = "table") -> None:
@@ -288,15 +417,22 @@ def download(name: str, data_dir: str | Path | None = None) -> Path:
         target = root / local
         if target.exists():
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (https only)
-            payload = response.read()
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (https only)
+                payload = response.read()
+        except (OSError, ValueError) as err:  # URLError, timeouts and HTTP errors are OSErrors
+            raise DataError(
+                f"cannot download {url} ({getattr(err, 'reason', err)}). Offline? Fetch it on a "
+                f"machine that is online and place it at {target}, then rerun."
+            ) from err
         if url.endswith("drug_set.json"):
             drugs = json.loads(payload)
             rows = [(drug, entry["smiles"]) for drug, entry in drugs.items()]
-            pd.DataFrame(rows, columns=["drug", "smiles"]).to_csv(target, index=False)
-        else:
-            target.write_bytes(payload)
+            payload = pd.DataFrame(rows, columns=["drug", "smiles"]).to_csv(index=False).encode()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")  # never half a file under its name
+        partial.write_bytes(payload)
+        partial.replace(target)
     return root
 
 
@@ -310,15 +446,17 @@ def _data_file(root: Path, name: str, relative: str) -> Path:
     return path
 
 
-def load_oneil(data_dir: str | Path | None = None) -> Screen:
-    """The O'Neil et al. 2016 screen as benchmarked by DeepSynergy, with its published folds."""
+def load_oneil(data_dir: str | Path | None = None, keep_fold: bool = True) -> Screen:
+    """The O'Neil et al. 2016 screen as benchmarked by DeepSynergy, with its published folds
+    (``keep_fold``)."""
     root = resolve_data_dir(data_dir)
     labels_path = _data_file(root, "oneil", "oneil/labels.csv")
-    raw = read_table(labels_path)
+    raw = read_table(labels_path, text=True)
     table = standardise_table(
         raw,
         {"drug_a": "drug_a_name", "drug_b": "drug_b_name", "score": "synergy"},
         source=str(labels_path),
+        keep_fold=keep_fold,
     )
     smiles = read_smiles(_data_file(root, "oneil", "oneil/drugs.csv"))
     features_path = _data_file(root, "oneil", "oneil/cell_line_features.json")
@@ -332,8 +470,8 @@ def load_almanac(data_dir: str | Path | None = None) -> Screen:
     """NCI-ALMANAC ComboScores (Holbeck et al. 2017); drugs named by their PubChem CID."""
     root = resolve_data_dir(data_dir)
     scores_path = _data_file(root, "almanac", "almanac/combo_scores.csv")
-    table = standardise_table(read_table(scores_path), source=str(scores_path))
-    drugs = read_table(_data_file(root, "almanac", "almanac/drugs.csv"))
+    table = standardise_table(read_table(scores_path, text=True), source=str(scores_path))
+    drugs = read_table(_data_file(root, "almanac", "almanac/drugs.csv"), text=True)
     smiles = dict(zip(drugs["pubchemid"].astype(str), drugs["isosmiles"], strict=True))
     expression = read_table(_data_file(root, "almanac", "almanac/cell_line_expression.csv"))
     cell = expression.set_index("Cellline")
@@ -348,31 +486,43 @@ def load_user_screen(
     drugs: str | Path | None = None,
     cell_features: str | Path | None = None,
     column_map: Mapping[str, str] | None = None,
+    keep_fold: bool = True,
 ) -> Screen:
     """A user's combination table plus a drug table (name -> SMILES) and optional cell features.
 
     The cell-feature table has the cell-line name in its first column and one numeric
     column per feature.
     """
-    table = standardise_table(read_table(path), column_map, source=str(path))
     if drugs is None:
         raise DataError(
             f"{path}: a user table needs a drug table with SMILES: pass --drugs PATH "
             "(columns drug,smiles)."
         )
+    table = standardise_table(read_table(path, text=True), column_map, str(path), keep_fold)
     smiles = read_smiles(drugs)
-    cell = None
-    if cell_features is not None:
-        cell = read_table(cell_features)
-        cell = cell.set_index(cell.columns[0])
-        cell.index = cell.index.astype(str)
-        non_numeric = [c for c in cell.columns if not pd.api.types.is_numeric_dtype(cell[c])]
-        if non_numeric:
-            raise DataError(f"{cell_features}: non-numeric feature column(s) {non_numeric[:5]}.")
+    cell = None if cell_features is None else read_cell_features(cell_features)
     screen = Screen(canonicalise_and_average(table), smiles, None, cell, str(path), len(table))
     check_drugs_known(screen, str(path))
     check_cell_lines_known(screen, str(path))
     return screen
+
+
+def read_cell_features(path: str | Path) -> pd.DataFrame:
+    """A cell-line feature table: names in the first column, then numeric columns."""
+    cell = read_table(path)
+    if cell.shape[1] < 2:
+        raise DataError(f"{path}: a cell-line table needs a name column and feature columns.")
+    cell = cell.set_index(cell.columns[0])
+    cell.index = cell.index.astype(str).str.strip()
+    non_numeric = [c for c in cell.columns if not pd.api.types.is_numeric_dtype(cell[c])]
+    if non_numeric:
+        raise DataError(f"{path}: non-numeric feature column(s) {non_numeric[:5]}.")
+    twice = cell.index[cell.index.duplicated()].unique().tolist()
+    if twice:
+        raise DataError(
+            f"{path}: cell line(s) {twice[:5]} have more than one row; keep one row each."
+        )
+    return cell
 
 
 def load_screen(
@@ -384,19 +534,21 @@ def load_screen(
     column_map: Mapping[str, str] | None = None,
     cell_line: str | None = None,
     seed: int = 0,
+    keep_fold: bool = True,
 ) -> Screen:
     """Load ``demo``, ``oneil``, ``almanac`` or a path to a user's table.
 
-    ``cell_line`` keeps only that cell line's rows (comma-separate several).
+    ``cell_line`` keeps only that cell line's rows (comma-separate several); ``keep_fold``
+    keeps a table's ``fold`` column (a ``fold`` split needs it, other splits ignore it).
     """
     if source == "demo":
         screen = make_demo_screen(seed=seed)
     elif source == "oneil":
-        screen = load_oneil(data_dir)
+        screen = load_oneil(data_dir, keep_fold)
     elif source == "almanac":
         screen = load_almanac(data_dir)
     else:
-        screen = load_user_screen(source, drugs, cell_features, column_map)
+        screen = load_user_screen(source, drugs, cell_features, column_map, keep_fold)
     if cell_line:
         wanted = [c.strip() for c in cell_line.split(",")]
         unknown = [c for c in wanted if c not in screen.cell_lines]
@@ -419,6 +571,7 @@ def make_demo_screen(
     rank: int = 3,
     noise_scale: float = 3.0,
     noise_df: float = 4.0,
+    untested_fraction: float = 0.1,
     seed: int = 0,
 ) -> Screen:
     """A synthetic screen with a known truth, small enough to fit in seconds.
@@ -432,6 +585,8 @@ def make_demo_screen(
     with cell-line profiles ``v_c`` and offsets ``m_c``; the measured score adds Student-t
     noise (``noise_df`` degrees of freedom, scale ``noise_scale``), so a few rows are
     outliers as in real screens. The truth is kept in the ``true_score`` column.
+    ``untested_fraction`` of the triples are left out, as in a real screen, so that
+    ``recommend`` has untested candidates to rank.
     """
     rng = np.random.default_rng(seed)
     bits = (rng.random((n_drugs, n_bits)) < 0.1).astype(np.float32)
@@ -460,6 +615,9 @@ def make_demo_screen(
             )
         )
     table = pd.concat(rows, ignore_index=True)
+    # a stream of its own, so the measured rows are the same whatever the fraction
+    untested = np.random.default_rng([seed, 1]).random(len(table)) < untested_fraction
+    table = table[~untested].reset_index(drop=True)
     features = pd.DataFrame(bits, index=drugs, columns=[f"bit{i}" for i in range(n_bits)])
     return Screen(table, {}, features, None, "demo", len(table))
 
@@ -537,11 +695,13 @@ def split_screen(
         O'Neil published folds are leave-combination-out).
 
     The validation part is drawn from what remains, by pair for ``fold`` and by the same kind
-    otherwise. Only ``seed`` (the split seed) decides the parts, so the test part does not
-    change with the model seed.
+    otherwise; ``val_fraction=0`` means none (no early stopping). Only ``seed`` (the split
+    seed) decides the parts, so the test part does not change with the model seed.
     """
     if kind not in SPLIT_KINDS:
-        raise DataError(f"unknown split '{kind}'; choose one of {SPLIT_KINDS}")
+        raise OptionError(f"unknown split '{kind}'; choose one of {SPLIT_KINDS}")
+    check_range("--test-fraction", test_fraction, 0, 1, low_open=True, high_open=True)
+    check_range("--val-fraction", val_fraction, 0, 1, high_open=True)
     rng = np.random.default_rng(seed)
     n = len(table)
     if kind == "fold":
@@ -566,7 +726,12 @@ def split_screen(
         test = test & (unseen_count == 1)
     rest = np.flatnonzero(~test & ~dropped)
     val_kind = "pair" if kind in ("fold", "one-hidden-drug") else kind
-    val_local = _held_out_mask(table.iloc[rest].reset_index(drop=True), val_kind, val_fraction, rng)
+    if val_fraction > 0:
+        val_local = _held_out_mask(
+            table.iloc[rest].reset_index(drop=True), val_kind, val_fraction, rng
+        )
+    else:  # no validation part: training runs all its epochs
+        val_local = np.zeros(len(rest), dtype=bool)
     train, val = rest[~val_local], rest[val_local]
     if len(train) == 0 or len(np.flatnonzero(test)) == 0:
         raise DataError(
@@ -592,13 +757,31 @@ class DataConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.1
 
+    def __post_init__(self) -> None:
+        self.check()
+
     @classmethod
-    def from_dict(cls, values: dict) -> DataConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DataError(f"unknown data option(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+    def from_dict(cls, values: dict, section: str = "data") -> DataConfig:
+        """A config from a mapping (config file, saved run); keys and types are checked."""
+        return cls(**typed_fields(cls, values, section))
+
+    def check(self) -> None:
+        """Raise :class:`OptionError` naming the option if a value is outside its range."""
+        if not self.data.strip():
+            raise OptionError("--data is empty; give demo, oneil, almanac or a table's path.")
+        if self.split not in SPLIT_KINDS:
+            raise OptionError(f"--split '{self.split}' is not one of {list(SPLIT_KINDS)}.")
+        check_column_map(self.columns)
+        check_range("--test-fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
+        check_range("--val-fraction", self.val_fraction, 0, 1, high_open=True)
+        if self.test_fraction + self.val_fraction >= 1:
+            raise OptionError(
+                f"--test-fraction {self.test_fraction} + --val-fraction {self.val_fraction} "
+                "leave nothing to train on; lower them."
+            )
+        check_range("--split-seed", self.split_seed, 0)
+        if self.split == "fold" and self.test_fold is None:
+            raise OptionError("--split fold needs --test-fold K (the fold held out as test).")
 
     def load(self) -> Screen:
         """The screen these options describe (the demo's seed is the split seed)."""
@@ -610,6 +793,7 @@ class DataConfig:
             column_map=self.columns,
             cell_line=self.cell_line,
             seed=self.split_seed,
+            keep_fold=self.split == "fold",
         )
 
     def split_of(self, screen: Screen) -> Split:

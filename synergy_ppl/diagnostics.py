@@ -26,7 +26,6 @@ coverage; the report reads those numbers from ``metrics.json`` and says whether 
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 
@@ -37,10 +36,12 @@ import torch
 from matplotlib.figure import Figure
 
 from .data import DataError
+from .errors import OptionError
 from .estimator import SynergyBNN
 from .guides import PRUNE_LOG_ALPHA
 from .metrics import interval_coverage
-from .runs import check_run_dir, load_fit, new_run_dir, read_screen
+from .outputs import check_folder, prepare_folder, record
+from .runs import check_run_dir, load_fit, read_run_json, read_screen
 
 SCORE_LABEL = "synergy score (original units)"
 PARTS = ("train", "val", "test")
@@ -547,6 +548,13 @@ SECTIONS = {
     ),
 }
 """Plot name -> (heading, how to read it), in report order."""
+DIAGNOSTICS_WRITES = (
+    "inference_data.nc",
+    "calibration.csv",
+    "report.html",
+    *(f"{name}.png" for name in SECTIONS),
+)
+"""Everything ``diagnose`` writes into its folder."""
 
 
 def report_html(
@@ -601,20 +609,18 @@ def report_html(
 # ------------------------------------------------------------------------ driver
 
 
-def read_run_json(run_dir: Path, name: str) -> dict:
-    """A JSON file of the run, with a clear error when it is corrupt."""
-    try:
-        return json.loads((run_dir / name).read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{run_dir / name}: corrupt JSON ({err}).") from err
-
-
 def read_elbo(run_dir: Path) -> pd.DataFrame:
     """The run's ``elbo.csv`` (epoch, loss, val_rmse)."""
     path = run_dir / "elbo.csv"
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"{path}: missing; the run directory is incomplete, refit the run.")
-    return pd.read_csv(path)
+    try:
+        elbo = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: unreadable ({err}); refit the run.") from err
+    if "loss" not in elbo.columns:
+        raise DataError(f"{path}: has no 'loss' column; the run is corrupt, refit it.")
+    return elbo
 
 
 def diagnose(
@@ -638,12 +644,22 @@ def diagnose(
     num_samples : int, optional
         Posterior draws (default: the run's, which reproduces metrics.json's coverage).
     """
+    if num_samples is not None and num_samples < 2:
+        raise OptionError(f"--num-samples must be >= 2, not {num_samples}.")
     run_dir = check_run_dir(run_dir)
-    out = new_run_dir(out or run_dir / "diagnostics", "diagnostics", overwrite)
+    out = Path(out or run_dir / "diagnostics")
+    check_folder(out, overwrite, DIAGNOSTICS_WRITES)
     metrics = read_run_json(run_dir, "metrics.json")
+    if part not in metrics:
+        raise DataError(
+            f"{run_dir}: the run has no {part} rows; choose --part among "
+            f"{[p for p in ('test', 'val', 'train') if p in metrics]}."
+        )
     elbo = read_elbo(run_dir)
     bnn, config = load_fit(run_dir)
     idata = to_inference_data(bnn, read_screen(run_dir), part, num_samples)
+    prepare_folder(out, overwrite, DIAGNOSTICS_WRITES)
+    record(out, *DIAGNOSTICS_WRITES)
     idata.to_netcdf(str(out / "inference_data.nc"))
 
     samples, y = predictive_arrays(idata)

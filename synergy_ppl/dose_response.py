@@ -31,7 +31,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,7 +38,11 @@ from numpy.typing import ArrayLike
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit, logit
 
+from .data import read_table
+from .errors import DataError, OptionError
+
 __all__ = [
+    "MAX_ABS_RESPONSE",
     "MODELS",
     "UNKNOWN_CELL_LINE",
     "WELL_COLUMNS",
@@ -62,6 +65,13 @@ WELL_COLUMNS = ("block_id", "drug_a", "drug_b", "cell_line", "dose_a", "dose_b",
 MODELS = ("bliss", "hsa", "loewe", "zip")
 UNKNOWN_CELL_LINE = "unknown"
 
+# Responses are percentages (% of the untreated control, or % inhibition). Real screens stay
+# within about -100..+250: NCI percent growth runs from -100 (every cell killed) to about 250
+# (stimulated growth), and the shared NCI-ALMANAC, O'Neil and Mathews wells lie in -100..201.
+# Beyond +-1000 a value cannot be a percentage: it is a raw count or luminescence reading, whose
+# Bliss product E_A E_B / 100 would turn into synergy scores of 1e13.
+MAX_ABS_RESPONSE = 1000.0
+
 # Hill-fit bounds: the slope of real dose-response curves lies well inside [0.1, 10], and an EC50
 # more than three decades outside the tested doses cannot be told apart from "inactive".
 _SLOPE_BOUNDS = (0.1, 10.0)
@@ -70,24 +80,27 @@ _EC50_DECADES = 3.0
 # third of the iterations of scipy's default 1e-8 on the sparse, flat designs of real screens.
 _FIT_TOLERANCES = {"ftol": 1e-6, "xtol": 1e-6, "gtol": 1e-6}
 _LOEWE_BISECTIONS = 64  # halves the effect bracket to below double precision
-_MAX_LISTED = 5  # blocks named in one error or warning message
+_MAX_LISTED = 5  # blocks or rows named in one error or warning message
+_IN_MEMORY = "wells table"  # how messages name a DataFrame given instead of a file
 
 
-class DoseResponseError(ValueError):
-    """A dose-response table that cannot be scored; the message names the block and the fix."""
+class DoseResponseError(DataError):
+    """A dose-response table that cannot be scored; the message names the rows or block and the
+    fix (and the file, when it comes from :func:`read_wells` or :func:`score_wells`)."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
 
+# NCI-ALMANAC column -> normalised name ("value" is the response as given).
 _ALMANAC_COLUMNS = {
-    "treatment1id",
-    "treatment2id",
-    "treatment1dose",
-    "treatment2dose",
-    "CELLNAME",
-    "viability",
+    "treatment1id": "drug_a",
+    "treatment2id": "drug_b",
+    "treatment1dose": "dose_a",
+    "treatment2dose": "dose_b",
+    "CELLNAME": "cell_line",
+    "viability": "value",
 }
 # Layouts that only need renaming, with the response convention of their source (None: infer it).
 _RENAMED_LAYOUTS: dict[str, tuple[dict[str, str], str | None]] = {
@@ -141,11 +154,16 @@ def read_wells(
       of the block with the other dose 0. Without ``block_id`` a block is one
       ``(drug_a, drug_b, cell_line)`` triple.
 
+    Every well needs its names (drugs, cell line, block id where the layout has them), finite
+    doses ``>= 0`` and a finite response in percent, ``|response| <=`` :data:`MAX_ABS_RESPONSE`;
+    raw readouts (counts, luminescence) must be normalised to % of the untreated control first.
+
     Parameters
     ----------
     path_or_df
-        A CSV or TSV file (TSV when the name ends in ``.tsv`` or ``.tab``, compressed files
-        allowed) or a DataFrame in one of the layouts above.
+        A CSV, TSV or Parquet file, read with :func:`synergy_ppl.data.read_table` (TSV when the
+        name ends in ``.tsv``, ``.tsv.gz`` or ``.txt``), or a DataFrame in one of the layouts
+        above.
     response
         ``"viability"`` (% of untreated control) or ``"inhibition"`` (%), what the response values
         of the input are. ``None`` takes it from the layout or, failing that, the control wells.
@@ -161,81 +179,234 @@ def read_wells(
 
     Raises
     ------
+    synergy_ppl.errors.DataError
+        From :func:`~synergy_ppl.data.read_table`, if the file is missing or is not a table.
     DoseResponseError
-        If the layout is not recognised, or the response kind is neither given nor inferable.
+        Naming the file and the offending data rows (1 = first row after the header), if the
+        layout is not recognised, the table has no wells, a name, dose or response is missing,
+        a dose or response is not a finite number, a dose is negative, a response cannot be a
+        percentage, or the response kind is neither given nor inferable.
     """
-    raw = _read_table(path_or_df)
-    layout = _detect_layout(raw.columns)
-    if layout == "almanac":
-        wells, kind = _from_almanac(raw), "viability"
-    elif layout == "generic":
-        wells, kind = _from_generic(raw)
-    else:
-        renames, kind = _RENAMED_LAYOUTS[layout]
-        wells = _from_generic(raw.rename(columns=renames))[0]
-    kind = response or kind or _infer_response_kind(wells, layout)
-    if kind not in _RESPONSE_KINDS:
-        raise DoseResponseError(f"response must be one of {_RESPONSE_KINDS}, got {kind!r}")
+    try:
+        if response is not None and response not in _RESPONSE_KINDS:
+            raise DoseResponseError(f"response must be one of {_RESPONSE_KINDS}, got {response!r}")
+        raw = (
+            path_or_df
+            if isinstance(path_or_df, pd.DataFrame)
+            else read_table(path_or_df, text=True)
+        )
+        layout = _detect_layout(raw.columns)
+        columns, kind = _layout_columns(raw.columns, layout)
+        raw = _checked_rows(raw, columns, layout)
+        # Select, then rename: input columns that happen to carry a normalised name never clash.
+        named = raw[list(columns.values())].set_axis(list(columns), axis=1)
+        wells = _from_almanac(named) if layout == "almanac" else _from_generic(named)
+        kind = response or kind or _infer_response_kind(wells, layout)
+    except DoseResponseError as err:
+        raise DoseResponseError(f"{_source(path_or_df)}: {err}") from err
     value = wells.pop("value").astype(float)
     response_at = WELL_COLUMNS.index("response")
     wells.insert(response_at, "response", 100.0 - value if kind == "viability" else value)
     return wells
 
 
-def _read_table(path_or_df: str | PathLike | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(path_or_df, pd.DataFrame):
-        return path_or_df
-    path = Path(path_or_df)
-    tab_separated = {".tsv", ".tab"} & {suffix.lower() for suffix in path.suffixes}
-    return pd.read_csv(path, sep="\t" if tab_separated else ",")
+def _source(path_or_df: str | PathLike | pd.DataFrame) -> str:
+    """The file name, or :data:`_IN_MEMORY` for a DataFrame, to start an error message."""
+    return _IN_MEMORY if isinstance(path_or_df, pd.DataFrame) else str(path_or_df)
 
 
 def _detect_layout(columns: pd.Index) -> str:
     present = set(columns)
-    if _ALMANAC_COLUMNS <= present:
-        return "almanac"
-    for layout, (renames, _) in _RENAMED_LAYOUTS.items():
-        if {"block_id", "response"} | (set(renames) - {"cell_line_name"}) <= present:
+    required = _required_columns(present)
+    for layout, needed in required.items():
+        if needed <= present:
             return layout
-    has_values = bool(present & {"response", *_RESPONSE_KINDS})
-    if {"drug_a", "drug_b", "dose_a", "dose_b"} <= present and has_values:
-        return "generic"
+    listed = ", ".join(_shown(c) for c in list(columns)[: 3 * _MAX_LISTED])
+    more = f" and {len(columns) - 3 * _MAX_LISTED} more" * (len(columns) > 3 * _MAX_LISTED)
+    first = str(columns[0]) if len(columns) else ""
+    separator = next((sep for sep in "\t;|" if sep in first), None)
+    if len(columns) == 1 and separator == "\t":
+        hint = "the file looks tab-separated: name it .tsv"
+    elif len(columns) == 1 and separator:
+        hint = f"the file looks {separator!r}-separated: save it as CSV (commas) or .tsv (tabs)"
+    else:
+        # The layout this table is closest to, and what it lacks.
+        layout = min(required, key=lambda name: len(required[name] - present))
+        if required[layout] & present:
+            missing = sorted(required[layout] - present)
+            hint = f"closest is the {_LAYOUT_NAMES[layout]} layout, which also needs {missing}"
+        else:
+            hint = "no column of a known layout"
     raise DoseResponseError(
-        f"unrecognised dose-response layout (columns: {sorted(present)}). Use the generic layout "
-        "drug_a, drug_b, dose_a, dose_b, response [, block_id, cell_line, replicate], or an "
-        "NCI-ALMANAC, O'Neil or SynergyFinder export (see read_wells)."
+        f"unrecognised dose-response layout (columns: {listed}{more}; {hint}). Use the generic "
+        "layout drug_a, drug_b, dose_a, dose_b, response [, block_id, cell_line, replicate], or "
+        "an NCI-ALMANAC, O'Neil or SynergyFinder export (see read_wells)."
     )
 
 
-def _from_generic(raw: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Normalise renamed columns; return the wells (value column ``value``) and response kind."""
-    value_column = next(c for c in ("response", *_RESPONSE_KINDS) if c in raw.columns)
-    wells = raw.rename(columns={value_column: "value"})
+_LAYOUT_NAMES = {
+    "almanac": "NCI-ALMANAC",
+    "oneil": "O'Neil",
+    "synergyfinder": "SynergyFinder",
+    "generic": "generic",
+}
+
+
+def _required_columns(present: set) -> dict[str, set]:
+    """Columns each layout needs, in the order layouts are tried."""
+    required = {"almanac": set(_ALMANAC_COLUMNS)}
+    for layout, (renames, _) in _RENAMED_LAYOUTS.items():
+        required[layout] = {"block_id", "response"} | (set(renames) - {"cell_line_name"})
+    value = next((c for c in ("response", *_RESPONSE_KINDS) if c in present), "response")
+    required["generic"] = {"drug_a", "drug_b", "dose_a", "dose_b", value}
+    return required
+
+
+def _layout_columns(present: pd.Index, layout: str) -> tuple[dict[str, str], str | None]:
+    """Normalised name -> input column for the columns this input has, and the response kind.
+
+    Normalised names are those of :data:`WELL_COLUMNS` with ``value`` for the response as given,
+    plus ``replicate`` and (NCI-ALMANAC) ``PLATE``. The kind is None when it must be inferred.
+    """
+    if layout == "almanac":
+        renames, kind = {**_ALMANAC_COLUMNS, "PLATE": "PLATE"}, "viability"
+    elif layout == "generic":
+        value = next(c for c in ("response", *_RESPONSE_KINDS) if c in present)
+        renames = {c: c for c in ("block_id", "drug_a", "drug_b", "cell_line", "dose_a", "dose_b")}
+        renames[value] = "value"
+        kind = value if value in _RESPONSE_KINDS else None
+    else:
+        renames, kind = _RENAMED_LAYOUTS[layout]
+        renames = {**renames, "block_id": "block_id", "response": "value"}
+    renames["replicate"] = "replicate"
+    return {name: column for column, name in renames.items() if column in present}, kind
+
+
+def _checked_rows(raw: pd.DataFrame, columns: dict[str, str], layout: str) -> pd.DataFrame:
+    """Refuse input rows that cannot be wells, naming them; return ``raw`` with numeric doses
+    and responses.
+
+    Checks, in order: no rows, duplicated column names, empty names, doses or responses,
+    non-numeric and non-finite doses or responses, negative doses, and responses beyond
+    :data:`MAX_ABS_RESPONSE`. Rows are numbered as a user counts them (1 = first data row).
+    """
+    if raw.empty:
+        raise DoseResponseError(
+            "the table has a header but no wells; add one row per well (single agents, "
+            "combinations and untreated controls)"
+        )
+    duplicated = sorted(str(c) for c in set(columns.values()) if (raw.columns == c).sum() > 1)
+    if duplicated:
+        raise DoseResponseError(f"columns {duplicated} appear more than once; keep one of each")
+    needed = pd.DataFrame(True, index=raw.index, columns=list(columns))
+    if layout == "almanac":
+        # An empty treatment2id marks a single-agent well, whose second dose is empty too.
+        single = _blank(raw[columns["drug_b"]])
+        needed["drug_b"] = needed["dose_b"] = ~single
+    for name, column in columns.items():
+        if name == "replicate":
+            continue
+        empty = _blank(raw[column]) & needed[name]
+        if empty.any():
+            fix = (
+                "give both drugs of every well (single agents keep the partner's name with dose 0)"
+                if name == "drug_b"
+                else "fill them in or remove those rows"
+            )
+            raise DoseResponseError(f"column {column!r} is empty in {_rows(empty)}; {fix}")
+    numbers = {}
+    for name in ("dose_a", "dose_b", "value"):
+        column, need = columns[name], needed[name]
+        text = raw[column]
+        number = _to_float(text)
+        _refuse_rows(
+            need & number.isna(),
+            text,
+            f"column {column!r} is not a number in",
+            "doses and responses must be plain numbers (no units, no thousands separators); "
+            "fix or remove those rows",
+        )
+        _refuse_rows(
+            need & np.isinf(number),
+            text,
+            f"column {column!r} is infinite in",
+            "fix or remove those rows",
+        )
+        numbers[column] = number.where(need)
+    for name in ("dose_a", "dose_b"):
+        column = columns[name]
+        _refuse_rows(
+            numbers[column] < 0,
+            raw[column],
+            f"column {column!r} has negative doses in",
+            "doses are concentrations and must be >= 0; fix the input table",
+        )
+    column = columns["value"]
+    _refuse_rows(
+        numbers[column].abs() > MAX_ABS_RESPONSE,
+        raw[column],
+        f"column {column!r} has responses beyond +-{MAX_ABS_RESPONSE:g}, which cannot be "
+        "percentages, in",
+        "responses must be % viability or % inhibition -- normalise raw readouts (counts, "
+        "luminescence) to % of the untreated control first",
+    )
+    return raw.assign(**numbers)
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """Missing values and empty or all-space strings."""
+    blank = values.isna()
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        blank |= values.astype(str).str.strip().eq("").fillna(False).astype(bool)
+    return blank
+
+
+def _to_float(values: pd.Series) -> pd.Series:
+    """Floats, NaN where a value is missing or not a number (True/False are not doses)."""
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(np.nan, index=values.index)
+    number = pd.to_numeric(values.where(~_blank(values)), errors="coerce")
+    return number.astype(float)
+
+
+def _rows(bad: pd.Series) -> str:
+    """``data rows 3, 7 and 2 more`` for a boolean mask over the input rows."""
+    rows = np.flatnonzero(bad.to_numpy()) + 1
+    listed = ", ".join(map(str, rows[:_MAX_LISTED]))
+    more = f" and {len(rows) - _MAX_LISTED} more" * (len(rows) > _MAX_LISTED)
+    return f"data row{'s' * (len(rows) > 1)} {listed}{more}"
+
+
+def _refuse_rows(bad: pd.Series, values: pd.Series, what: str, fix: str) -> None:
+    """Raise, naming the rows and the first offending value, when any row is ``bad``."""
+    if bad.any():
+        example = values[bad.to_numpy()].iloc[0]
+        raise DoseResponseError(f"{what} {_rows(bad)} (first value {_shown(example)}); {fix}")
+
+
+def _from_generic(named: pd.DataFrame) -> pd.DataFrame:
+    """Wells of a layout with one row per well (value column ``value``), in normalised order."""
+    wells = named
     if "cell_line" not in wells.columns:
         wells = wells.assign(cell_line=UNKNOWN_CELL_LINE)
     if "block_id" not in wells.columns:
         wells = wells.assign(block_id=_block_ids(wells, []))
     wells = wells.assign(block_id=wells["block_id"].astype(str))
     columns = [*WELL_COLUMNS[:-1], "value"] + (["replicate"] if "replicate" in wells else [])
-    kind = value_column if value_column in _RESPONSE_KINDS else None
-    return wells[columns], kind
+    return wells[columns]
 
 
 def _from_almanac(raw: pd.DataFrame) -> pd.DataFrame:
-    """Build blocks from NCI-ALMANAC wells and attach each block's single-agent wells."""
-    raw = raw.rename(
-        columns={
-            "treatment1id": "drug_a",
-            "treatment2id": "drug_b",
-            "treatment1dose": "dose_a",
-            "treatment2dose": "dose_b",
-            "CELLNAME": "cell_line",
-            "viability": "value",
-        }
-    )
+    """Build blocks from NCI-ALMANAC wells (normalised names) and attach each block's
+    single-agent wells."""
     keys = ["cell_line", "PLATE"] if "PLATE" in raw.columns else ["cell_line"]
-    is_single = raw["drug_b"].isna()
+    is_single = _blank(raw["drug_b"])
     combos = raw[~is_single]
+    if combos.empty:
+        raise DoseResponseError(
+            "has no combination wells (rows with treatment2id filled in), so no block to score; "
+            "add the combination wells of the screen"
+        )
     blocks = combos[["drug_a", "drug_b", *keys]].drop_duplicates()
     blocks = blocks.assign(block_id=_block_ids(blocks, keys[1:]))
     singles = raw[is_single].drop(columns=["drug_b", "dose_b"]).rename(columns={"drug_a": "drug"})
@@ -247,7 +418,7 @@ def _from_almanac(raw: pd.DataFrame) -> pd.DataFrame:
     alone_b = alone_b.rename(columns={"dose_a": "dose_b"}).assign(dose_a=0.0)
     unused = singles.loc[~singles["_row"].isin(pd.concat([alone_a["_row"], alone_b["_row"]]))]
     if len(unused):
-        examples = unused[["drug", "cell_line"]].drop_duplicates().head(_MAX_LISTED)
+        examples = unused[["drug", "cell_line"]].drop_duplicates().head(_MAX_LISTED).astype(str)
         warnings.warn(
             f"NCI-ALMANAC: {len(unused)} single-agent wells belong to no combination block "
             f"({'same plate, ' if 'PLATE' in keys else ''}drug and cell line) and are not used, "
@@ -281,6 +452,13 @@ def _infer_response_kind(wells: pd.DataFrame, layout: str) -> str:
     return "viability" if controls.mean() > 50 else "inhibition"
 
 
+def _shown(value: object) -> str:
+    """A value for a one-line message: numbers plain, strings quoted and cut to 40 characters."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value[:40] if isinstance(value, str) else value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +466,9 @@ def _infer_response_kind(wells: pd.DataFrame, layout: str) -> str:
 
 def validate_wells(wells: pd.DataFrame) -> None:
     """Check that every block of a normalised well table can be scored.
+
+    :func:`read_wells` already refuses bad rows by row number; this check is for tables built
+    by hand and for the block structure.
 
     Parameters
     ----------
@@ -297,14 +478,29 @@ def validate_wells(wells: pd.DataFrame) -> None:
     Raises
     ------
     DoseResponseError
-        Naming the offending blocks, when a column is missing; a block id, drug name, cell line,
-        dose or response is missing; a dose is negative; or a block lacks combination wells,
-        lacks single-agent wells of a drug, has fewer than two doses of a drug, or has a
-        combination dose without a single-agent well of that drug at that dose.
+        Naming the offending blocks, when a column is missing or not numeric; the table has no
+        wells; a block id, drug name, cell line, dose or response is missing; a dose or response
+        is not finite; a dose is negative; a response is beyond :data:`MAX_ABS_RESPONSE`; or a
+        block lacks combination wells, lacks single-agent wells of a drug, has fewer than two
+        doses of a drug, or has a combination dose without a single-agent well of that drug at
+        that dose.
     """
     missing = [c for c in WELL_COLUMNS if c not in wells.columns]
     if missing:
         raise DoseResponseError(f"well table lacks columns {missing}; build it with read_wells")
+    if wells.empty:
+        raise DoseResponseError("the well table has no wells; build it with read_wells")
+    numeric = ["dose_a", "dose_b", "response"]
+    not_numeric = [
+        c
+        for c in numeric
+        if not pd.api.types.is_numeric_dtype(wells[c]) or pd.api.types.is_bool_dtype(wells[c])
+    ]
+    if not_numeric:
+        raise DoseResponseError(
+            f"well table columns {not_numeric} are not numeric; read the wells with read_wells, "
+            "which names the rows to fix"
+        )
     _check_wells(
         wells[["block_id", "drug_a", "drug_b", "cell_line"]].isna().any(axis=1),
         wells,
@@ -312,9 +508,9 @@ def validate_wells(wells: pd.DataFrame) -> None:
         "give both drugs of every well (single agents keep the partner's name with dose 0)",
     )
     _check_wells(
-        wells[["dose_a", "dose_b", "response"]].isna().any(axis=1),
+        ~np.isfinite(wells[numeric].to_numpy(float)).all(axis=1),
         wells,
-        "have a missing (NaN) dose or response",
+        "have a missing (NaN) or infinite dose or response",
         "remove those wells or fill them in before scoring",
     )
     _check_wells(
@@ -323,16 +519,23 @@ def validate_wells(wells: pd.DataFrame) -> None:
         "have negative doses",
         "doses are concentrations and must be >= 0; fix the input table",
     )
+    _check_wells(
+        wells["response"].abs() > MAX_ABS_RESPONSE,
+        wells,
+        f"have responses beyond +-{MAX_ABS_RESPONSE:g} % inhibition",
+        "responses must be percentages; normalise raw readouts to % of the untreated control",
+    )
     problems = _block_problems(wells)
     if problems:
-        listed = "\n  ".join(problems[:_MAX_LISTED])
-        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" * (len(problems) > _MAX_LISTED)
-        raise DoseResponseError(f"{len(problems)} problem(s) in the well table:\n  {listed}{more}")
+        listed = "; ".join(problems[:_MAX_LISTED])
+        more = f"; ... and {len(problems) - _MAX_LISTED} more" * (len(problems) > _MAX_LISTED)
+        raise DoseResponseError(f"{len(problems)} problem(s) in the well table: {listed}{more}")
 
 
-def _check_wells(bad: pd.Series, wells: pd.DataFrame, what: str, fix: str) -> None:
+def _check_wells(bad: pd.Series | np.ndarray, wells: pd.DataFrame, what: str, fix: str) -> None:
+    bad = np.asarray(bad, bool)
     if bad.any():
-        counts = wells.loc[bad, "block_id"].value_counts(sort=False)
+        counts = wells.loc[bad, "block_id"].value_counts(sort=False, dropna=False)
         blocks = ", ".join(f"{b!r} ({n})" for b, n in counts.head(_MAX_LISTED).items())
         more = f" and {len(counts) - _MAX_LISTED} more blocks" * (len(counts) > _MAX_LISTED)
         raise DoseResponseError(f"{int(bad.sum())} wells {what}, in blocks {blocks}{more}: {fix}.")
@@ -685,11 +888,19 @@ def score_doses(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.DataF
         One row per combination dose pair of each block: ``block_id, drug_a, drug_b, cell_line,
         dose_a, dose_b, response`` (mean % inhibition), ``n_replicates``, ``effect_a, effect_b``
         (mean single-agent % inhibition at the same doses) and one column per model with the
-        excess ``response - expected`` (ZIP: delta) in percentage points.
+        excess ``response - expected`` (ZIP: delta) in percentage points; all finite.
+
+    Raises
+    ------
+    DoseResponseError
+        From :func:`validate_wells`; when a block's Hill fits fail; or when a score is not
+        finite (never handed on silently).
+    synergy_ppl.errors.OptionError
+        For a model not in :data:`MODELS`.
     """
     unknown = set(models) - set(MODELS)
     if unknown:
-        raise ValueError(f"unknown models {sorted(unknown)}; choose from {MODELS}")
+        raise OptionError(f"unknown models {sorted(unknown)}; choose from {MODELS}")
     validate_wells(wells)
     means = (
         wells.groupby(list(WELL_COLUMNS[:-1]), sort=False)["response"]
@@ -717,7 +928,24 @@ def score_doses(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.DataF
             for block_id, combo in combos.groupby("block_id", sort=False)
         ]
         combos = combos.join(pd.concat(scores))
+    _check_finite(combos, list(models), "dose pairs")
     return combos
+
+
+def _check_finite(scores: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Refuse to hand on a non-finite score: it would be written out as an empty or inf synergy."""
+    finite = np.isfinite(scores[columns].to_numpy(float))
+    if not finite.all():
+        bad = ~finite.all(axis=1)
+        blocks = scores.loc[bad, "block_id"].drop_duplicates()
+        listed = ", ".join(repr(b) for b in blocks.head(_MAX_LISTED))
+        more = f" and {len(blocks) - _MAX_LISTED} more" * (len(blocks) > _MAX_LISTED)
+        models = [c for c, ok in zip(columns, finite.all(axis=0), strict=True) if not ok]
+        raise DoseResponseError(
+            f"{int(bad.sum())} {what} of blocks {listed}{more} get non-finite {models} scores; "
+            "check those blocks' doses (one unit, no extreme values) and responses, or leave "
+            "them out"
+        )
 
 
 def _hill_model_scores(
@@ -729,8 +957,15 @@ def _hill_model_scores(
     control (dose 0, 0) pins the bottom of both curves.
     """
     alone_a, alone_b = block[block["dose_b"] == 0], block[block["dose_a"] == 0]
-    curve_a = fit_hill(alone_a["dose_a"], alone_a["response"])
-    curve_b = fit_hill(alone_b["dose_b"], alone_b["response"])
+    try:
+        curve_a = fit_hill(alone_a["dose_a"], alone_a["response"])
+        curve_b = fit_hill(alone_b["dose_b"], alone_b["response"])
+    except (RuntimeError, ValueError) as err:  # scipy: no convergence, or non-finite residuals
+        raise DoseResponseError(
+            f"block {block['block_id'].iloc[0]!r}: the single-drug Hill fits for Loewe and ZIP "
+            f"failed ({' '.join(str(err).split())}); check the block's doses and responses, or "
+            "leave the block out"
+        ) from err
     dose_a, dose_b = combo["dose_a"].to_numpy(), combo["dose_b"].to_numpy()
     observed = combo["response"].to_numpy()
     scores = pd.DataFrame(index=combo.index)
@@ -757,7 +992,12 @@ def score_blocks(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.Data
         One row per block, in input order: ``drug_a, drug_b, cell_line, block_id, n_wells``
         (all wells of the block, replicates and single agents included) and, per model,
         ``<model>_mean`` and ``<model>_max`` in percentage points of inhibition
-        (positive = synergy).
+        (positive = synergy); all finite.
+
+    Raises
+    ------
+    DoseResponseError, synergy_ppl.errors.OptionError
+        As :func:`score_doses`.
     """
     doses = score_doses(wells, models)
     scores = doses.groupby("block_id", sort=False)[list(models)].agg(["mean", "max"])
@@ -765,6 +1005,7 @@ def score_blocks(wells: pd.DataFrame, models: Sequence[str] = MODELS) -> pd.Data
     n_wells = wells.groupby("block_id", sort=False).size().rename("n_wells")
     names = doses.groupby("block_id", sort=False)[["drug_a", "drug_b", "cell_line"]].first()
     table = names.join(n_wells).join(scores).reset_index()
+    _check_finite(table, list(scores.columns), "block summaries")
     return table[["drug_a", "drug_b", "cell_line", "block_id", "n_wells", *scores.columns]]
 
 
@@ -787,11 +1028,25 @@ def score_wells(
     -------
     pandas.DataFrame
         ``drug_a, drug_b, cell_line, synergy`` followed by the other :func:`score_blocks`
-        columns; one row per block, ready for ``synergy-ppl fit --data``.
+        columns; one row per block, ready for ``synergy-ppl fit --data``. Every score is finite.
+
+    Raises
+    ------
+    DoseResponseError
+        A :class:`~synergy_ppl.errors.DataError` whose message starts with the file name, for
+        any well table that cannot be scored (see :func:`read_wells` and :func:`score_doses`).
+    synergy_ppl.errors.DataError
+        From :func:`~synergy_ppl.data.read_table`, for a missing or unreadable file.
+    synergy_ppl.errors.OptionError
+        For a ``score`` outside the choices (a bad ``response`` is a DoseResponseError).
     """
     choices = [f"{model}_{stat}" for model in MODELS for stat in ("mean", "max")]
     if score not in choices:
-        raise ValueError(f"score must be one of {choices}, got {score!r}")
-    table = score_blocks(read_wells(path_or_df, response))
+        raise OptionError(f"score must be one of {choices}, got {score!r}")
+    wells = read_wells(path_or_df, response)
+    try:
+        table = score_blocks(wells)
+    except DoseResponseError as err:
+        raise DoseResponseError(f"{_source(path_or_df)}: {err}") from err
     table.insert(3, "synergy", table[score])
     return table

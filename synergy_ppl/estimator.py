@@ -8,8 +8,9 @@ object returns is on the original score scale.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,13 +18,16 @@ import pyro.distributions as dist
 import torch
 
 from .data import DataError, Screen, Split
+from .errors import OptionError, TrainingDiverged
 from .features import FeatureSet, build_features, encode_pairs
 from .guides import make_guide
-from .inference import History, TrainData, train
+from .inference import History, TrainData, learning_rate_advice, train
 from .metrics import regression_metrics
 from .models import (
+    BAYESIAN_PARTS,
     CELL_EFFECT_SITE,
     EFFECT_SITES,
+    LIKELIHOODS,
     PAIR_EFFECT_SITE,
     PRIORS,
     Prior,
@@ -32,9 +36,14 @@ from .models import (
     local_params,
     set_priors,
 )
+from .options import check_range, typed_fields
 from .predictive import draw_posterior, network_samples, observation_samples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+DIVERGED_RMSE = 3.0
+"""Training RMSE of the predictive mean, in score SDs, above which a fit counts as diverged:
+predicting the mean scores 1, and a fit three times worse on its own training rows has been
+thrown off by its learning rate (its guide scales exploded), not merely stopped early."""
 ARCHITECTURE = (
     "prior",
     "likelihood",
@@ -85,21 +94,73 @@ class ModelConfig:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        self.check()
+
     @classmethod
-    def from_dict(cls, values: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DataError(f"unknown model option(s) {unknown}; known: {sorted(known)}")
-        values = dict(values)
-        for name in ("drug_layers", "head_layers"):
-            if name in values:
-                values[name] = tuple(int(v) for v in values[name])
-        return cls(**values)
+    def from_dict(cls, values: dict, section: str = "model") -> ModelConfig:
+        """A config from a mapping (config file, saved run); keys and types are checked."""
+        return cls(**typed_fields(cls, values, section))
+
+    def check(self) -> None:
+        """Raise :class:`OptionError` naming the option if a value is outside its range."""
+        for name, choices in (
+            ("prior", sorted(PRIORS)),
+            ("likelihood", LIKELIHOODS),
+            ("bayesian", BAYESIAN_PARTS),
+        ):
+            if getattr(self, name) not in choices:
+                raise OptionError(
+                    f"--{name} '{getattr(self, name)}' is not one of {list(choices)}."
+                )
+        if not self.drug_layers or min(self.drug_layers) < 1:
+            raise OptionError(
+                f"--drug-layers needs one or more sizes >= 1 (e.g. 256,64), not {self.drug_layers}."
+            )
+        if self.head_layers and min(self.head_layers) < 1:
+            raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
+        for flag, value, low in (
+            ("--merge-dim", self.merge_dim, 1),
+            ("--n-bits", self.n_bits, 1),
+            ("--radius", self.radius, 0),
+            ("--epochs", self.epochs, 1),
+            ("--min-steps", self.min_steps, 0),
+            ("--batch-size", self.batch_size, 1),
+            ("--patience", self.patience, 1),
+            ("num_particles", self.num_particles, 1),
+            ("--num-samples", self.num_samples, 2),
+            ("--seed", self.seed, 0),
+            ("--drug-effects", self.drug_effects, 0),
+            ("--pair-effects", self.pair_effects, 0),
+            ("--weight-decay", self.weight_decay, 0),
+            ("--trunk-anchor", self.trunk_anchor, 0),
+        ):
+            check_range(flag, value, low)
+        if self.cell_components is not None:
+            check_range("cell_components", self.cell_components, 1)
+        check_range("--dropout", self.dropout, 0, 1, high_open=True)
+        check_range("--lr", self.lr, 0, low_open=True)
+        if self.guide_lr is not None:
+            check_range("--guide-lr", self.guide_lr, 0, low_open=True)
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise OptionError(f"--device '{self.device}' is not cpu, cuda or cuda:N.")
+        try:  # a prior's parameters are checked by building it once
+            self.prior_fn()(torch.Size([1])).log_prob(torch.zeros(1))
+        except (TypeError, ValueError) as err:
+            raise OptionError(
+                f"prior '{self.prior}' does not take {self.prior_kwargs} ({err}); "
+                f"check --prior-scale / prior_kwargs."
+            ) from err
+
+    def check_device(self) -> None:
+        """Raise if ``device`` is CUDA and this torch cannot use it (checked before a fit)."""
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise OptionError(
+                f"--device {self.device}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                "use --device cpu or install a CUDA build of torch."
+            )
 
     def prior_fn(self) -> Prior:
-        if self.prior not in PRIORS:
-            raise DataError(f"unknown prior '{self.prior}'; choose one of {sorted(PRIORS)}")
         return functools.partial(PRIORS[self.prior], **self.prior_kwargs)
 
 
@@ -236,7 +297,21 @@ class SynergyBNN:
             seed=cfg.seed,
             progress=progress,
         )
+        self._check_converged(data)
         return self
+
+    def _check_converged(self, data: TrainData) -> None:
+        """Raise :class:`TrainingDiverged` if the predictive mean misses the training rows by
+        more than :data:`DIVERGED_RMSE` score SDs."""
+        draws = draw_posterior(self.model, self.guide, min(self.config.num_samples, 50), 0)
+        mean = network_samples(self.model, draws, data.train).mean(0)
+        rmse = torch.sqrt(torch.mean((mean - data.y_train) ** 2)).item()
+        if not rmse <= DIVERGED_RMSE:
+            raise TrainingDiverged(
+                f"training diverged: the fitted model's training RMSE is {rmse:.3g} score SDs "
+                f"(predicting the mean gives 1); "
+                f"{learning_rate_advice(self.config.lr, self.config.guide_lr)}."
+            )
 
     def _start_from(self, init: SynergyBNN) -> None:
         """Copy ``init``'s parameters and score scaling into the freshly built model and guide."""

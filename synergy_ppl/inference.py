@@ -7,7 +7,9 @@ which also removes most of Pyro's per-step overhead.
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import pyro
@@ -17,6 +19,7 @@ from pyro.infer import TraceMeanField_ELBO
 from pyro.infer.autoguide import AutoGuide
 from tqdm.auto import tqdm
 
+from .errors import TrainingDiverged
 from .models import SynergyModel, local_params
 
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -90,6 +93,10 @@ def train(
     number of epochs so that at least that many optimizer steps run: on a few dozen rows an
     epoch is a step or two, too few for the guide's scales to grow from their small initial
     value to the posterior's width, which would leave the uncertainty far too narrow.
+
+    A non-finite loss stops training at once with :class:`~synergy_ppl.errors.TrainingDiverged`
+    (the parameters of the last epoch whose loss was finite restored, the history in
+    ``err.history``).
     """
     pyro.set_rng_seed(seed)
     elbo = TraceMeanField_ELBO(
@@ -120,11 +127,24 @@ def train(
         range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
     )
     # argument checks cost ~15% of a step; the first call above has already passed them
-    with pyro.validation_enabled(False):
+    advice = learning_rate_advice(lr, guide_lr)
+    # a NaN loss is reported below as one sentence; Pyro's own warning would only repeat it
+    with pyro.validation_enabled(False), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Encountered NaN")
         for epoch in bar:
             order = torch.randperm(n_train, generator=generator)
             model.train()  # dropout on for the steps, off for validation and afterwards
+            last_finite = _snapshot(loss_fn)
             loss = _epoch(loss_fn, optimizer, data, order, batch_size, anchor)
+            if not math.isfinite(loss):
+                loss_fn.load_state_dict(last_finite)
+                model.eval()
+                history.seconds = time.perf_counter() - start
+                err = TrainingDiverged(
+                    f"training diverged in epoch {epoch + 1}: the loss became {loss}; {advice}."
+                )
+                err.history = history
+                raise err
             history.elbo.append(loss / n_train)
             model.eval()
             if not len(data.y_val):
@@ -136,7 +156,7 @@ def train(
             bar.set_postfix(loss=f"{history.elbo[-1]:.3f}", val_rmse=f"{rmse:.3f}")
             if rmse < best_rmse - 1e-4:
                 best_rmse, stale, history.best_epoch = rmse, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in loss_fn.state_dict().items()}
+                best_state = _snapshot(loss_fn)
             else:
                 stale += 1
                 if stale >= patience:
@@ -145,6 +165,15 @@ def train(
         loss_fn.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def learning_rate_advice(lr: float, guide_lr: float | None) -> str:
+    """What to change when a fit diverges."""
+    return f"lower --lr (now {lr:g}) or --guide-lr (now {guide_lr or lr:g})"
+
+
+def _snapshot(module: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
@@ -189,6 +218,8 @@ def _epoch(
     for batch in order.split(batch_size):
         optimizer.zero_grad()
         loss = loss_fn(*(t[batch] for t in data.train), data.y_train[batch], n_train)
+        if not torch.isfinite(loss):
+            return math.nan  # stop before a non-finite gradient reaches the parameters
         (loss + anchor() if anchor else loss).backward()
         optimizer.step()
         total += loss.item() * len(batch) / n_train

@@ -9,12 +9,14 @@ Layout of ``runs/<name>/``::
     elbo.csv               epoch, loss (negative ELBO per row), validation RMSE
     screen.csv             the averaged screen with each row's split part
 
-An existing, non-empty run directory is never overwritten unless asked.
+An existing, non-empty run directory is never overwritten unless asked, and then only the
+files a fit wrote there (listed in its ``.synergy-ppl.json`` manifest) are replaced.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import time
 from dataclasses import asdict, replace
@@ -24,44 +26,67 @@ import pandas as pd
 import torch
 
 from .data import DataConfig, DataError
+from .errors import OptionError, TrainingDiverged
 from .estimator import ARCHITECTURE, ModelConfig, SynergyBNN
+from .outputs import check_folder, prepare_folder, record, write_json
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
+"""What a run directory must hold to be read back."""
+FIT_WRITES = (*RUN_FILES, "predictions_test.csv", "elbo.csv")
+"""Everything ``fit`` writes into a run directory."""
+TRANSFERS = ("prior", "warm-start")
+"""How a pretrained model enters a fit (both start from its parameters; ``prior`` also makes
+its posterior the prior of the Bayesian weights)."""
+SCREEN_COLUMNS = ("drug_a", "drug_b", "cell_line", "score", "part")
 
 
-def new_run_dir(out: str | Path | None, prefix: str, overwrite: bool = False) -> Path:
-    """Create the run directory (``runs/<prefix>-<timestamp>`` by default).
-
-    Raises if ``out`` exists and is not empty, unless ``overwrite``.
-    """
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{prefix}-{stamp}"
-        suffix = 1
-        while out.exists():
-            out = Path("runs") / f"{prefix}-{stamp}-{suffix}"
-            suffix += 1
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{out} already exists and is not empty; choose another --out or pass --overwrite."
-        )
-    out.mkdir(parents=True, exist_ok=True)
+def default_run_dir(prefix: str) -> Path:
+    """``runs/<prefix>-<timestamp>``, with a numeric suffix if that exists already."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out, suffix = Path("runs") / f"{prefix}-{stamp}", 1
+    while out.exists():
+        out, suffix = Path("runs") / f"{prefix}-{stamp}-{suffix}", suffix + 1
     return out
 
 
-def write_json(path: Path, payload: dict) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+def save_state(state: dict, path: Path) -> None:
+    """Write a model state (tensors, numbers, strings, lists and dicts only)."""
+    torch.save(state, path)
 
 
-def _json_default(value):
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, tuple | set):
-        return list(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+def load_state(path: str | Path) -> dict:
+    """Read a model state written by :func:`save_state`.
+
+    ``weights_only=True``: the file may hold only tensors and plain values, so a model file
+    someone sends you cannot run code when it is read (a pickle of anything else is refused).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such model file.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"{path}: not a model file synergy-ppl can read safely ({reason[:200]}). "
+            "It is corrupt, from another version, or holds more than weights; refit it."
+        ) from err
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: not a synergy-ppl model state; refit it.")
+    return state
+
+
+def model_from_state(state: dict, source: str | Path) -> SynergyBNN:
+    """The fitted model of a loaded state, with an error naming ``source`` if it is broken."""
+    try:
+        return SynergyBNN.from_state(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        if isinstance(err, DataError):
+            raise DataError(f"{source}: {err}") from err
+        raise DataError(
+            f"{source}: the model state is incomplete or from an incompatible version "
+            f"({type(err).__name__}: {str(err)[:200]}); refit the run."
+        ) from err
 
 
 def save_fit(
@@ -72,8 +97,9 @@ def save_fit(
     screen_table: pd.DataFrame,
     test_predictions: pd.DataFrame,
 ) -> None:
-    """Write a fitted model and its evidence into ``run_dir``."""
-    torch.save(bnn.state(), run_dir / "model.pt")
+    """Write a fitted model and its evidence into ``run_dir`` (recorded as ours first)."""
+    record(run_dir, *FIT_WRITES)
+    save_state(bnn.state(), run_dir / "model.pt")
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics)
     screen_table.to_csv(run_dir / "screen.csv", index=False)
@@ -90,7 +116,7 @@ def check_run_dir(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: no such run directory.")
-    missing = [name for name in RUN_FILES if not (run_dir / name).exists()]
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
         raise DataError(
             f"{run_dir}: not a complete run directory, missing {missing}. "
@@ -99,28 +125,58 @@ def check_run_dir(run_dir: str | Path) -> Path:
     return run_dir
 
 
+def read_run_json(run_dir: Path, name: str) -> dict:
+    """A JSON object of the run (``config.json``, ``metrics.json``), or a clear error."""
+    path = Path(run_dir) / name
+    try:
+        payload = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: corrupt JSON ({err}); refit the run.") from err
+    if not isinstance(payload, dict) or not payload:
+        raise DataError(f"{path}: empty or not a JSON object; the run is corrupt, refit it.")
+    return payload
+
+
 def load_fit(run_dir: str | Path) -> tuple[SynergyBNN, dict]:
     """The fitted model and resolved config of a run directory."""
     run_dir = check_run_dir(run_dir)
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{run_dir / 'config.json'}: corrupt JSON ({err}).") from err
-    try:
-        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)
-        bnn = SynergyBNN.from_state(state)
-    except (RuntimeError, KeyError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+    config = read_run_json(run_dir, "config.json")
+    if not isinstance(config.get("model"), dict) or not isinstance(config.get("data"), dict):
         raise DataError(
-            f"{run_dir / 'model.pt'}: cannot be loaded ({type(err).__name__}: {err}). "
-            "The file is corrupt or from an incompatible version; refit the run."
-        ) from err
-    return bnn, config
+            f"{run_dir / 'config.json'}: has no 'data' and 'model' sections; the run is "
+            "corrupt, refit it."
+        )
+    path = run_dir / "model.pt"
+    return model_from_state(load_state(path), path), config
 
 
 def read_screen(run_dir: str | Path) -> pd.DataFrame:
     """The run's averaged screen with its ``part`` column (train / val / test / unused)."""
+    path = check_run_dir(run_dir) / "screen.csv"
     names = {"drug_a": str, "drug_b": str, "cell_line": str}
-    return pd.read_csv(check_run_dir(run_dir) / "screen.csv", dtype=names)
+    try:
+        table = pd.read_csv(path, dtype=names)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: unreadable ({err}); the run is corrupt, refit it.") from err
+    missing = [c for c in SCREEN_COLUMNS if c not in table.columns]
+    if missing or table.empty:
+        raise DataError(
+            f"{path}: {'missing column(s) ' + str(missing) if missing else 'no rows'}; "
+            "the run is corrupt, refit it."
+        )
+    return table
+
+
+def check_finite_metrics(metrics: dict) -> None:
+    """Raise :class:`TrainingDiverged` if a part's error or likelihood is NaN or infinite
+    (correlations and R2 are undefined, NaN, for a part of one row or of equal scores)."""
+    for part, values in metrics.items():
+        bad = [k for k in ("rmse", "nll") if not math.isfinite(values[k])]
+        if bad:
+            raise TrainingDiverged(
+                f"the fitted model's {part} metrics {bad} are not finite; the run was not "
+                "written. Lower --lr / --guide-lr, or check the scores for extreme values."
+            )
 
 
 def fit_run(
@@ -140,9 +196,18 @@ def fit_run(
     (``estimator.ARCHITECTURE``; the training options are this call's). ``transfer="prior"``
     also makes its posterior, widened by ``widen``, the prior of the Bayesian weights;
     ``"warm-start"`` keeps the configured prior (plain fine-tuning).
+
+    Nothing is written unless the fit succeeds: a clash with an existing ``out`` is reported
+    before the fit, and an old run there (``overwrite``) is replaced only afterwards.
     """
-    if transfer not in ("prior", "warm-start"):
-        raise DataError(f"unknown transfer '{transfer}'; choose prior or warm-start.")
+    if transfer not in TRANSFERS:
+        raise OptionError(f"unknown transfer '{transfer}'; choose one of {list(TRANSFERS)}.")
+    if not widen > 0:
+        raise OptionError(f"--widen must be > 0, not {widen}.")
+    run_dir = (
+        Path(out) if out is not None else default_run_dir(f"fit-{Path(data_config.data).stem}")
+    )
+    check_folder(run_dir, overwrite, FIT_WRITES)
     init, priors = None, None
     if prior_from is not None:
         init = load_fit(prior_from)[0]
@@ -150,13 +215,12 @@ def fit_run(
         priors = init.posterior_priors(widen) if transfer == "prior" else None
     screen = data_config.load()
     split = data_config.split_of(screen)
-    # create the directory before the (long) fit, so a clash is reported at once
-    run_dir = new_run_dir(out, f"fit-{Path(data_config.data).stem}", overwrite)
     bnn = SynergyBNN(model_config).fit(screen, split, progress=progress, init=init, priors=priors)
     parts = {"train": split.train, "val": split.val, "test": split.test}
     metrics = {
         part: bnn.evaluate(screen.table.iloc[rows]) for part, rows in parts.items() if len(rows)
     }
+    check_finite_metrics(metrics)
     metrics["fit_seconds"] = bnn.history.seconds
     metrics["epochs_run"] = len(bnn.history.elbo)
     metrics["best_epoch"] = bnn.history.best_epoch + 1
@@ -173,5 +237,12 @@ def fit_run(
     config = {"data": asdict(data_config), "model": asdict(model_config)}
     if prior_from is not None:
         config["transfer"] = {"from": str(prior_from), "mode": transfer, "widen": widen}
-    save_fit(run_dir, bnn, config, metrics, table, test_predictions)
+    save_fit(
+        prepare_folder(run_dir, overwrite, FIT_WRITES),
+        bnn,
+        config,
+        metrics,
+        table,
+        test_predictions,
+    )
     return run_dir, metrics

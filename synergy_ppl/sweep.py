@@ -18,20 +18,32 @@ others; option names are the command's long options (``head_layers`` or ``head-l
       head_layers: {choice: [[64], [128, 32]]}
       prior_scale: {uniform: [0.5, 2.0]}
 
+The config is checked before any trial runs: its keys and their types, the options and the
+``fixed:`` values (as the command line would read them), and that some trial can report the
+``metric:`` and each ``report:`` entry (:func:`check_metrics`). Mistakes raise
+:class:`~synergy_ppl.errors.OptionError` naming the file and the key.
+
 Trials are the grid's cartesian product times ``num_samples`` draws of the sampled options
 (one draw if there are none). Each trial has a stable id (a hash of the command and all its
 options) and a folder ``<out>/trials/<id>/`` holding ``trial.json`` (status, metrics, error,
 seconds), ``trial.log`` (its output and, if it failed, the traceback) and ``run/``, the
 ordinary run directory of ``fit`` or ``simulate``. The sweep writes ``summary.csv``,
 ``summary.json`` (one row per trial and the best trial) and ``sweep.png`` into ``<out>``.
+Everything it writes is listed in the folders' manifests (:mod:`synergy_ppl.outputs`).
 
-Resuming: trials whose ``trial.json`` says ``finished`` are skipped; failed and unfinished
-trials run again (a ``simulate`` trial continues from its last finished round).
+Resuming: a folder whose ``sweep.json`` holds the same config is resumed: trials whose
+``trial.json`` says ``finished`` are skipped; failed and unfinished trials run again (a
+``simulate`` trial continues from its last finished round). A folder holding another sweep
+(or anything else) is refused unless ``overwrite``, which removes only what a sweep wrote
+there and starts afresh.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -39,13 +51,15 @@ import math
 import os
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .data import DataError
+from . import outputs
+from .errors import OptionError, OutputError
 
 COMMANDS = ("fit", "simulate")
 SAMPLERS = ("choice", "uniform", "loguniform")
@@ -54,6 +68,24 @@ CONFIG_KEYS = {"command", "metric", "mode", "num_samples", "seed", "report", "fi
 RESERVED = {"out", "overwrite", "quiet", "func", "command"}
 """Options the sweep sets itself (each trial writes into its own folder, quietly)."""
 FINISHED, FAILED, PENDING = "finished", "failed", "pending"
+SWEEP_WRITES = ("sweep.json", "summary.csv", "summary.json", "sweep.png", "trials", "ray")
+"""Everything a sweep writes into its folder."""
+TRIAL_WRITES = ("trial.json", "trial.log", "run")
+"""Everything a trial writes into ``trials/<id>/``."""
+FIT_PARTS = ("train", "val", "test")
+"""The parts ``runs.fit_run`` evaluates: sections of metrics.json."""
+FIT_EXTRAS = (
+    "fit_seconds",
+    "epochs_run",
+    "best_epoch",
+    "data.rows_read",
+    "data.triples",
+    "data.replicate_rows_averaged",
+    "data.drugs",
+    "data.cell_lines",
+    "data.split_dropped_rows",
+)
+"""The other numbers ``runs.fit_run`` writes into metrics.json."""
 
 
 # ------------------------------------------------------------------------- the config
@@ -77,54 +109,64 @@ class SweepConfig:
     def from_dict(cls, values: dict, source: str = "sweep config") -> SweepConfig:
         """Validate ``values`` (errors name ``source`` and the key at fault)."""
         if not isinstance(values, dict):
-            raise DataError(
-                f"{source}: a sweep config is a mapping with keys {sorted(CONFIG_KEYS)}."
+            what = "empty" if values is None else f"a {type(values).__name__}"
+            raise OptionError(
+                f"{source}: a sweep config is a mapping with keys {sorted(CONFIG_KEYS)}; "
+                f"this one is {what}."
             )
-        unknown = sorted(set(values) - CONFIG_KEYS)
+        unknown = sorted(str(k) for k in set(values) - CONFIG_KEYS)
         if unknown:
-            raise DataError(f"{source}: unknown key(s) {unknown}; known: {sorted(CONFIG_KEYS)}.")
+            raise OptionError(f"{source}: unknown key(s) {unknown}; known: {sorted(CONFIG_KEYS)}.")
         for key in ("command", "metric"):
-            if key not in values:
-                raise DataError(f"{source}: '{key}:' is missing.")
+            if values.get(key) is None:
+                raise OptionError(f"{source}: '{key}:' is missing.")
         command = values["command"]
         if command not in COMMANDS:
-            raise DataError(f"{source}: command: '{command}' is not one of {list(COMMANDS)}.")
-        mode = values.get("mode", "max")
+            raise OptionError(f"{source}: command: '{command}' is not one of {list(COMMANDS)}.")
+        mode = _given(values, "mode", "max")
         if mode not in ("max", "min"):
-            raise DataError(f"{source}: mode: '{mode}' must be max or min.")
-        num_samples = values.get("num_samples", 1)
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise DataError(f"{source}: num_samples: must be an integer >= 1, not {num_samples!r}.")
-        report = values.get("report") or []
+            raise OptionError(f"{source}: mode: '{mode}' must be max or min.")
+        num_samples = _integer(values, "num_samples", 1, 1, source)
+        seed = _integer(values, "seed", 0, 0, source)
+        metric = _metric_name(values["metric"], "metric", source)
+        report = _given(values, "report", [])
         if isinstance(report, str):
             report = [report]
-        fixed = _normalise_keys(values.get("fixed") or {}, "fixed", source)
-        search = _normalise_keys(values.get("search") or {}, "search", source)
+        if not isinstance(report, list):
+            raise OptionError(f"{source}: report: must be a list of metric names, not {report!r}.")
+        report = [_metric_name(name, "report", source) for name in report]
+        fixed = _normalise_keys(_given(values, "fixed", {}), "fixed", source)
+        search = _normalise_keys(_given(values, "search", {}), "search", source)
         both = sorted(set(fixed) & set(search))
         if both:
-            raise DataError(f"{source}: option(s) {both} are both in 'fixed:' and 'search:'.")
+            raise OptionError(f"{source}: option(s) {both} are both in 'fixed:' and 'search:'.")
         actions = option_actions(command)
         for section, names in (("fixed", fixed), ("search", search)):
             for name in names:
                 if name in RESERVED or name not in actions:
                     known = sorted(set(actions) - RESERVED)
-                    raise DataError(
+                    raise OptionError(
                         f"{source}: {section}.{name}: not an option of '{command}' "
                         f"(the sweep sets out/overwrite/quiet itself); options: {known}."
                     )
+        # a fixed value the command line cannot read would fail every trial: refuse it now
+        for name, value in fixed.items():
+            _coerce(name, actions[name], value, f"{source}: fixed.{name}")
         for name, spec in search.items():
             _check_search_spec(name, spec, source)
-        return cls(
+        config = cls(
             command=command,
-            metric=str(values["metric"]),
+            metric=metric,
             mode=mode,
             fixed=fixed,
             search=search,
             num_samples=num_samples,
-            seed=int(values.get("seed", 0)),
-            report=tuple(str(r) for r in report),
+            seed=seed,
+            report=tuple(report),
             source=source,
         )
+        check_metrics(config)
+        return config
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -137,43 +179,97 @@ def load_sweep_config(path: str | Path) -> SweepConfig:
     import yaml
 
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: sweep config not found.")
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise OptionError(f"{path}: sweep config {what}.")
     try:
-        values = yaml.safe_load(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise OptionError(f"{path}: cannot read the sweep config ({err}).") from err
+    try:
+        values = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise DataError(f"{path}: not valid YAML ({err}).") from err
+        raise OptionError(
+            f"{path}{_yaml_where(err)}: not valid YAML ({_yaml_problem(err)})."
+        ) from err
     return SweepConfig.from_dict(values, str(path))
 
 
-def _normalise_keys(section: dict, name: str, source: str) -> dict:
+def _yaml_where(err) -> str:
+    """``, line L, column C`` of a YAML error (1-based), or nothing if it has no position."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(err) -> str:
+    problem = getattr(err, "problem", None)
+    context = getattr(err, "context", None)
+    if problem:
+        return f"{context}: {problem}" if context else str(problem)
+    return " ".join(str(err).split())
+
+
+def _given(values: dict, key: str, default):
+    """``values[key]``; an absent or empty (``key:`` alone) key takes its default."""
+    value = values.get(key)
+    return default if value is None else value
+
+
+def _integer(values: dict, key: str, default: int, minimum: int, source: str) -> int:
+    value = _given(values, key, default)
+    # bool is an int in Python, but 'num_samples: yes' is a mistake
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OptionError(f"{source}: {key}: must be an integer >= {minimum}, not {value!r}.")
+    return value
+
+
+def _metric_name(value, key: str, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise OptionError(
+            f"{source}: {key}: a metric is one dotted name such as test.pearson, not {value!r}."
+        )
+    return value.strip()
+
+
+def _normalise_keys(section, name: str, source: str) -> dict:
     if not isinstance(section, dict):
-        raise DataError(f"{source}: '{name}:' must be a mapping of option: value.")
-    return {str(k).replace("-", "_"): v for k, v in section.items()}
+        raise OptionError(f"{source}: '{name}:' must be a mapping of option: value.")
+    normal = {}
+    for key, value in section.items():
+        option = str(key).replace("-", "_")
+        if option in normal:
+            raise OptionError(f"{source}: {name}.{option}: given twice ('-' and '_' spellings).")
+        # plain JSON values (YAML dates become text, as on the command line): trials are
+        # hashed, shipped to Ray and saved as JSON
+        normal[option] = json.loads(json.dumps(value, default=str))
+    return normal
 
 
 def _check_search_spec(name: str, spec, source: str) -> None:
     where = f"{source}: search.{name}"
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise DataError(
+        raise OptionError(
             f"{where}: give one of {{grid: [..]}}, {{choice: [..]}}, {{uniform: [low, high]}} "
             f"or {{loguniform: [low, high]}}, not {spec!r}."
         )
     kind, arg = next(iter(spec.items()))
     if kind not in ("grid", *SAMPLERS):
-        raise DataError(f"{where}: unknown kind '{kind}'; use grid, {', '.join(SAMPLERS)}.")
+        raise OptionError(f"{where}: unknown kind '{kind}'; use grid, {', '.join(SAMPLERS)}.")
     if not isinstance(arg, list) or not arg:
-        raise DataError(f"{where}.{kind}: needs a non-empty list, not {arg!r}.")
+        raise OptionError(f"{where}.{kind}: needs a non-empty list, not {arg!r}.")
     if kind in ("uniform", "loguniform"):
-        if len(arg) != 2 or not all(isinstance(_number(v), float) for v in arg):
-            raise DataError(f"{where}.{kind}: needs [low, high] numbers, not {arg!r}.")
-        low, high = (_number(v) for v in arg)
+        bounds = [_number(v) for v in arg]
+        if len(arg) != 2 or not all(b is not None and math.isfinite(b) for b in bounds):
+            raise OptionError(f"{where}.{kind}: needs [low, high] numbers, not {arg!r}.")
+        low, high = bounds
         if not low < high or (kind == "loguniform" and low <= 0):
-            raise DataError(f"{where}.{kind}: needs 0 < low < high (log) or low < high.")
+            raise OptionError(f"{where}.{kind}: needs 0 < low < high (log) or low < high.")
 
 
 def _number(value) -> float | None:
     """``value`` as a float (YAML reads ``1e-3`` as a string), or None."""
+    if isinstance(value, bool):
+        return None
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -182,8 +278,6 @@ def _number(value) -> float | None:
 
 def option_actions(command: str) -> dict:
     """``option name -> argparse action`` of a command of the ``synergy-ppl`` CLI."""
-    import argparse
-
     from .cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
@@ -194,6 +288,106 @@ def option_actions(command: str) -> dict:
         for s in action.option_strings
         if s.startswith("--")
     }
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@functools.cache
+def regression_metric_names() -> tuple[str, ...]:
+    """The keys of :func:`metrics.regression_metrics`, read off a tiny call (so they follow
+    that function): what fit reports for each part."""
+    import torch
+
+    from .metrics import regression_metrics
+
+    return tuple(regression_metrics(torch.arange(6.0).reshape(2, 3), torch.arange(3.0)))
+
+
+def fit_metric_names() -> tuple[str, ...]:
+    """The dotted names of the numbers in fit's metrics.json: ``<part>.<metric>``, then
+    :data:`FIT_EXTRAS`."""
+    keys = regression_metric_names()
+    return (*[f"{part}.{key}" for part in FIT_PARTS for key in keys], *FIT_EXTRAS)
+
+
+@functools.cache
+def simulate_metric_names() -> tuple[str, ...]:
+    """The keys of each strategy's entry in simulate's results.json summary, read off
+    :func:`active.summarise_runs` on a one-round table (so they follow that function)."""
+    from .active import summarise_runs
+
+    row = {"strategy": "s", "seed": 0, "round": 0, "tested": 1, "found_top": 1, "recall": 1.0}
+    row.update(random=0.5, oracle=1.0, best_found=1.0, regret=0.0, distinct_drugs=2, seconds=0.0)
+    return tuple(summarise_runs(pd.DataFrame([row]))["s"])
+
+
+def trial_strategies(config: SweepConfig) -> list[tuple[str, ...]]:
+    """The strategies each trial of a ``simulate`` sweep runs (its ``acquisition``)."""
+    default = option_actions("simulate")["acquisition"].default
+    strategies = []
+    for trial in expand(config):
+        value = trial["all"].get("acquisition", default)
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        strategies.append(tuple(s.strip() for s in text.split(",") if s.strip()))
+    return strategies
+
+
+def check_metrics(config: SweepConfig) -> None:
+    """Refuse a ``metric:`` or ``report:`` entry that no trial can report, before any runs
+    (a typo would otherwise cost the whole sweep and give an empty column)."""
+    per_trial = trial_strategies(config) if config.command == "simulate" else []
+    for key, names in (("metric", (config.metric,)), ("report", config.report)):
+        for name in names:
+            problem = (
+                _fit_metric_problem(name)
+                if config.command == "fit"
+                else _simulate_metric_problem(name, per_trial)
+            )
+            if problem:
+                raise OptionError(f"{config.source}: {key}: '{name}' {problem}")
+
+
+def _fit_metric_problem(name: str) -> str | None:
+    valid = fit_metric_names()
+    if name in valid:
+        return None
+    return (
+        f"is not a metric fit reports{_did_you_mean(name, valid)}; use PART.NAME with PART one "
+        f"of {', '.join(FIT_PARTS)} and NAME one of {', '.join(regression_metric_names())}, "
+        f"or one of {', '.join(FIT_EXTRAS)}."
+    )
+
+
+def _simulate_metric_problem(name: str, per_trial: list[tuple[str, ...]]) -> str | None:
+    from .active import STRATEGIES
+
+    keys = simulate_metric_names()
+    run = list(dict.fromkeys(s for strategies in per_trial for s in strategies))
+    strategy, _, key = name.rpartition(".")  # strategy names have no dots
+    if key in keys and strategy in ("", *STRATEGIES):
+        if not strategy and not any(len(s) == 1 for s in per_trial):
+            return (
+                f"names no strategy and every trial runs several ({', '.join(run)}); use "
+                f"STRATEGY.{key} with STRATEGY one of {', '.join(run)}."
+            )
+        if strategy and strategy not in run:
+            return (
+                f"names strategy '{strategy}', which no trial runs; the trials run "
+                f"{', '.join(run)}."
+            )
+        return None
+    candidates = [*keys, *[f"{s}.{k}" for s in run for k in keys]]
+    return (
+        f"is not a metric simulate reports{_did_you_mean(name, candidates)}; use NAME (when a "
+        f"trial runs one strategy) or STRATEGY.NAME, with STRATEGY one the trials run "
+        f"({', '.join(run)}) and NAME one of {', '.join(keys)}."
+    )
+
+
+def _did_you_mean(name: str, valid) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 # ------------------------------------------------------------------------------ trials
@@ -273,23 +467,29 @@ def trial_namespace(command: str, options: dict, run_dir: Path):
     return args
 
 
-def _coerce(name: str, action, value):
-    """``value`` as the CLI would parse it; raise naming the option if it is invalid."""
-    if action.nargs == 0:  # store_true
-        return bool(value)
-    if action.type is None and isinstance(value, list | tuple):
+def _coerce(name: str, action, value, where: str | None = None):
+    """``value`` as the CLI would parse it; raise naming ``where`` (default: the option) if
+    it is invalid."""
+    where = where or f"option {name}"
+    if action.nargs == 0:  # store_true: bool('false') would be True, so only true / false
+        if not isinstance(value, bool):
+            raise OptionError(f"{where}: is a switch; give true or false, not {value!r}.")
+        return value
+    if isinstance(value, dict):  # a mapping option (--columns) reads name=column pairs
+        if action.type is None:
+            raise OptionError(f"{where}: takes one value, not a mapping {value!r}.")
+        value = ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple):
         value = ",".join(str(v) for v in value)  # e.g. acquisition: [ucb, random]
-    elif action.type is None and isinstance(value, int | float):
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     try:
-        if action.type is not None and not isinstance(value, dict):
-            if isinstance(value, list | tuple):
-                value = ",".join(str(v) for v in value)
-            value = action.type(value) if isinstance(value, str) else action.type(str(value))
-    except (TypeError, ValueError) as err:
-        raise DataError(f"option {name}: cannot read {value!r} ({err}).") from err
+        if action.type is not None:
+            value = action.type(value if isinstance(value, str) else str(value))
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as err:
+        raise OptionError(f"{where}: cannot read {value!r} ({err}).") from err
     if action.choices is not None and value not in action.choices:
-        raise DataError(f"option {name}: {value!r} is not one of {list(action.choices)}.")
+        raise OptionError(f"{where}: {value!r} is not one of {list(action.choices)}.")
     return value
 
 
@@ -350,6 +550,7 @@ def run_trial(spec: dict) -> dict:
 
     trial_dir = Path(spec["dir"])
     trial_dir.mkdir(parents=True, exist_ok=True)
+    outputs.record(trial_dir, *TRIAL_WRITES)  # listed before written: --overwrite removes them
     run_dir, log = trial_dir / "run", trial_dir / "trial.log"
     record = {"id": spec["id"], "options": spec["options"], "run_dir": str(run_dir)}
     record.update(log=str(log), metrics={}, error=None, host=os.uname().nodename)
@@ -369,7 +570,7 @@ def run_trial(spec: dict) -> dict:
             finally:
                 torch.set_num_threads(threads)
     record["seconds"] = round(time.perf_counter() - start, 3)
-    _write_json(trial_dir / "trial.json", record)
+    outputs.write_json(trial_dir / "trial.json", record)
     return record
 
 
@@ -386,18 +587,14 @@ def _chdir(path: str | None):
 
 
 def read_record(spec: dict) -> dict | None:
-    """The saved record of a trial, or None if it never finished writing one."""
+    """The saved record of a trial, or None if it never finished writing a readable one
+    (the trial then runs again)."""
     path = Path(spec["dir"]) / "trial.json"
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-
-
-def _write_json(path: Path, payload) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    return payload if isinstance(payload, dict) and "status" in payload else None
 
 
 # ----------------------------------------------------------------------------- engines
@@ -446,6 +643,10 @@ def run_ray(
     import ray
     from ray import tune
 
+    name = f"tune-{time.strftime('%Y%m%d-%H%M%S')}"
+    ray_dir = Path(out) / "ray"
+    ray_dir.mkdir(exist_ok=True)
+    outputs.record(ray_dir, name)
     started = not ray.is_initialized()
     if started:
         if address:
@@ -460,8 +661,8 @@ def run_ray(
             # of importing torch, Pyro and RDKit afresh for every trial
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True),
             run_config=tune.RunConfig(
-                name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}",
-                storage_path=str((Path(out) / "ray").resolve()),
+                name=name,
+                storage_path=str(ray_dir.resolve()),
                 failure_config=tune.FailureConfig(max_failures=0),
                 verbose=0,
             ),
@@ -470,7 +671,19 @@ def run_ray(
     finally:
         if started:
             ray.shutdown()
+        _claim_tree(ray_dir / name)
     return [_ray_record(result, specs) for result in grid]
+
+
+def _claim_tree(folder: Path) -> None:
+    """List everything under ``folder`` in manifests, folder by folder: Ray writes no
+    manifest, and ``--overwrite`` removes only what manifests list."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    entries = [p for p in folder.iterdir() if p.name != outputs.MANIFEST]
+    outputs.record(folder, *(p.name for p in entries))
+    for entry in entries:
+        _claim_tree(entry)
 
 
 def _ray_record(result, specs: list[dict]) -> dict:
@@ -491,7 +704,8 @@ def _ray_record(result, specs: list[dict]) -> dict:
         }
     if read_record(spec) is None:
         Path(spec["dir"]).mkdir(parents=True, exist_ok=True)
-        _write_json(Path(spec["dir"]) / "trial.json", record)
+        outputs.record(Path(spec["dir"]), *TRIAL_WRITES)
+        outputs.write_json(Path(spec["dir"]) / "trial.json", record)
     return record
 
 
@@ -532,17 +746,25 @@ def run_sweep(
     max_concurrent: int | None = None,
     num_cpus: int | None = None,
     limit: int | None = None,
+    overwrite: bool = False,
 ) -> SweepResult:
     """Run (or resume) a sweep into ``out`` and gather its summary.
 
     ``use_ray``: None = Ray if installed, else sequential (said so); True = Ray (error if it
-    is missing); False = sequential. Trials already finished in ``out`` are skipped.
-    ``limit`` runs at most that many pending trials (to split a sweep, or in tests).
+    is missing); False = sequential. A folder holding the same sweep is resumed: trials
+    already finished are skipped. One holding another sweep or other files is refused unless
+    ``overwrite``, which removes what an earlier sweep wrote there (the user's own files stay)
+    and starts afresh. ``limit`` runs at most that many pending trials (to split a sweep, or
+    in tests).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_engine_options(cpus_per_trial, gpus_per_trial, max_concurrent, num_cpus, limit)
+    if use_ray and not ray_available():
+        raise OptionError("Ray is not installed: pip install 'synergy-ppl[ray]', or pass --no-ray.")
+    check_metrics(config)  # from_dict did, but a SweepConfig may be built directly
     specs = trial_specs(config, out, cpus_per_trial)
-    _write_json(out / "sweep.json", {"config": _config_dict(config), "trials": specs})
+    prepare_sweep_folder(out, config, overwrite, [s["id"] for s in specs])
+    outputs.write_json(out / "sweep.json", {"config": _config_dict(config), "trials": specs})
     done = {s["id"] for s in specs if (read_record(s) or {}).get("status") == FINISHED}
     pending = [s for s in specs if s["id"] not in done][:limit]
     print(
@@ -550,8 +772,6 @@ def run_sweep(
         f"{len(pending)} to run"
     )
     engine = "ray" if use_ray or (use_ray is None and ray_available()) else "sequential"
-    if use_ray and not ray_available():
-        raise DataError("Ray is not installed: pip install 'synergy-ppl[ray]', or pass --no-ray.")
     if engine == "sequential" and use_ray is None:
         print(
             "Ray is not installed (pip install 'synergy-ppl[ray]'): running the trials one "
@@ -568,6 +788,62 @@ def run_sweep(
     seconds = time.perf_counter() - start
     table, best, counts = gather(config, specs, out)
     return SweepResult(out, table, best, counts, engine, len(pending), seconds)
+
+
+def _check_engine_options(
+    cpus_per_trial: int,
+    gpus_per_trial: float,
+    max_concurrent: int | None,
+    num_cpus: int | None,
+    limit: int | None,
+) -> None:
+    """Refuse engine options Ray or torch would reject mid-sweep (named as the CLI's)."""
+    for flag, value, minimum in (
+        ("--cpus-per-trial", cpus_per_trial, 1),
+        ("--gpus-per-trial", gpus_per_trial, 0),
+        ("--max-concurrent", max_concurrent, 1),
+        ("--num-cpus", num_cpus, 1),
+        ("limit", limit, 0),
+    ):
+        if value is not None and not (isinstance(value, int | float) and value >= minimum):
+            raise OptionError(f"{flag} must be >= {minimum}, not {value!r}.")
+
+
+def prepare_sweep_folder(
+    out: Path, config: SweepConfig, overwrite: bool = False, trial_ids: Iterable[str] = ()
+) -> None:
+    """Make ``out`` ready for ``config``'s sweep and list what it will write there.
+
+    A missing or empty folder is created. A folder whose ``sweep.json`` holds the same config
+    is resumed. Any other non-empty folder (another sweep's, or the user's) is refused unless
+    ``overwrite``: then what synergy-ppl wrote there is removed, the user's own files stay.
+    """
+    saved = _saved_config(out)
+    same = saved is not None and saved == json.loads(json.dumps(_config_dict(config)))
+    try:
+        if overwrite or not same:
+            if saved is not None and not overwrite:
+                raise OutputError(
+                    f"{out} holds another sweep (its sweep.json has a different config than "
+                    f"{config.source}); choose another --out or pass --overwrite (which "
+                    "replaces only what synergy-ppl wrote there)."
+                )
+            outputs.prepare_folder(out, overwrite, SWEEP_WRITES)
+        outputs.record(out, *SWEEP_WRITES)
+        # the trial folders are listed here, before Ray's workers write into them at once
+        (out / "trials").mkdir(exist_ok=True)
+        outputs.record(out / "trials", *trial_ids)
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write the sweep there ({err}).") from err
+
+
+def _saved_config(out: Path) -> dict | None:
+    """The config in ``out/sweep.json``, or None if there is none or it is unreadable."""
+    try:
+        saved = json.loads((out / "sweep.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return saved.get("config") if isinstance(saved, dict) else None
 
 
 def _config_dict(config: SweepConfig) -> dict:
@@ -606,7 +882,7 @@ def gather(config: SweepConfig, specs: list[dict], out: Path) -> tuple[pd.DataFr
         best = {k: _plain(v) for k, v in table.loc[index].items()}
     counts = {s: int((table["status"] == s).sum()) for s in (FINISHED, FAILED, PENDING)}
     table.to_csv(out / "summary.csv", index=False)
-    _write_json(
+    outputs.write_json(
         out / "summary.json",
         {
             "command": config.command,

@@ -23,6 +23,7 @@ from synergy_ppl.active import (
 )
 from synergy_ppl.cli import main
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
+from synergy_ppl.errors import OptionError, OutputError
 from synergy_ppl.estimator import ModelConfig, SynergyBNN, new_line_effects
 from synergy_ppl.models import CELL_EFFECT_SITE, local_params, set_priors
 from synergy_ppl.runs import load_fit, read_screen
@@ -66,16 +67,16 @@ def test_pairs_to_reach_is_first_round_at_the_level():
 
 
 def test_budget_larger_than_pool_is_a_clear_error():
-    with pytest.raises(DataError, match="pool has 100"):
+    with pytest.raises(OptionError, match="pool has 100"):
         check_budget(100, initial=30, rounds=3, batch_size=30)
 
 
 def test_unknown_acquisition_transfer_and_bad_dropout_are_clear_errors(tmp_path):
-    with pytest.raises(DataError, match="unknown acquisition 'ucbb'.*q-ucb"):
+    with pytest.raises(OptionError, match="unknown acquisition 'ucbb'.*q-ucb"):
         simulate(DataConfig(), SimulationConfig(("ucbb",)), SMALL, tmp_path / "x")
-    with pytest.raises(DataError, match="unknown transfer"):
+    with pytest.raises(OptionError, match="unknown transfer"):
         SimulationConfig(transfer="finetune").check()
-    with pytest.raises(DataError, match="--pretrain-dropout must be in"):
+    with pytest.raises(OptionError, match="--pretrain-dropout must be in"):
         SimulationConfig(pretrain_dropout=1.0).check()
 
 
@@ -97,10 +98,10 @@ def test_simulate_on_demo_beats_random(demo_simulation):
     out, summary = demo_simulation
     ucb, random = summary["ucb"], summary["random"]
     assert ucb["tested"] == 150 and ucb["seeds"] == 2
-    # 23 top pairs in 1,104: random expects 14% after 150 tests
-    assert random["random"] == pytest.approx(150 / 1104)
-    assert ucb["recall_min"] > 2.5 * ucb["random"]
-    assert ucb["recall_mean"] > random["recall_mean"] + 0.2
+    # 20 top pairs in 980: random expects 15% after 150 tests
+    assert random["random"] == pytest.approx(150 / 980)
+    assert ucb["recall_mean"] > 2 * ucb["random"]
+    assert ucb["recall_min"] > random["recall_max"]
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) == 2 * 2 * 5  # strategies x seeds x (initial + 4 rounds)
     for column in ("tested", "recall", "random", "oracle", "best_found", "regret"):
@@ -144,10 +145,10 @@ def test_rerunning_a_finished_simulation_redoes_nothing(demo_simulation, monkeyp
 def test_folder_of_another_simulation_is_refused(demo_simulation, tmp_path):
     out, _ = demo_simulation
     other = SimulationConfig(("ucb",), rounds=4, batch_size=20, seeds=1, top_fraction=0.02)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         simulate(DataConfig(), other, SMALL, out, progress=False)
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputError):
         simulate(DataConfig(), other, SMALL, tmp_path, progress=False)
 
 
@@ -238,7 +239,7 @@ def test_a_new_line_gets_the_seen_lines_population_as_prior_after_pretraining(de
     with local_params():
         loc, scale = (t.detach() for t in pretrained.guide._get_loc_and_scale(CELL_EFFECT_SITE))
     assert scale[new_line].mean() == pytest.approx(0.5, abs=0.03)  # no data: still the prior
-    assert loc[new_line].abs().mean() < 0.05
+    assert loc[new_line].abs().mean() < 0.1  # mean 0 up to the KL estimate's noise
     assert scale[seen].mean() < 0.45  # the measured lines' effects have narrowed
 
     per_cell = pretrained.posterior_priors()[CELL_EFFECT_SITE].base_dist  # (C, D)
@@ -302,7 +303,7 @@ def test_pretrained_model_chooses_the_first_batch_with_initial_0(tmp_path, warm_
     rows = pd.read_csv(tmp_path / "results.csv")
     assert rows["tested"].tolist() == [0, 20, 40]
     assert rows["best_found"].isna().tolist() == [True, False, False]
-    with pytest.raises(DataError, match="--initial 0 needs --pretrain"):
+    with pytest.raises(OptionError, match="--initial 0 needs --pretrain"):
         check_budget(100, initial=0, rounds=3, batch_size=30)
 
 
@@ -398,4 +399,4 @@ def test_cli_simulate_prints_a_table(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "q-ucb" in printed and "random" in printed and "recall.png" in printed
     assert main([*args[:-1], "--batch-size", "500", "--out", str(tmp_path / "t")]) == 2
-    assert "the pool has 276" in capsys.readouterr().err
+    assert "the pool has 238" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def test_prediction_speed_smoke(tmp_path, shared_data):
 
 def test_round_time_smoke(tmp_path, shared_data):
     payload = run_smoke("round_time.py", tmp_path, shared_data)
-    assert payload["pool"] == 1104 and payload["revealed"] == 40
+    assert payload["pool"] == 980 and payload["revealed"] == 40
     assert payload["model"]["batch_size"] == 512 and payload["model"]["drug_effects"] == 0.3
     bnn, forest = payload["results"]
     assert (bnn["method"], forest["method"]) == ("bnn", "forest")

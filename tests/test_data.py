@@ -11,6 +11,7 @@ from synergy_ppl.data import (
     split_screen,
     standardise_table,
 )
+from synergy_ppl.errors import OptionError
 
 
 def table(**overrides):
@@ -172,5 +173,5 @@ def test_fold_split_errors(oneil_table):
         split_screen(oneil_table, "fold")
     with pytest.raises(DataError, match="not a fold"):
         split_screen(oneil_table, "fold", test_fold=9)
-    with pytest.raises(DataError, match="unknown split"):
+    with pytest.raises(OptionError, match="unknown split"):
         split_screen(oneil_table, "nonsense")

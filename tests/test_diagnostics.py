@@ -23,8 +23,10 @@ from synergy_ppl.diagnostics import (
     to_inference_data,
     var_dims,
 )
+from synergy_ppl.errors import OutputError
 from synergy_ppl.estimator import ModelConfig
 from synergy_ppl.metrics import regression_metrics
+from synergy_ppl.outputs import MANIFEST
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
 SMALL = {"epochs": 10, "num_samples": 50, "drug_layers": (64, 32), "merge_dim": 32}
@@ -167,7 +169,7 @@ def test_diagnose_writes_every_file(normal_run, normal_report):
     out = normal_run / "diagnostics"
     assert normal_report == out / "report.html"
     expected = {f"{name}.png" for name in PLOTS}
-    expected |= {"report.html", "inference_data.nc", "calibration.csv"}
+    expected |= {"report.html", "inference_data.nc", "calibration.csv", MANIFEST}
     assert {p.name for p in out.iterdir()} == expected
     html = normal_report.read_text()
     assert all(f'src="{name}.png"' in html for name in PLOTS)
@@ -193,7 +195,7 @@ def test_diagnose_log_uniform_adds_log_alpha(sparse_run, tmp_path):
 
 
 def test_diagnose_refuses_to_overwrite(normal_run, normal_report):
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         diagnose(normal_run)
 
 

@@ -149,7 +149,7 @@ def test_corrupt_run_directory_is_a_clear_error(demo_run, tmp_path):
     with pytest.raises(DataError, match=r"missing \['model.pt'\]"):
         load_fit(broken)
     (broken / "model.pt").write_bytes(b"not a model")
-    with pytest.raises(DataError, match="model.pt: cannot be loaded"):
+    with pytest.raises(DataError, match="model.pt: not a model file"):
         load_fit(broken)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from synergy_ppl import sweep
 from synergy_ppl.cli import main
-from synergy_ppl.data import DataError
+from synergy_ppl.errors import OptionError
 from synergy_ppl.sweep import SweepConfig, expand, run_sweep
 
 DEMO_SWEEP = """\
@@ -51,7 +51,7 @@ def demo_config(**changes) -> SweepConfig:
     ],
 )
 def test_config_errors_name_the_key(change, message):
-    with pytest.raises(DataError) as err:
+    with pytest.raises(OptionError) as err:
         demo_config(**change)
     assert message in str(err.value)
 
@@ -92,7 +92,7 @@ def test_sequential_sweep_writes_runs_summary_and_plot(tmp_path, capsys):
     )
     for run_dir in table["run_dir"]:
         assert (Path(run_dir) / "metrics.json").exists()
-    assert len(list((out / "trials").iterdir())) == 4
+    assert len([p for p in (out / "trials").iterdir() if p.is_dir()]) == 4
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"] == {"finished": 4, "failed": 0, "pending": 0}
     assert summary["best"]["test.pearson"] == pytest.approx(table["test.pearson"].max())
@@ -133,7 +133,7 @@ def test_without_ray_the_sweep_runs_in_process_and_says_so(tmp_path, monkeypatch
     result = run_sweep(config, tmp_path / "sweep")
     assert result.engine == "sequential" and result.counts["finished"] == 1
     assert "Ray is not installed" in capsys.readouterr().out
-    with pytest.raises(DataError, match="Ray is not installed"):
+    with pytest.raises(OptionError, match="Ray is not installed"):
         run_sweep(config, tmp_path / "other", use_ray=True)
 
 

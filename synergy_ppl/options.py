@@ -1,0 +1,97 @@
+"""Typed option mappings: check the values a config file or a caller gives against the
+fields of a config dataclass, so that a wrong key or type is one sentence naming the key."""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import fields
+
+from .errors import OptionError
+
+
+def typed_fields(cls: type, values: Mapping, section: str) -> dict:
+    """``values`` checked and converted to the types of ``cls``'s dataclass fields.
+
+    Unknown keys and values of the wrong type raise :class:`OptionError` naming
+    ``section.key``. Integers are accepted where a float is expected (and converted); lists
+    are accepted for ``tuple[int, ...]`` fields.
+    """
+    if not isinstance(values, Mapping):
+        raise OptionError(f"{section}: expected a mapping of options, not {values!r}.")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise OptionError(f"unknown {section} option(s) {unknown}; known: {sorted(known)}.")
+    return {
+        name: _convert(value, hints[name], f"{section}.{name}") for name, value in values.items()
+    }
+
+
+def _convert(value, hint, where: str):
+    """``value`` as ``hint`` (int, float, str, bool, dict, tuple[int, ...] or X | None)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise OptionError(f"{where}: a value is required, not null.")
+    for kind in (o for o in options if o is not type(None)):
+        converted = _as(value, kind)
+        if converted is not _NO:
+            return converted
+    wanted = " or ".join(_name(o) for o in options)
+    raise OptionError(f"{where}: expected {wanted}, not {value!r}.")
+
+
+_NO = object()
+
+
+def _as(value, kind):
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        if isinstance(value, list | tuple) and all(_as(v, int) is not _NO for v in value):
+            return tuple(int(v) for v in value)
+        return _NO
+    if kind is bool:
+        return value if isinstance(value, bool) else _NO
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _NO
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return _NO
+    if kind is str:
+        return value if isinstance(value, str) else _NO
+    if kind is dict or origin is dict:
+        return dict(value) if isinstance(value, Mapping) else _NO
+    return value
+
+
+def _name(kind) -> str:
+    if typing.get_origin(kind) is tuple:
+        return "a list of integers"
+    if kind is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        kind, getattr(kind, "__name__", str(kind))
+    )
+
+
+def check_range(name: str, value, low=None, high=None, *, low_open=False, high_open=False) -> None:
+    """Raise :class:`OptionError` unless ``value`` is finite and within the bounds.
+
+    ``name`` is the option as a user writes it (``--lr``).
+    """
+    inside = isinstance(value, int | float) and math.isfinite(value)
+    if inside and low is not None:
+        inside = value > low if low_open else value >= low
+    if inside and high is not None:
+        inside = value < high if high_open else value <= high
+    if not inside:
+        left = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        right = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        bounds = " and ".join(b for b in (left, right) if b)
+        raise OptionError(f"{name} must be {bounds or 'a finite number'}, not {value!r}.")
