@@ -14,7 +14,6 @@ are emptied before each run.
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 
@@ -45,10 +44,10 @@ def pinned(values: dict, settings: list[str]) -> dict:
 
 
 def timed_sweep(config: SweepConfig, out: Path, **engine) -> tuple[float, object]:
-    """Wall seconds of a sweep into a fresh ``out``, and its result."""
-    shutil.rmtree(out, ignore_errors=True)
+    """Wall seconds of a sweep into a fresh ``out`` (an earlier sweep there is replaced), and
+    its result."""
     start = time.perf_counter()
-    result = run_sweep(config, out, **engine)
+    result = run_sweep(config, out, overwrite=True, **engine)
     return time.perf_counter() - start, result
 
 

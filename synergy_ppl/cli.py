@@ -8,15 +8,13 @@ import warnings
 from dataclasses import fields
 from pathlib import Path
 
-import yaml
-
 from .active import ROUND_MODEL, SimulationConfig, check_strategy
 from .data import SPLIT_KINDS, DataConfig, check_column_map, download, read_pairs, read_smiles
 from .errors import OptionError, UserError
 from .estimator import ModelConfig
 from .features import encode_pairs
 from .models import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
-from .options import check_range
+from .options import check_range, read_yaml
 from .outputs import check_file, prepare_file
 from .runs import TRANSFERS
 
@@ -112,18 +110,7 @@ def _add_model_options(
 
 def _read_config_file(path: Path) -> dict:
     """The ``data:`` and ``model:`` sections of a YAML/JSON config file."""
-    if not path.is_file():
-        raise OptionError(f"{path}: config file not found.")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise OptionError(
-            f"{path}: not valid YAML{line} ({getattr(err, 'problem', err)})."
-        ) from err
-    except UnicodeDecodeError as err:
-        raise OptionError(f"{path}: not a text file ({err.reason}).") from err
+    values = read_yaml(path) or {}
     if not isinstance(values, dict) or set(values) - {"data", "model"}:
         raise OptionError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
     for section in ("data", "model"):

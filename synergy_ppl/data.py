@@ -279,14 +279,7 @@ def read_smiles(
                 f"it has {list(drugs.columns)}."
             )
     drugs = drugs[~drugs.isna().all(axis=1)]  # blank spacing rows (index = data row - 1)
-    names = drugs[name_column].astype("string").str.strip()
-    blank = names.isna() | (names == "")
-    if blank.any():
-        row = int(drugs.index[np.flatnonzero(blank.to_numpy())[0]])
-        raise DataError(
-            f"{path}: column '{name_column}' is empty at data row {row + 1}; name the drug "
-            "or remove the row."
-        )
+    names = _names(drugs[name_column], path)
     smiles: dict[str, str] = {}
     first_row: dict[str, int] = {}
     for row, name, text in zip(drugs.index, names, drugs[smiles_column], strict=True):
@@ -318,16 +311,22 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     if table.empty:
         raise DataError(f"{path}: the table has no rows.")
     for col in PAIR_COLUMNS:
-        names = table[col].astype("string").str.strip()
-        blank = names.isna() | (names == "")
-        if blank.any():
-            row = int(table.index[np.flatnonzero(blank.to_numpy())[0]])
-            raise DataError(
-                f"{path}: column '{col}' is empty at data row {row + 1}; fill it in or remove "
-                "the row."
-            )
-        table[col] = names.astype(str)
+        table[col] = _names(table[col], path)
     return table.reset_index(drop=True)
+
+
+def _names(values: pd.Series, source: str | Path) -> pd.Series:
+    """A name column of a table read from a file, stripped; a blank name is an error naming
+    its data row (the index + 1: blank spacing rows were dropped, the index kept)."""
+    names = values.astype("string").str.strip()
+    blank = (names.isna() | (names == "")).to_numpy()
+    if blank.any():
+        row = int(values.index[np.flatnonzero(blank)[0]]) + 1
+        raise DataError(
+            f"{source}: column '{values.name}' is empty at data row {row}; fill it in or "
+            "remove the row."
+        )
+    return names.astype(str)
 
 
 def _same_smiles(a, b) -> bool:

@@ -147,9 +147,10 @@ class ModelConfig:
         try:  # a prior's parameters are checked by building it once
             self.prior_fn()(torch.Size([1])).log_prob(torch.zeros(1))
         except (TypeError, ValueError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise OptionError(
-                f"prior '{self.prior}' does not take {self.prior_kwargs} ({err}); "
-                f"check --prior-scale / prior_kwargs."
+                f"prior '{self.prior}' with {self.prior_kwargs}: {reason[:160]}; "
+                "check --prior-scale / prior_kwargs."
             ) from err
 
     def check_device(self) -> None:

@@ -8,6 +8,9 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import fields
+from pathlib import Path
+
+import yaml
 
 from .errors import OptionError
 
@@ -95,3 +98,49 @@ def check_range(name: str, value, low=None, high=None, *, low_open=False, high_o
         right = "" if high is None else f"{'<' if high_open else '<='} {high}"
         bounds = " and ".join(b for b in (left, right) if b)
         raise OptionError(f"{name} must be {bounds or 'a finite number'}, not {value!r}.")
+
+
+def read_yaml(path: str | Path, what: str = "config file"):
+    """The content of a YAML (or JSON) file; a missing file, bad YAML or a key written twice
+    in one mapping is an :class:`OptionError` naming the file, line and column."""
+    path = Path(path)
+    if not path.is_file():
+        raise OptionError(f"{path}: {what} {'is a folder' if path.is_dir() else 'not found'}.")
+    try:
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (safe loader)
+    except yaml.YAMLError as err:
+        raise OptionError(
+            f"{path}{_yaml_where(err)}: not valid YAML ({_yaml_problem(err)})."
+        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise OptionError(f"{path}: cannot read the {what} ({err}).") from err
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (the
+    plain loader keeps the last value silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_where(err) -> str:
+    """``, line L, column C`` of a YAML error (1-based), or nothing if it has no position."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(err) -> str:
+    problem = getattr(err, "problem", None)
+    context = getattr(err, "context", None)
+    if problem:
+        return f"{context}: {problem}" if context else str(problem)
+    return " ".join(str(err).split())

@@ -60,6 +60,7 @@ import pandas as pd
 
 from . import outputs
 from .errors import OptionError, OutputError
+from .options import read_yaml
 
 COMMANDS = ("fit", "simulate")
 SAMPLERS = ("choice", "uniform", "loguniform")
@@ -176,37 +177,7 @@ class SweepConfig:
 
 def load_sweep_config(path: str | Path) -> SweepConfig:
     """Read and validate a sweep config file (YAML or JSON)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "not found"
-        raise OptionError(f"{path}: sweep config {what}.")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise OptionError(f"{path}: cannot read the sweep config ({err}).") from err
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise OptionError(
-            f"{path}{_yaml_where(err)}: not valid YAML ({_yaml_problem(err)})."
-        ) from err
-    return SweepConfig.from_dict(values, str(path))
-
-
-def _yaml_where(err) -> str:
-    """``, line L, column C`` of a YAML error (1-based), or nothing if it has no position."""
-    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-
-
-def _yaml_problem(err) -> str:
-    problem = getattr(err, "problem", None)
-    context = getattr(err, "context", None)
-    if problem:
-        return f"{context}: {problem}" if context else str(problem)
-    return " ".join(str(err).split())
+    return SweepConfig.from_dict(read_yaml(path, "sweep config"), str(path))
 
 
 def _given(values: dict, key: str, default):

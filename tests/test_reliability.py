@@ -116,8 +116,9 @@ def test_overwrite_never_replaces_a_file_synergy_ppl_did_not_write(demo_run, tmp
     mine.write_text("precious\n")
     pairs = tmp_path / "pairs.csv"
     pd.DataFrame({"drug_a": ["D00"], "drug_b": ["D01"], "cell_line": ["C0"]}).to_csv(pairs)
-    status, err = run(["predict", "--run", demo_run, "--pairs", pairs, "--out", mine,
-                       "--overwrite"], capsys)  # fmt: skip
+    status, err = run(
+        ["predict", "--run", demo_run, "--pairs", pairs, "--out", mine, "--overwrite"], capsys
+    )
     one_line_error(status, err, "not written by synergy-ppl")
     assert mine.read_text() == "precious\n"
     folder = tmp_path / "taken"
@@ -126,24 +127,9 @@ def test_overwrite_never_replaces_a_file_synergy_ppl_did_not_write(demo_run, tmp
     status, err = run(["fit", *FAST, "--out", folder, "--overwrite"], capsys)
     one_line_error(status, err, "config.json")
     assert (folder / "config.json").read_text() == "{}"
-    assert run(["predict", "--run", demo_run, "--pairs", pairs, "--out", tmp_path / "p.csv"],
-               capsys)[0] == 0  # fmt: skip
-    assert (
-        run(
-            [
-                "predict",
-                "--run",
-                demo_run,
-                "--pairs",
-                pairs,
-                "--out",
-                tmp_path / "p.csv",
-                "--overwrite",
-            ],
-            capsys,
-        )[0]
-        == 0
-    )  # fmt: skip  (its own output: replaced)
+    predict = ["predict", "--run", demo_run, "--pairs", pairs, "--out", tmp_path / "p.csv"]
+    assert run(predict, capsys)[0] == 0
+    assert run([*predict, "--overwrite"], capsys)[0] == 0  # its own output: replaced
 
 
 def test_diagnose_overwrite_replaces_only_its_own_files(demo_run, tmp_path, capsys):
@@ -177,39 +163,15 @@ def test_a_pickled_payload_in_a_model_file_never_runs(demo_run, tmp_path, capsys
     torch.save({"config": Payload(marker)}, evil / "model.pt")
     pairs = tmp_path / "pairs.csv"
     pd.DataFrame({"drug_a": ["D00"], "drug_b": ["D01"], "cell_line": ["C0"]}).to_csv(pairs)
+    simulate = ["simulate", "--cell-line", "C0", "--rounds", "1", "--seeds", "1", "--quiet"]
+    simulate += ["--pretrain"]
     commands = [
         ["predict", "--run", evil, "--pairs", pairs, "--out", tmp_path / "p.csv"],
         ["recommend", "--run", evil, "--out", tmp_path / "r.csv"],
         ["diagnose", "--run", evil, "--out", tmp_path / "diag"],
         ["fit", *FAST, "--prior-from", evil, "--out", tmp_path / "f"],
-        [
-            "simulate",
-            "--pretrain",
-            evil,
-            "--cell-line",
-            "C0",
-            "--rounds",
-            "1",
-            "--seeds",
-            "1",
-            "--quiet",
-            "--out",
-            tmp_path / "s",
-        ],  # fmt: skip
-        [
-            "simulate",
-            "--pretrain",
-            evil / "model.pt",
-            "--cell-line",
-            "C0",
-            "--rounds",
-            "1",
-            "--seeds",
-            "1",
-            "--quiet",
-            "--out",
-            tmp_path / "s2",
-        ],  # fmt: skip
+        [*simulate, evil, "--out", tmp_path / "s"],
+        [*simulate, evil / "model.pt", "--out", tmp_path / "s2"],
     ]
     for command in commands:
         status, err = run(command, capsys)
@@ -224,8 +186,21 @@ def test_a_pickled_payload_in_a_model_file_never_runs(demo_run, tmp_path, capsys
 @pytest.mark.parametrize("mapping", ["synergy=loewe", "scroe=loewe", "score=", "score=a,score=b"])
 def test_an_unknown_or_empty_columns_key_is_refused(tmp_path, capsys, mapping):
     table = write_screen(tmp_path, grid_rows())
-    status, err = run(["fit", "--data", table, "--drugs", tmp_path / "drugs.csv", "--columns",
-                       mapping, *FAST, "--out", tmp_path / "run"], capsys)  # fmt: skip
+    status, err = run(
+        [
+            "fit",
+            "--data",
+            table,
+            "--drugs",
+            tmp_path / "drugs.csv",
+            "--columns",
+            mapping,
+            *FAST,
+            "--out",
+            tmp_path / "run",
+        ],
+        capsys,
+    )
     one_line_error(status, err, "--columns")
     assert not (tmp_path / "run").exists()
 
@@ -248,8 +223,19 @@ def test_a_drug_with_two_different_smiles_is_refused_naming_both_rows(tmp_path, 
     table = write_screen(tmp_path, grid_rows())
     with (tmp_path / "drugs.csv").open("a") as stream:
         stream.write("caffeine,CCO\n")
-    status, err = run(["fit", "--data", table, "--drugs", tmp_path / "drugs.csv", *FAST,
-                       "--out", tmp_path / "run"], capsys)  # fmt: skip
+    status, err = run(
+        [
+            "fit",
+            "--data",
+            table,
+            "--drugs",
+            tmp_path / "drugs.csv",
+            *FAST,
+            "--out",
+            tmp_path / "run",
+        ],
+        capsys,
+    )
     one_line_error(status, err, "caffeine", "rows 6 and 7")
     with (tmp_path / "same.csv").open("w") as stream:  # an exact repeat is harmless
         stream.write("drug,smiles\nA,CCO\nA,CCO\n")
@@ -276,8 +262,19 @@ def test_a_score_no_synergy_score_can_have_is_refused_naming_the_row(tmp_path, c
     rows = grid_rows()
     rows[3] = (*rows[3][:3], 1e30)
     table = write_screen(tmp_path, rows)
-    status, err = run(["fit", "--data", table, "--drugs", tmp_path / "drugs.csv", *FAST,
-                       "--out", tmp_path / "run"], capsys)  # fmt: skip
+    status, err = run(
+        [
+            "fit",
+            "--data",
+            table,
+            "--drugs",
+            tmp_path / "drugs.csv",
+            *FAST,
+            "--out",
+            tmp_path / "run",
+        ],
+        capsys,
+    )
     one_line_error(status, err, "row(s) [4]", "1e+30")
     assert not (tmp_path / "run").exists()
 
@@ -343,13 +340,30 @@ def test_cuda_on_a_torch_without_cuda_is_refused(tmp_path, capsys, monkeypatch):
 def test_predict_and_recommend_check_their_options_first(demo_run, tmp_path, capsys):
     pairs = tmp_path / "pairs.csv"
     pd.DataFrame({"drug_a": ["D00"], "drug_b": ["D01"], "cell_line": ["C0"]}).to_csv(pairs)
-    status, err = run(["predict", "--run", demo_run, "--pairs", pairs, "--num-samples", "0",
-                       "--out", tmp_path / "p.csv"], capsys)  # fmt: skip
+    status, err = run(
+        [
+            "predict",
+            "--run",
+            demo_run,
+            "--pairs",
+            pairs,
+            "--num-samples",
+            "0",
+            "--out",
+            tmp_path / "p.csv",
+        ],
+        capsys,
+    )
     one_line_error(status, err, "--num-samples")
-    for option in (["--num-samples", "0"], ["--batch-size", "0"], ["--acquisition", "ucbb"],
-                   ["--kappa", "-1"]):  # fmt: skip
-        status, err = run(["recommend", "--run", demo_run, *option, "--out",
-                           tmp_path / "r.csv"], capsys)  # fmt: skip
+    for option in (
+        ["--num-samples", "0"],
+        ["--batch-size", "0"],
+        ["--acquisition", "ucbb"],
+        ["--kappa", "-1"],
+    ):
+        status, err = run(
+            ["recommend", "--run", demo_run, *option, "--out", tmp_path / "r.csv"], capsys
+        )
         one_line_error(status, err, option[0].lstrip("-") if "acq" in option[0] else option[0])
     assert not (tmp_path / "p.csv").exists() and not (tmp_path / "r.csv").exists()
 
@@ -374,6 +388,7 @@ def test_validation_fraction_zero_means_no_validation_part(tmp_path, capsys):
         ("model: {epoch: 3}", ("epoch",)),
         ("- just\n- a list", ("config.yaml", "'data:' and 'model:'")),
         ("model: 3", ("'model:' must be a mapping",)),
+        ("model:\n  epochs: 3\n  epochs: 5", ("key 'epochs' is given twice", "line 3")),
     ],
 )
 def test_a_bad_config_file_is_one_line_naming_the_key(tmp_path, capsys, text, needles):
@@ -404,18 +419,18 @@ def test_a_fold_column_matters_only_to_the_fold_split(tmp_path, capsys):
     table.to_csv(tmp_path / "screen.csv", index=False)
     args = ["fit", "--data", tmp_path / "screen.csv", "--drugs", tmp_path / "drugs.csv", *FAST]
     assert run([*args, "--split", "random", "--out", tmp_path / "a"], capsys)[0] == 0
-    status, err = run([*args, "--split", "fold", "--test-fold", "0", "--out", tmp_path / "b"],
-                      capsys)  # fmt: skip
+    status, err = run(
+        [*args, "--split", "fold", "--test-fold", "0", "--out", tmp_path / "b"], capsys
+    )
     one_line_error(status, err, "'fold'", "data row 1", "'x'")
 
 
 def test_a_column_named_score_is_the_score(tmp_path, capsys):
     table = write_screen(tmp_path, grid_rows(), score_column="score")
-    args = ["fit", "--data", table, "--drugs", tmp_path / "drugs.csv", *FAST]
-    assert run([*args, "--out", tmp_path / "run"], capsys)[0] == 0
-    # the run's own screen.csv is a valid input too
-    assert run([*args[:2], tmp_path / "run" / "screen.csv", *args[3:], "--out",
-                tmp_path / "again"], capsys)[0] == 0  # fmt: skip
+    drugs = ["--drugs", tmp_path / "drugs.csv", *FAST]
+    assert run(["fit", "--data", table, *drugs, "--out", tmp_path / "run"], capsys)[0] == 0
+    own = tmp_path / "run" / "screen.csv"  # the run's own screen is a valid input too
+    assert run(["fit", "--data", own, *drugs, "--out", tmp_path / "again"], capsys)[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -431,8 +446,15 @@ def test_a_corrupt_run_folder_is_one_clear_line(demo_run, tmp_path, capsys, brok
     (copy / broken).write_text(content)
     command = ["recommend", "--run", copy, "--out", tmp_path / "r.csv"]
     if broken == "config.json":
-        command = ["predict", "--run", copy, "--pairs", copy / "screen.csv", "--out",
-                   tmp_path / "p.csv"]  # fmt: skip
+        command = [
+            "predict",
+            "--run",
+            copy,
+            "--pairs",
+            copy / "screen.csv",
+            "--out",
+            tmp_path / "p.csv",
+        ]
     status, err = run(command, capsys)
     one_line_error(status, err, broken, "refit")
 

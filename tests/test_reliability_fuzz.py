@@ -82,8 +82,9 @@ def corrupt_drugs(drugs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     if kind == 0:
         return drugs.drop(index=row)
     if kind == 1:
-        return pd.concat([drugs, pd.DataFrame({"drug": [drugs.loc[row, "drug"]],
-                                               "smiles": ["C1CC"]})])  # fmt: skip
+        return pd.concat(
+            [drugs, pd.DataFrame({"drug": [drugs.loc[row, "drug"]], "smiles": ["C1CC"]})]
+        )
     if kind == 2:
         drugs.loc[row, "smiles"] = str(rng.choice(["not-a-smiles", "", "C(("]))
     elif kind == 3:
