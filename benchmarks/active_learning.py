@@ -33,8 +33,8 @@ from sklearn.ensemble import RandomForestRegressor
 
 from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, simulate
 from synergy_ppl.data import DataConfig, Screen
+from synergy_ppl.data.features import build_features
 from synergy_ppl.estimator import ModelConfig
-from synergy_ppl.features import build_features
 
 COLUMNS = (
     ("recall_mean", "recall", "{:.2f}"),

@@ -37,9 +37,9 @@ from scipy import stats
 
 from synergy_ppl.data import DataConfig
 from synergy_ppl.estimator import ModelConfig, SynergyBNN
-from synergy_ppl.guides import fan_in_init
-from synergy_ppl.metrics import INTERVAL_LEVELS, gaussian_nll
-from synergy_ppl.models import PRIORS, local_params
+from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
+from synergy_ppl.model.guides import fan_in_init
+from synergy_ppl.model.network import PRIORS, local_params
 from synergy_ppl.runs import fit_run
 
 POINT = "map"

@@ -41,9 +41,9 @@ from common import add_common_options, describe, machine, print_table, write_jso
 from pyro.infer import Predictive
 
 from synergy_ppl.data import DataConfig
+from synergy_ppl.data.features import encode_pairs
 from synergy_ppl.estimator import ModelConfig, SynergyBNN
-from synergy_ppl.features import encode_pairs
-from synergy_ppl.models import local_params
+from synergy_ppl.model.network import local_params
 
 
 def fit_briefly(data_dir: str | None, epochs: int, path: Path) -> dict:

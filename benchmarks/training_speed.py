@@ -42,11 +42,11 @@ from torch import nn
 from torch.distributions import HalfNormal, Normal
 
 from synergy_ppl.data import DataConfig
+from synergy_ppl.data.features import FeatureSet, build_features, encode_pairs
 from synergy_ppl.estimator import ModelConfig
-from synergy_ppl.features import FeatureSet, build_features, encode_pairs
-from synergy_ppl.guides import mean_field
-from synergy_ppl.inference import TrainData, train
-from synergy_ppl.models import SynergyModel, SynergyNet, local_params
+from synergy_ppl.inference.svi import TrainData, train
+from synergy_ppl.model.guides import mean_field
+from synergy_ppl.model.network import SynergyModel, SynergyNet, local_params
 
 LR = 3e-3
 DROPOUT = ModelConfig.dropout

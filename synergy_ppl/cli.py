@@ -10,10 +10,10 @@ from pathlib import Path
 
 from .active import ROUND_MODEL, SimulationConfig, check_strategy
 from .data import SPLIT_KINDS, DataConfig, check_column_map, download, read_pairs, read_smiles
+from .data.features import encode_pairs
 from .errors import OptionError, UserError
 from .estimator import ModelConfig
-from .features import encode_pairs
-from .models import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
+from .model.network import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
 from .options import check_range, read_yaml
 from .outputs import check_file, prepare_file
 from .runs import TRANSFERS

@@ -18,12 +18,13 @@ import pyro.distributions as dist
 import torch
 
 from .data import DataError, Screen, Split
+from .data.features import FeatureSet, build_features, encode_pairs
 from .errors import OptionError, TrainingDiverged
-from .features import FeatureSet, build_features, encode_pairs
-from .guides import make_guide
-from .inference import History, TrainData, learning_rate_advice, train
-from .metrics import regression_metrics
-from .models import (
+from .inference.metrics import regression_metrics
+from .inference.predictive import draw_posterior, network_samples, observation_samples
+from .inference.svi import History, TrainData, learning_rate_advice, train
+from .model.guides import make_guide
+from .model.network import (
     BAYESIAN_PARTS,
     CELL_EFFECT_SITE,
     EFFECT_SITES,
@@ -37,7 +38,6 @@ from .models import (
     set_priors,
 )
 from .options import check_range, typed_fields
-from .predictive import draw_posterior, network_samples, observation_samples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DIVERGED_RMSE = 3.0

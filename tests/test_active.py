@@ -25,7 +25,7 @@ from synergy_ppl.cli import main
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
 from synergy_ppl.errors import OptionError, OutputError
 from synergy_ppl.estimator import ModelConfig, SynergyBNN, new_line_effects
-from synergy_ppl.models import CELL_EFFECT_SITE, local_params, set_priors
+from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params, set_priors
 from synergy_ppl.runs import load_fit, read_screen
 
 # small per-round fits that keep the simulations fast (simulate's own defaults: README)

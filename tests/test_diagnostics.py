@@ -25,7 +25,7 @@ from synergy_ppl.diagnostics import (
 )
 from synergy_ppl.errors import OutputError
 from synergy_ppl.estimator import ModelConfig
-from synergy_ppl.metrics import regression_metrics
+from synergy_ppl.inference.metrics import regression_metrics
 from synergy_ppl.outputs import MANIFEST
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 

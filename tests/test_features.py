@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from synergy_ppl.data import DataError, Screen, load_screen
-from synergy_ppl.features import (
+from synergy_ppl.data.features import (
     build_features,
     encode_pairs,
     morgan_fingerprints,

@@ -13,7 +13,7 @@ from scipy import stats
 from synergy_ppl.cli import main
 from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
 from synergy_ppl.estimator import ModelConfig, SynergyBNN
-from synergy_ppl.models import local_params
+from synergy_ppl.model.network import local_params
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
 

@@ -8,13 +8,14 @@ from pyro import poutine
 from torch.distributions import kl_divergence
 
 from synergy_ppl.data import make_demo_screen
-from synergy_ppl.features import build_features, encode_pairs
-from synergy_ppl.guides import (
+from synergy_ppl.data.features import build_features, encode_pairs
+from synergy_ppl.inference.predictive import draw_posterior, network_samples
+from synergy_ppl.model.guides import (
     SparseVariationalDropout,
     mean_field,
     neg_kl_log_uniform_approx,
 )
-from synergy_ppl.models import (
+from synergy_ppl.model.network import (
     EFFECT_SITES,
     PRIORS,
     LogUniform,
@@ -26,7 +27,6 @@ from synergy_ppl.models import (
     normal,
     scale_mixture,
 )
-from synergy_ppl.predictive import draw_posterior, network_samples
 
 W = torch.linspace(-3.0, 3.0, 13)
 SHAPE = torch.Size([13])

@@ -27,7 +27,7 @@ from pyro.infer.autoguide.utils import deep_setattr
 from pyro.nn import PyroParam
 from torch.distributions import kl_divergence, register_kl
 
-from .models import EFFECT_SITES, LogUniform, SynergyModel
+from .network import EFFECT_SITES, LogUniform, SynergyModel
 
 MOLCHANOV_K1, MOLCHANOV_K2, MOLCHANOV_K3 = 0.63576, 1.87320, 1.48695
 PRUNE_LOG_ALPHA = 3.0

@@ -58,9 +58,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import outputs
-from .errors import OptionError, OutputError
-from .options import read_yaml
+from .. import outputs
+from ..errors import OptionError, OutputError
+from ..options import read_yaml
 
 COMMANDS = ("fit", "simulate")
 SAMPLERS = ("choice", "uniform", "loguniform")
@@ -249,7 +249,7 @@ def _number(value) -> float | None:
 
 def option_actions(command: str) -> dict:
     """``option name -> argparse action`` of a command of the ``synergy-ppl`` CLI."""
-    from .cli import build_parser
+    from ..cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     parser = sub.choices[command]
@@ -270,7 +270,7 @@ def regression_metric_names() -> tuple[str, ...]:
     that function): what fit reports for each part."""
     import torch
 
-    from .metrics import regression_metrics
+    from ..inference.metrics import regression_metrics
 
     return tuple(regression_metrics(torch.arange(6.0).reshape(2, 3), torch.arange(3.0)))
 
@@ -286,7 +286,7 @@ def fit_metric_names() -> tuple[str, ...]:
 def simulate_metric_names() -> tuple[str, ...]:
     """The keys of each strategy's entry in simulate's results.json summary, read off
     :func:`active.summarise_runs` on a one-round table (so they follow that function)."""
-    from .active import summarise_runs
+    from ..active import summarise_runs
 
     row = {"strategy": "s", "seed": 0, "round": 0, "tested": 1, "found_top": 1, "recall": 1.0}
     row.update(random=0.5, oracle=1.0, best_found=1.0, regret=0.0, distinct_drugs=2, seconds=0.0)
@@ -331,7 +331,7 @@ def _fit_metric_problem(name: str) -> str | None:
 
 
 def _simulate_metric_problem(name: str, per_trial: list[tuple[str, ...]]) -> str | None:
-    from .active import STRATEGIES
+    from ..active import STRATEGIES
 
     keys = simulate_metric_names()
     run = list(dict.fromkeys(s for strategies in per_trial for s in strategies))
@@ -427,7 +427,7 @@ def trial_specs(config: SweepConfig, out: Path, cpus_per_trial: int = 1) -> list
 
 def trial_namespace(command: str, options: dict, run_dir: Path):
     """The parsed CLI options of one trial: the command's defaults, then ``options``."""
-    from .cli import build_parser
+    from ..cli import build_parser
 
     args = build_parser().parse_args([command])
     actions = option_actions(command)
@@ -480,12 +480,12 @@ def lookup(payload: dict, path: str, fallback: dict | None = None):
 
 def _execute(spec: dict, run_dir: Path) -> dict:
     """Run one trial's command through the library; returns its metrics by name."""
-    from .cli import _resolve_configs
+    from ..cli import _resolve_configs
 
     args = trial_namespace(spec["command"], spec["all"], run_dir)
     data_config, model_config = _resolve_configs(args)
     if spec["command"] == "fit":
-        from .runs import fit_run
+        from ..runs import fit_run
 
         _, metrics = fit_run(
             data_config,
@@ -499,8 +499,8 @@ def _execute(spec: dict, run_dir: Path) -> dict:
         )
         payload, fallback = json.loads(json.dumps(metrics, default=float)), None
     else:
-        from .active import simulate
-        from .cli import simulation_config
+        from ..active import simulate
+        from ..cli import simulation_config
 
         summary = simulate(
             data_config, simulation_config(args), model_config, run_dir, progress=False

@@ -19,8 +19,8 @@ from pyro.infer import TraceMeanField_ELBO
 from pyro.infer.autoguide import AutoGuide
 from tqdm.auto import tqdm
 
-from .errors import TrainingDiverged
-from .models import SynergyModel, local_params
+from ..errors import TrainingDiverged
+from ..model.network import SynergyModel, local_params
 
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

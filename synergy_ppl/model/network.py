@@ -28,7 +28,7 @@ from torch import nn
 from torch.distributions import constraints
 from torch.nn import functional as F
 
-from .features import FeatureSet
+from ..data.features import FeatureSet
 
 Prior = Callable[[torch.Size], dist.Distribution]
 

@@ -16,7 +16,7 @@ from pyro import poutine
 from pyro.infer import Predictive
 from pyro.infer.autoguide import AutoGuide
 
-from .models import SynergyModel, local_params
+from ..model.network import SynergyModel, local_params
 
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

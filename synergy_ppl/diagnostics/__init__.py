@@ -35,13 +35,13 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .data import DataError
-from .errors import OptionError
-from .estimator import SynergyBNN
-from .guides import PRUNE_LOG_ALPHA
-from .metrics import interval_coverage
-from .outputs import check_folder, prepare_folder, record
-from .runs import check_run_dir, load_fit, read_run_json, read_screen
+from ..data import DataError
+from ..errors import OptionError
+from ..estimator import SynergyBNN
+from ..inference.metrics import interval_coverage
+from ..model.guides import PRUNE_LOG_ALPHA
+from ..outputs import check_folder, prepare_folder, record
+from ..runs import check_run_dir, load_fit, read_run_json, read_screen
 
 SCORE_LABEL = "synergy score (original units)"
 PARTS = ("train", "val", "test")

@@ -32,12 +32,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .acquisition import ACQUISITIONS, AcquisitionContext, select_batch
-from .data import DataConfig, DataError, Screen, Split, split_screen
-from .errors import OptionError, OutputError
-from .estimator import ARCHITECTURE, ModelConfig, SynergyBNN
-from .outputs import prepare_folder, record, write_json
-from .runs import TRANSFERS, load_fit, load_state, model_from_state, save_state
+from ..acquisition import ACQUISITIONS, AcquisitionContext, select_batch
+from ..data import DataConfig, DataError, Screen, Split, split_screen
+from ..errors import OptionError, OutputError
+from ..estimator import ARCHITECTURE, ModelConfig, SynergyBNN
+from ..outputs import prepare_folder, record, write_json
+from ..runs import TRANSFERS, load_fit, load_state, model_from_state, save_state
 
 BATCH_AWARE = ("q-ei", "q-ucb", "thompson-batch")
 """Strategies that choose the batch jointly from the draws (acquisition.select_batch)."""

@@ -17,7 +17,8 @@ import torch
 from rdkit import Chem, RDLogger
 from rdkit.Chem import rdFingerprintGenerator
 
-from .data import DataError, Screen
+from ..errors import DataError
+from . import Screen
 
 
 def morgan_fingerprints(

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, OptionError
-from .options import check_range, typed_fields
+from ..errors import DataError, OptionError
+from ..options import check_range, typed_fields
 
 TABLE_COLUMNS = ("drug_a", "drug_b", "cell_line", "score")
 """Canonical column names of a screen table (plus optional ``fold``)."""

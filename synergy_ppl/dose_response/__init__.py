@@ -38,8 +38,8 @@ from numpy.typing import ArrayLike
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import expit, logit
 
-from .data import read_table
-from .errors import DataError, OptionError
+from ..data import read_table
+from ..errors import DataError, OptionError
 
 __all__ = [
     "MAX_ABS_RESPONSE",
