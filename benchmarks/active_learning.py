@@ -31,10 +31,11 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestRegressor
 
-from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, simulate
+from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, round_seed, simulate
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, Screen
 from synergy_ppl.data.features import build_features
-from synergy_ppl.estimator import ModelConfig
+from synergy_ppl.transfer import Transfer
 
 COLUMNS = (
     ("recall_mean", "recall", "{:.2f}"),
@@ -66,7 +67,7 @@ def forest_ucb(batch_size: int, kappa: float = 1.0, trees: int = 200):
         x = pair_features(screen, pool)
 
         def propose(revealed: np.ndarray, round_index: int) -> np.ndarray:
-            forest = RandomForestRegressor(trees, random_state=1000 * seed + round_index)
+            forest = RandomForestRegressor(trees, random_state=round_seed(seed, round_index))
             forest.fit(x[revealed], pool.scores[revealed])
             per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])
             score = per_tree.mean(0) + kappa * per_tree.std(0)
@@ -161,10 +162,10 @@ def main() -> None:
     parser.add_argument("--variants", default="scratch,prior,warm-start")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=SimulationConfig.rounds)
-    parser.add_argument("--batch-size", type=int, default=SimulationConfig.batch_size)
+    parser.add_argument("--batch-size", type=int, default=SimulationConfig.pairs_per_round)
     parser.add_argument("--initial", type=int, default=SimulationConfig.initial)
     parser.add_argument("--kappa", type=float, default=SimulationConfig.kappa)
-    parser.add_argument("--widen", type=float, default=SimulationConfig.widen)
+    parser.add_argument("--widen", type=float, default=Transfer.widen)
     add_round_model_options(parser)
     parser.add_argument(
         "--pretrained-initial",
@@ -196,11 +197,11 @@ def main() -> None:
     base = SimulationConfig(
         strategies,
         rounds=args.rounds,
-        batch_size=args.batch_size,
+        pairs_per_round=args.batch_size,
         initial=args.initial,
         seeds=args.seeds,
         kappa=args.kappa,
-        widen=args.widen,
+        transfer=Transfer(widen=args.widen),
         pretrain_epochs=args.pretrain_epochs,
         pretrain_batch_size=args.pretrain_batch_size,
         pretrain_dropout=args.pretrain_dropout,
@@ -219,7 +220,11 @@ def main() -> None:
         "scratch": (base, {"rf-ucb": forest_ucb(args.batch_size, args.kappa)}),
         "prior": (pretrained, {}),
         "warm-start": (
-            replace(pretrained, pretrain=str(out / "prior" / "pretrain.pt"), transfer="warm-start"),
+            replace(
+                pretrained,
+                pretrain=str(out / "prior" / "pretrain.pt"),
+                transfer=Transfer("warm-start", args.widen),
+            ),
             {},
         ),
     }

@@ -35,11 +35,13 @@ from common import add_common_options, describe, machine, print_table, spread, w
 from pyro.infer.autoguide import AutoDelta
 from scipy import stats
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
 from synergy_ppl.model.guides import fan_in_init
-from synergy_ppl.model.network import PRIORS, local_params
+from synergy_ppl.model.network import local_params
+from synergy_ppl.model.priors import PRIORS
 from synergy_ppl.runs import fit_run
 
 POINT = "map"

@@ -40,9 +40,10 @@ import torch
 from common import add_common_options, describe, machine, print_table, write_json
 from pyro.infer import Predictive
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
 from synergy_ppl.data.features import encode_pairs
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.model.network import local_params
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from active_learning import add_round_model_options, forest_ucb, round_model
 from common import add_common_options, describe, machine, print_table, write_json
 
-from synergy_ppl.active import BNNProposer, Pool
+from synergy_ppl.active import BatchChoice, BNNProposer, Pool
 from synergy_ppl.data import DataConfig
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     revealed = np.random.default_rng(0).permutation(len(pool.scores))[: args.revealed]
     model = round_model(args)
     proposers = {
-        "bnn": BNNProposer(screen, pool, "ucb", args.batch_size, model, seed=0),
+        "bnn": BNNProposer(screen, pool, BatchChoice("ucb", args.batch_size), model, seed=0),
         "forest": forest_ucb(args.batch_size)(pool, screen, 0),
     }
     seconds: dict[str, list[float]] = {name: [] for name in proposers}

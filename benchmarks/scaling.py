@@ -22,8 +22,9 @@ import time
 import numpy as np
 from common import add_common_options, describe, machine, print_table, write_json
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, Screen, Split
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.estimator import SynergyBNN
 
 
 def nested_subsets(n_rows: int, sizes: list[int], seed: int = 0) -> dict[int, np.ndarray]:

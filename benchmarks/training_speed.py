@@ -6,7 +6,7 @@ trunk dropout ``ModelConfig.dropout`` while training) on the same rows (O'Neil, 
 of published fold 0), in the same process, with Adam (lr 3e-3; the project's AdamW has zero
 weight decay by default, i.e. Adam) over minibatches:
 
-- ``project``: ``inference.train(epochs=1)`` on a ``SynergyModel`` and its mean-field guide
+- ``project``: ``inference.train`` (one epoch) on a ``SynergyModel`` and its mean-field guide
   (``TraceMeanField_ELBO`` as an ``nn.Module``, fused AdamW, validation off); the time is
   ``History.seconds``, the training loop without the once-per-call setup;
 - ``reference``: plain PyTorch written here, the same layers and the same Bayesian head:
@@ -41,10 +41,10 @@ from common import add_common_options, describe, machine, print_table, write_jso
 from torch import nn
 from torch.distributions import HalfNormal, Normal
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
 from synergy_ppl.data.features import FeatureSet, build_features, encode_pairs
-from synergy_ppl.estimator import ModelConfig
-from synergy_ppl.inference.svi import TrainData, train
+from synergy_ppl.inference.svi import TrainData, TrainingConfig, train
 from synergy_ppl.model.guides import mean_field
 from synergy_ppl.model.network import SynergyModel, SynergyNet, local_params
 
@@ -215,9 +215,8 @@ def measure(
         order = torch.randperm(n_train, generator=generator)
         seconds = dict.fromkeys(times, 0.0)
         for block in blocks(data, order, block_steps * batch_size):
-            history = train(
-                model, guide, block, epochs=1, batch_size=batch_size, lr=LR, progress=False
-            )
+            training = TrainingConfig(epochs=1, batch_size=batch_size, lr=LR)
+            history = train(model, guide, block, training, progress=False)
             seconds["project"] += history.seconds
             for name, (net, optimizer) in references.items():
                 seconds[name] += reference_epoch(net, optimizer, block, batch_size)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import fields
 from pathlib import Path
 
-from .active import ROUND_MODEL, SimulationConfig, check_strategy
-from .data import SPLIT_KINDS, DataConfig, check_column_map, download, read_pairs, read_smiles
+from .active import SimulationConfig, check_strategy
+from .data import SPLIT_KINDS, check_column_map, download, read_pairs, read_smiles
 from .data.features import encode_pairs
 from .errors import OptionError, UserError
-from .estimator import ModelConfig
-from .model.network import BAYESIAN_PARTS, LIKELIHOODS, PRIORS
+from .model.guides import GUIDES
+from .model.likelihoods import LIKELIHOODS
+from .model.network import BAYESIAN_PARTS
+from .model.priors import PRIORS
 from .options import check_range, read_yaml
 from .outputs import check_file, prepare_file
-from .runs import TRANSFERS
+from .settings import Settings, option_names, resolve
+from .transfer import TRANSFERS
 
 METRIC_COLUMNS = ("pearson", "spearman", "rmse", "r2", "nll", "coverage_50", "coverage_90")
 
@@ -71,7 +73,12 @@ def _add_model_options(
     group = parser.add_argument_group(title)
     group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
     group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
-    group.add_argument("--likelihood", choices=LIKELIHOODS)
+    group.add_argument("--likelihood", choices=list(LIKELIHOODS), help="noise model (normal)")
+    group.add_argument(
+        "--guide",
+        choices=list(GUIDES),
+        help="variational family (default: the prior's; svd for log-uniform, else mean-field)",
+    )
     group.add_argument("--bayesian", choices=BAYESIAN_PARTS, help="which layers are Bayesian")
     group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
     group.add_argument("--merge-dim", type=int)
@@ -92,7 +99,7 @@ def _add_model_options(
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
     group.add_argument("--min-steps", type=int, help="at least this many SVI steps (small data)")
-    group.add_argument(batch_flag, dest="batch_size", type=int, help="SVI minibatch size")
+    group.add_argument(batch_flag, type=int, help="SVI minibatch size")
     group.add_argument("--lr", type=float, help="learning rate of the point layers (1e-3)")
     group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
@@ -119,28 +126,22 @@ def _read_config_file(path: Path) -> dict:
     return values
 
 
-def _resolve_configs(args: argparse.Namespace) -> tuple[DataConfig, ModelConfig]:
-    """Defaults, then the --config file, then the options given on the command line."""
-    file_values = _read_config_file(Path(args.config)) if args.config else {}
-    data_values = dict(file_values.get("data") or {})
-    model_values = dict(file_values.get("model") or {})
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    for f in fields(DataConfig):
-        if f.name in given:
-            data_values[f.name] = given[f.name]
-    if "prior_scale" in given:
-        model_values["prior_kwargs"] = {
-            **(model_values.get("prior_kwargs") or {}),
-            "scale": given["prior_scale"],
-        }
-    for f in fields(ModelConfig):
-        if f.name in given:
-            model_values[f.name] = given[f.name]
-    source = f"{args.config}: " if args.config else ""
-    return (
-        DataConfig.from_dict(data_values, f"{source}data"),
-        ModelConfig.from_dict(model_values, f"{source}model"),
+def _add_transfer_options(parser, when: str) -> None:
+    parser.add_argument(
+        "--transfer",
+        choices=TRANSFERS,
+        help=f"{when}the pretrained posterior as prior (default) or plain fine-tuning",
     )
+    parser.add_argument("--widen", type=float, help=f"{when}widen the pretrained posterior (1)")
+
+
+def _settings(command: str, args: argparse.Namespace) -> Settings:
+    """The run settings of the parsed options: defaults, the --config file, then the options
+    given on the command line."""
+    given = {name: getattr(args, name, None) for name in option_names(command)}
+    config = getattr(args, "config", None)
+    sections = _read_config_file(Path(config)) if config else None
+    return resolve(command, given, sections, source=config or "options")
 
 
 def _check_at_least(flag: str, value: int | None, low: int) -> None:
@@ -158,20 +159,19 @@ def _print_metrics(metrics: dict) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     from .runs import fit_run
 
-    data_config, model_config = _resolve_configs(args)
-    model_config.check_device()
+    settings = _settings("fit", args)
+    settings.model.check_device()
     run_dir, metrics = fit_run(
-        data_config,
-        model_config,
+        settings.data,
+        settings.model,
         args.out,
-        args.overwrite,
+        overwrite=args.overwrite,
         progress=not args.quiet,
-        prior_from=args.prior_from,
-        transfer=args.transfer,
-        widen=args.widen,
+        prior_from=settings.prior_from,
+        transfer=settings.transfer,
     )
     print(
-        f"fitted {data_config.data} in {metrics['fit_seconds']:.1f} s "
+        f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
         f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']})"
     )
     _print_metrics(metrics)
@@ -236,39 +236,22 @@ SIMULATION_COLUMNS = (
 )
 
 
-def simulation_config(args: argparse.Namespace) -> SimulationConfig:
-    """The ``SimulationConfig`` of parsed ``simulate`` options (also used by ``sweep``)."""
-    return SimulationConfig(
-        strategies=tuple(a.strip() for a in args.acquisition.split(",") if a.strip()),
-        rounds=args.rounds,
-        batch_size=args.q,
-        initial=args.initial,
-        seeds=args.seeds,
-        first_seed=args.first_seed,
-        kappa=args.kappa,
-        top_fraction=args.top_fraction,
-        pretrain=args.pretrain,
-        transfer=args.transfer,
-        widen=args.widen,
-        warm_start=args.warm_start,
-        pretrain_epochs=args.pretrain_epochs,
-        pretrain_batch_size=args.pretrain_batch_size,
-        pretrain_dropout=args.pretrain_dropout,
-    )
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     import time
 
     from .active import simulate
 
-    data_config, model_config = _resolve_configs(args)
-    model_config.check_device()
-    sim = simulation_config(args)
+    settings = _settings("simulate", args)
+    settings.model.check_device()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or f"runs/simulate-{Path(data_config.data).stem}-{stamp}")
+    out = Path(args.out or f"runs/simulate-{Path(settings.data.data).stem}-{stamp}")
     summary = simulate(
-        data_config, sim, model_config, out, overwrite=args.overwrite, progress=not args.quiet
+        settings.data,
+        settings.simulation,
+        settings.model,
+        out,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     first = next(iter(summary.values()))
     print(
@@ -309,7 +292,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import load_sweep_config, print_summary, run_sweep
+    from .sweep import load_sweep_config, run_sweep, summary_lines
 
     config = load_sweep_config(args.config)
     out = Path(args.out or f"runs/sweep-{Path(args.config).stem}")
@@ -324,7 +307,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         overwrite=args.overwrite,
     )
-    print_summary(result, config)
+    print("\n".join(summary_lines(result, config)))
     return 1 if result.counts["failed"] else 0
 
 
@@ -358,15 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--prior-from", help="fitted run to start from (its posterior as prior; pretraining)"
     )
-    fit.add_argument(
-        "--transfer",
-        choices=TRANSFERS,
-        default=TRANSFERS[0],
-        help="with --prior-from: posterior as prior (default) or plain fine-tuning",
-    )
-    fit.add_argument(
-        "--widen", type=float, default=1.0, help="multiply the --prior-from posterior scales"
-    )
+    _add_transfer_options(fit, "with --prior-from: ")
     fit.set_defaults(func=cmd_fit)
 
     predict = sub.add_parser("predict", help="predict new (drug A, drug B, cell line) rows")
@@ -407,69 +382,48 @@ def build_parser() -> argparse.ArgumentParser:
     sim = SimulationConfig()
     loop.add_argument(
         "--acquisition",
-        default=",".join(sim.strategies),
-        help="strategies, comma-separated (ucb,q-ucb,random)",
+        help=f"strategies, comma-separated, e.g. ucb,q-ucb,random ({sim.strategies[0]})",
     )
-    loop.add_argument("--rounds", type=int, default=sim.rounds, help="rounds after the first")
-    loop.add_argument(
-        "--batch-size", dest="q", type=int, default=sim.batch_size, help="pairs per round"
-    )
+    loop.add_argument("--rounds", type=int, help=f"rounds after the first ({sim.rounds})")
+    loop.add_argument("--batch-size", type=int, help=f"pairs per round ({sim.pairs_per_round})")
     loop.add_argument(
         "--initial",
         type=int,
-        default=sim.initial,
-        help="pairs revealed at random first (0 with --pretrain: the pretrained model chooses)",
+        help=f"pairs revealed at random first ({sim.initial}; 0 with --pretrain: the "
+        "pretrained model chooses)",
+    )
+    loop.add_argument("--seeds", type=int, help=f"repeats: initial draw, selection ({sim.seeds})")
+    loop.add_argument("--first-seed", type=int, help=f"first repeat's seed ({sim.first_seed})")
+    loop.add_argument("--kappa", type=float, help=f"UCB exploration weight ({sim.kappa})")
+    loop.add_argument(
+        "--top-fraction", type=float, help=f"the top set to find ({sim.top_fraction})"
+    )
+    loop.add_argument("--pretrain", help="none (default), other-cell-lines, or a fitted run / .pt")
+    _add_transfer_options(loop, "with --pretrain: ")
+    loop.add_argument(
+        "--warm-start",
+        action="store_true",
+        default=None,
+        help="each round starts from the previous fit",
     )
     loop.add_argument(
-        "--seeds", type=int, default=sim.seeds, help="repeats (initial draw, selection)"
+        "--pretrain-epochs", type=int, help=f"epochs of the pretraining ({sim.pretrain_epochs})"
     )
-    loop.add_argument("--first-seed", type=int, default=sim.first_seed, help="first repeat's seed")
-    loop.add_argument("--kappa", type=float, default=sim.kappa, help="UCB exploration weight")
-    loop.add_argument(
-        "--top-fraction", type=float, default=sim.top_fraction, help="the top set to find"
-    )
-    loop.add_argument(
-        "--pretrain", default=sim.pretrain, help="none, other-cell-lines, or a fitted run / .pt"
-    )
-    loop.add_argument("--transfer", choices=TRANSFERS, default=sim.transfer)
-    loop.add_argument(
-        "--widen", type=float, default=sim.widen, help="widen the pretrained posterior"
-    )
-    loop.add_argument(
-        "--warm-start", action="store_true", help="each round starts from the previous fit"
-    )
-    loop.add_argument("--pretrain-epochs", type=int, default=sim.pretrain_epochs)
     loop.add_argument(
         "--pretrain-batch-size",
         type=int,
-        default=sim.pretrain_batch_size,
-        help="SVI minibatch of the pretraining",
+        help=f"SVI minibatch of the pretraining ({sim.pretrain_batch_size})",
     )
     loop.add_argument(
         "--pretrain-dropout",
         type=float,
-        default=sim.pretrain_dropout,
-        help="trunk dropout of the pretraining (fit's default)",
+        help=f"trunk dropout of the pretraining (fit's {sim.pretrain_dropout})",
     )
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    simu.set_defaults(
-        func=cmd_simulate,
-        config=None,
-        **{
-            name: getattr(ROUND_MODEL, name)
-            for name in (
-                "epochs",
-                "batch_size",
-                "num_samples",
-                "dropout",
-                "drug_effects",
-                "trunk_anchor",
-            )
-        },
-    )
+    simu.set_defaults(func=cmd_simulate)
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
     score.add_argument("--wells", required=True, help="long table of wells (CSV/TSV)")

@@ -1,168 +1,55 @@
 """``SynergyBNN``: the fit / predict / save / load object that ties the pipeline together.
 
 data (Screen, Split) -> features -> SynergyModel + guide -> SVI -> predictive samples.
-Scores are standardised with the training part's mean and SD for fitting; everything the
-object returns is on the original score scale.
+Scores are standardised with the training part's mean and SD for fitting, z = (score - mean)
+/ sd; everything the object returns is on the original score scale. :class:`ModelConfig`
+lives in :mod:`synergy_ppl.config` and is re-exported here.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import pyro.distributions as dist
 import torch
 
+from .config import ARCHITECTURE, ModelConfig
 from .data import DataError, Screen, Split
 from .data.features import FeatureSet, build_features, encode_pairs
-from .errors import OptionError, TrainingDiverged
+from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
 from .model.guides import make_guide
 from .model.network import (
-    BAYESIAN_PARTS,
     CELL_EFFECT_SITE,
     EFFECT_SITES,
-    LIKELIHOODS,
     PAIR_EFFECT_SITE,
-    PRIORS,
-    Prior,
     SynergyModel,
     SynergyNet,
     local_params,
-    set_priors,
 )
-from .options import check_range, typed_fields
+from .model.priors import set_priors
+
+__all__ = [
+    "Scaling",
+    "SynergyBNN",
+    "new_line_effects",
+    "summarise",
+]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+"""Predictive quantiles that :func:`summarise` reports (columns ``q05 ... q95``)."""
 DIVERGED_RMSE = 3.0
 """Training RMSE of the predictive mean, in score SDs, above which a fit counts as diverged:
 predicting the mean scores 1, and a fit three times worse on its own training rows has been
 thrown off by its learning rate (its guide scales exploded), not merely stopped early."""
-ARCHITECTURE = (
-    "prior",
-    "likelihood",
-    "bayesian",
-    "drug_layers",
-    "merge_dim",
-    "head_layers",
-    "radius",
-    "n_bits",
-    "one_hot_drugs",
-    "cell_components",
-    "drug_effects",
-    "pair_effects",
-)
-"""ModelConfig fields a warm start must share with the fit it starts from."""
-
-
-@dataclass
-class ModelConfig:
-    """Everything that defines a fit besides the data. Saved as the run's config."""
-
-    prior: str = "normal"
-    prior_kwargs: dict = field(default_factory=dict)
-    likelihood: str = "normal"
-    bayesian: str = "head"
-    drug_layers: tuple[int, ...] = (256, 64)
-    merge_dim: int = 64
-    head_layers: tuple[int, ...] = (64,)
-    dropout: float = 0.3
-    drug_effects: float = 0.0
-    pair_effects: float = 0.0
-    radius: int = 2
-    n_bits: int = 1024
-    one_hot_drugs: bool = True
-    cell_components: int | None = 32
-    epochs: int = 300
-    min_steps: int = 0
-    batch_size: int = 256
-    lr: float = 1e-3
-    patience: int = 30
-    num_particles: int = 1
-    weight_decay: float = 0.05
-    trunk_anchor: float = 0.0
-    """With ``fit(init=...)``: precision of a Gaussian prior that ties the point-estimate
-    layers to the starting model's values (L2-SP); 0 = none. Ignored without ``init``."""
-    guide_lr: float | None = 1e-2
-    num_samples: int = 200
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        self.check()
-
-    @classmethod
-    def from_dict(cls, values: dict, section: str = "model") -> ModelConfig:
-        """A config from a mapping (config file, saved run); keys and types are checked."""
-        return cls(**typed_fields(cls, values, section))
-
-    def check(self) -> None:
-        """Raise :class:`OptionError` naming the option if a value is outside its range."""
-        for name, choices in (
-            ("prior", sorted(PRIORS)),
-            ("likelihood", LIKELIHOODS),
-            ("bayesian", BAYESIAN_PARTS),
-        ):
-            if getattr(self, name) not in choices:
-                raise OptionError(
-                    f"--{name} '{getattr(self, name)}' is not one of {list(choices)}."
-                )
-        if not self.drug_layers or min(self.drug_layers) < 1:
-            raise OptionError(
-                f"--drug-layers needs one or more sizes >= 1 (e.g. 256,64), not {self.drug_layers}."
-            )
-        if self.head_layers and min(self.head_layers) < 1:
-            raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
-        for flag, value, low in (
-            ("--merge-dim", self.merge_dim, 1),
-            ("--n-bits", self.n_bits, 1),
-            ("--radius", self.radius, 0),
-            ("--epochs", self.epochs, 1),
-            ("--min-steps", self.min_steps, 0),
-            ("--batch-size", self.batch_size, 1),
-            ("--patience", self.patience, 1),
-            ("num_particles", self.num_particles, 1),
-            ("--num-samples", self.num_samples, 2),
-            ("--seed", self.seed, 0),
-            ("--drug-effects", self.drug_effects, 0),
-            ("--pair-effects", self.pair_effects, 0),
-            ("--weight-decay", self.weight_decay, 0),
-            ("--trunk-anchor", self.trunk_anchor, 0),
-        ):
-            check_range(flag, value, low)
-        if self.cell_components is not None:
-            check_range("cell_components", self.cell_components, 1)
-        check_range("--dropout", self.dropout, 0, 1, high_open=True)
-        check_range("--lr", self.lr, 0, low_open=True)
-        if self.guide_lr is not None:
-            check_range("--guide-lr", self.guide_lr, 0, low_open=True)
-        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
-            raise OptionError(f"--device '{self.device}' is not cpu, cuda or cuda:N.")
-        try:  # a prior's parameters are checked by building it once
-            self.prior_fn()(torch.Size([1])).log_prob(torch.zeros(1))
-        except (TypeError, ValueError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise OptionError(
-                f"prior '{self.prior}' with {self.prior_kwargs}: {reason[:160]}; "
-                "check --prior-scale / prior_kwargs."
-            ) from err
-
-    def check_device(self) -> None:
-        """Raise if ``device`` is CUDA and this torch cannot use it (checked before a fit)."""
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise OptionError(
-                f"--device {self.device}: this torch ({torch.__version__}) sees no CUDA GPU; "
-                "use --device cpu or install a CUDA build of torch."
-            )
-
-    def prior_fn(self) -> Prior:
-        return functools.partial(PRIORS[self.prior], **self.prior_kwargs)
+CONVERGENCE_DRAWS = 50
+"""Most posterior draws of the divergence check: enough for the predictive mean to within a
+small fraction of the threshold, cheap next to the fit."""
 
 
 @dataclass
@@ -177,6 +64,7 @@ class SynergyBNN:
     """A RECOVER-style Bayesian neural network for drug-combination synergy.
 
     >>> bnn = SynergyBNN(ModelConfig(prior="laplace")).fit(screen, split)
+    >>> bnn = SynergyBNN().fit(screen)  # every row, no validation part
     >>> bnn.predict(pairs)          # DataFrame: mean, std, q05 ... q95 per row
     >>> bnn.sample(pairs)           # (S, N) draws of a new measurement
     """
@@ -210,7 +98,7 @@ class SynergyBNN:
         self.features = features
         # eval mode (no dropout) except while training steps run
         self.model = SynergyModel(net, cfg.likelihood).to(cfg.device).eval()
-        self.guide = make_guide(self.model, cfg.prior)
+        self.guide = make_guide(self.model, cfg.guide_name)
         self._draws = None
 
     @local_params()
@@ -235,18 +123,37 @@ class SynergyBNN:
     def fit(
         self,
         screen: Screen,
-        split: Split,
+        split: Split | None = None,
         progress: bool = True,
         *,
         init: SynergyBNN | None = None,
         priors: Mapping[str, dist.Distribution] | None = None,
     ) -> SynergyBNN:
-        """Featurise ``screen``, build the model and guide, and train on ``split.train``.
+        """Featurise ``screen``, build the model and guide, and train.
 
-        ``init`` (a fitted model, e.g. pretrained on other cell lines) warm-starts the fit:
-        its features (grown by the screen's new drugs), score scaling and parameters are the
-        starting point. ``priors`` (site name -> distribution, e.g. ``init.posterior_priors()``)
-        replace the configured prior of those sites: the pretrained posterior as prior.
+        Parameters
+        ----------
+        screen : Screen
+            The measured rows (and the drugs' SMILES for fingerprints).
+        split : Split, optional
+            Rows to train on (``split.train``) and to early-stop on (``split.val``); its test
+            rows are not used here. None (the default) trains on every row of ``screen``
+            with no validation part: every one of ``config.epochs`` epochs runs (no early
+            stopping) and the last one is kept.
+        progress : bool
+            Show a progress bar.
+        init : SynergyBNN, optional
+            A fitted model (e.g. pretrained on other cell lines) to warm-start from: its
+            features (grown by the screen's new drugs), score scaling and parameters are the
+            starting point, and ``config.trunk_anchor`` applies.
+        priors : mapping of str to Distribution, optional
+            Site name -> distribution (e.g. ``init.posterior_priors()``) replacing the
+            configured prior of those sites: the pretrained posterior as prior.
+
+        Returns
+        -------
+        SynergyBNN
+            ``self``, fitted.
         """
         cfg = self.config
         if init is None:
@@ -265,8 +172,9 @@ class SynergyBNN:
             self._start_from(init)
         if priors:
             set_priors(self.model, priors)
-        train_rows = screen.table.iloc[split.train]
-        val_rows = screen.table.iloc[split.val]
+        every_row = np.arange(len(screen.table))
+        train_rows = screen.table.iloc[every_row if split is None else split.train]
+        val_rows = screen.table.iloc[every_row[:0] if split is None else split.val]
         seen = set(train_rows["cell_line"].astype(str))
         if init is not None:
             seen |= set(init.cell_lines_seen or init.features.cell_lines)
@@ -282,29 +190,16 @@ class SynergyBNN:
             self._triples(val_rows),
             self._standardise(val_rows["score"]),
         )
-        self.history = train(
-            self.model,
-            self.guide,
-            data,
-            epochs=cfg.epochs,
-            min_steps=cfg.min_steps,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            patience=cfg.patience,
-            num_particles=cfg.num_particles,
-            weight_decay=cfg.weight_decay,
-            trunk_anchor=cfg.trunk_anchor if init is not None else 0.0,
-            guide_lr=cfg.guide_lr,
-            seed=cfg.seed,
-            progress=progress,
-        )
+        training = cfg.training(anchored=init is not None)
+        self.history = train(self.model, self.guide, data, training, progress)
         self._check_converged(data)
         return self
 
     def _check_converged(self, data: TrainData) -> None:
         """Raise :class:`TrainingDiverged` if the predictive mean misses the training rows by
         more than :data:`DIVERGED_RMSE` score SDs."""
-        draws = draw_posterior(self.model, self.guide, min(self.config.num_samples, 50), 0)
+        num_samples = min(self.config.num_samples, CONVERGENCE_DRAWS)
+        draws = draw_posterior(self.model, self.guide, num_samples, 0)
         mean = network_samples(self.model, draws, data.train).mean(0)
         rmse = torch.sqrt(torch.mean((mean - data.y_train) ** 2)).item()
         if not rmse <= DIVERGED_RMSE:
@@ -317,15 +212,12 @@ class SynergyBNN:
     def _start_from(self, init: SynergyBNN) -> None:
         """Copy ``init``'s parameters and score scaling into the freshly built model and guide."""
         init._require_fitted()
-        differ = [
-            name
-            for name in ARCHITECTURE
-            if getattr(self.config, name) != getattr(init.config, name)
-        ]
+        ours, theirs = self.config.architecture(), init.config.architecture()
+        differ = [name for name in ARCHITECTURE if ours[name] != theirs[name]]
         if differ:
             raise DataError(
                 f"cannot start from a model with other {differ}: "
-                f"{ {n: getattr(init.config, n) for n in differ} }. Use the same settings."
+                f"{ {n: theirs[n] for n in differ} }. Use the same settings."
             )
         state = init.with_features(self.features).state()
         self.model.load_state_dict(state["model"])

@@ -7,7 +7,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import yaml
@@ -19,8 +19,9 @@ def typed_fields(cls: type, values: Mapping, section: str) -> dict:
     """``values`` checked and converted to the types of ``cls``'s dataclass fields.
 
     Unknown keys and values of the wrong type raise :class:`OptionError` naming
-    ``section.key``. Integers are accepted where a float is expected (and converted); lists
-    are accepted for ``tuple[int, ...]`` fields.
+    ``section.key``. Integers and numeric text (YAML reads ``1e-3`` as text) are accepted
+    where a float is expected; lists or comma-separated text for ``tuple[...]`` fields; a
+    nested dataclass field takes a mapping of its own fields.
     """
     if not isinstance(values, Mapping):
         raise OptionError(f"{section}: expected a mapping of options, not {values!r}.")
@@ -55,9 +56,19 @@ _NO = object()
 def _as(value, kind):
     origin = typing.get_origin(kind)
     if origin is tuple:
-        if isinstance(value, list | tuple) and all(_as(v, int) is not _NO for v in value):
-            return tuple(int(v) for v in value)
-        return _NO
+        item = typing.get_args(kind)[0]
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+            if item is int and all(v.lstrip("-").isdigit() for v in value):
+                value = [int(v) for v in value]
+        items = [_as(v, item) for v in value] if isinstance(value, list | tuple) else [_NO]
+        return _NO if any(v is _NO for v in items) else tuple(items)
+    if is_dataclass(kind):
+        if isinstance(value, kind):
+            return value
+        return (
+            kind(**typed_fields(kind, value, kind.__name__)) if isinstance(value, Mapping) else _NO
+        )
     if kind is bool:
         return value if isinstance(value, bool) else _NO
     if kind is int:
@@ -65,7 +76,10 @@ def _as(value, kind):
     if kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-        return _NO
+        try:
+            return float(value) if isinstance(value, str) else _NO
+        except ValueError:
+            return _NO
     if kind is str:
         return value if isinstance(value, str) else _NO
     if kind is dict or origin is dict:
@@ -75,7 +89,8 @@ def _as(value, kind):
 
 def _name(kind) -> str:
     if typing.get_origin(kind) is tuple:
-        return "a list of integers"
+        item = typing.get_args(kind)[0]
+        return f"a list of {'integers' if item is int else 'names'}"
     if kind is type(None):
         return "null"
     return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(

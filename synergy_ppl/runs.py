@@ -19,24 +19,23 @@ import json
 import math
 import pickle
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from .config import ModelConfig
 from .data import DataConfig, DataError
-from .errors import OptionError, TrainingDiverged
-from .estimator import ARCHITECTURE, ModelConfig, SynergyBNN
+from .errors import TrainingDiverged
+from .estimator import SynergyBNN
 from .outputs import check_folder, prepare_folder, record, write_json
+from .transfer import Transfer
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
 """What a run directory must hold to be read back."""
 FIT_WRITES = (*RUN_FILES, "predictions_test.csv", "elbo.csv")
 """Everything ``fit`` writes into a run directory."""
-TRANSFERS = ("prior", "warm-start")
-"""How a pretrained model enters a fit (both start from its parameters; ``prior`` also makes
-its posterior the prior of the Bayesian weights)."""
 SCREEN_COLUMNS = ("drug_a", "drug_b", "cell_line", "score", "part")
 
 
@@ -183,27 +182,22 @@ def fit_run(
     data_config: DataConfig,
     model_config: ModelConfig,
     out: str | Path | None = None,
+    *,
     overwrite: bool = False,
     progress: bool = True,
     prior_from: str | Path | None = None,
-    transfer: str = "prior",
-    widen: float = 1.0,
+    transfer: Transfer | None = None,
 ) -> tuple[Path, dict]:
     """Load, split, fit, evaluate and write a run directory. Returns (run_dir, metrics).
 
     ``prior_from`` (a fitted run directory, e.g. pretrained on other cell lines) starts the
-    fit from that run's parameters, features and score scaling, with its architecture
-    (``estimator.ARCHITECTURE``; the training options are this call's). ``transfer="prior"``
-    also makes its posterior, widened by ``widen``, the prior of the Bayesian weights;
-    ``"warm-start"`` keeps the configured prior (plain fine-tuning).
+    fit from that run as ``transfer`` says (default :class:`~synergy_ppl.transfer.Transfer`:
+    its posterior as prior).
 
     Nothing is written unless the fit succeeds: a clash with an existing ``out`` is reported
     before the fit, and an old run there (``overwrite``) is replaced only afterwards.
     """
-    if transfer not in TRANSFERS:
-        raise OptionError(f"unknown transfer '{transfer}'; choose one of {list(TRANSFERS)}.")
-    if not widen > 0:
-        raise OptionError(f"--widen must be > 0, not {widen}.")
+    transfer = transfer or Transfer()
     run_dir = (
         Path(out) if out is not None else default_run_dir(f"fit-{Path(data_config.data).stem}")
     )
@@ -211,8 +205,8 @@ def fit_run(
     init, priors = None, None
     if prior_from is not None:
         init = load_fit(prior_from)[0]
-        model_config = replace(model_config, **{n: getattr(init.config, n) for n in ARCHITECTURE})
-        priors = init.posterior_priors(widen) if transfer == "prior" else None
+        model_config = transfer.model_config(model_config, init)
+        priors = transfer.priors(init)
     screen = data_config.load()
     split = data_config.split_of(screen)
     bnn = SynergyBNN(model_config).fit(screen, split, progress=progress, init=init, priors=priors)
@@ -236,7 +230,7 @@ def fit_run(
     test_predictions = bnn.predict(screen.table.iloc[split.test])
     config = {"data": asdict(data_config), "model": asdict(model_config)}
     if prior_from is not None:
-        config["transfer"] = {"from": str(prior_from), "mode": transfer, "widen": widen}
+        config["transfer"] = {"from": str(prior_from), **asdict(transfer)}
     save_fit(
         prepare_folder(run_dir, overwrite, FIT_WRITES),
         bnn,

@@ -10,23 +10,28 @@ import pytest
 import torch
 from pyro import poutine
 
-import synergy_ppl.active as active
+import synergy_ppl.active.loop as loop
 from synergy_ppl.active import (
     Pool,
     SimulationConfig,
     check_budget,
     pairs_to_reach,
+    random_proposer,
     recommend,
     round_record,
+    round_seed,
     simulate,
     untested_candidates,
 )
 from synergy_ppl.cli import main
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
 from synergy_ppl.errors import OptionError, OutputError
-from synergy_ppl.estimator import ModelConfig, SynergyBNN, new_line_effects
-from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params, set_priors
+from synergy_ppl.estimator import SynergyBNN, new_line_effects
+from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params
+from synergy_ppl.model.priors import set_priors
 from synergy_ppl.runs import load_fit, read_screen
+from synergy_ppl.transfer import Transfer
 
 # small per-round fits that keep the simulations fast (simulate's own defaults: README)
 SMALL = ModelConfig(
@@ -66,6 +71,17 @@ def test_pairs_to_reach_is_first_round_at_the_level():
     assert np.isnan(pairs_to_reach(rows, 0.95))
 
 
+def test_a_rounds_randomness_depends_on_seed_and_round_only():
+    assert round_seed(2, 7) == 2007 and round_seed(0, 7) != round_seed(1, 7)
+    table = pd.DataFrame({"drug_a": "A", "drug_b": "B", "cell_line": "X", "score": range(50)})
+    propose = random_proposer(Pool.of(table, 0.1), batch_size=5, seed=3)
+    revealed = np.arange(40)
+    batch = propose(revealed, 1)
+    assert sorted(batch) == sorted(set(batch)) and (batch >= 40).all() and len(batch) == 5
+    assert np.array_equal(batch, random_proposer(Pool.of(table, 0.1), 5, 3)(revealed, 1))
+    assert not np.array_equal(batch, propose(revealed, 2))
+
+
 def test_budget_larger_than_pool_is_a_clear_error():
     with pytest.raises(OptionError, match="pool has 100"):
         check_budget(100, initial=30, rounds=3, batch_size=30)
@@ -74,8 +90,8 @@ def test_budget_larger_than_pool_is_a_clear_error():
 def test_unknown_acquisition_transfer_and_bad_dropout_are_clear_errors(tmp_path):
     with pytest.raises(OptionError, match="unknown acquisition 'ucbb'.*q-ucb"):
         simulate(DataConfig(), SimulationConfig(("ucbb",)), SMALL, tmp_path / "x")
-    with pytest.raises(OptionError, match="unknown transfer"):
-        SimulationConfig(transfer="finetune").check()
+    with pytest.raises(OptionError, match="--transfer .finetune. is not one of"):
+        Transfer(mode="finetune")
     with pytest.raises(OptionError, match="--pretrain-dropout must be in"):
         SimulationConfig(pretrain_dropout=1.0).check()
 
@@ -83,7 +99,7 @@ def test_unknown_acquisition_transfer_and_bad_dropout_are_clear_errors(tmp_path)
 # -------------------------------------------------------------------------- simulate
 
 FAST = SimulationConfig(
-    ("ucb", "random"), rounds=4, batch_size=30, initial=30, seeds=2, top_fraction=0.02
+    ("ucb", "random"), rounds=4, pairs_per_round=30, initial=30, seeds=2, top_fraction=0.02
 )
 
 
@@ -144,7 +160,7 @@ def test_rerunning_a_finished_simulation_redoes_nothing(demo_simulation, monkeyp
 
 def test_folder_of_another_simulation_is_refused(demo_simulation, tmp_path):
     out, _ = demo_simulation
-    other = SimulationConfig(("ucb",), rounds=4, batch_size=20, seeds=1, top_fraction=0.02)
+    other = SimulationConfig(("ucb",), rounds=4, pairs_per_round=20, seeds=1, top_fraction=0.02)
     with pytest.raises(OutputError, match="--overwrite"):
         simulate(DataConfig(), other, SMALL, out, progress=False)
     (tmp_path / "notes.txt").write_text("mine")
@@ -154,23 +170,29 @@ def test_folder_of_another_simulation_is_refused(demo_simulation, tmp_path):
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatch):
     sim = SimulationConfig(
-        ("ucb",), rounds=3, batch_size=20, initial=20, seeds=1, warm_start=True, top_fraction=0.02
+        ("ucb",),
+        rounds=3,
+        pairs_per_round=20,
+        initial=20,
+        seeds=1,
+        warm_start=True,
+        top_fraction=0.02,
     )
     model = ModelConfig(drug_layers=(32, 16), merge_dim=16, head_layers=(16,), epochs=15)
     data = DataConfig(cell_line="C0")
     simulate(data, sim, model, tmp_path / "whole", progress=False)
 
-    record = active.round_record
+    record = loop.round_record
 
     def crash_in_round_2(pool, revealed, batch, round_index, seconds):
         if round_index == 2:
             raise KeyboardInterrupt
         return record(pool, revealed, batch, round_index, seconds)
 
-    monkeypatch.setattr(active, "round_record", crash_in_round_2)
+    monkeypatch.setattr(loop, "round_record", crash_in_round_2)
     with pytest.raises(KeyboardInterrupt):
         simulate(data, sim, model, tmp_path / "resumed", progress=False)
-    monkeypatch.setattr(active, "round_record", record)
+    monkeypatch.setattr(loop, "round_record", record)
     done = json.loads((tmp_path / "resumed" / "progress.json").read_text())
     assert len(done["ucb/seed0"]["rounds"]) == 2  # initial draw and round 1
     simulate(data, sim, model, tmp_path / "resumed", progress=False)
@@ -277,8 +299,9 @@ def test_warm_start_needs_the_same_architecture(source, demo_screen):
 
 
 def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
-    sim = SimulationConfig(("ucb",), rounds=1, batch_size=20, initial=20, seeds=1)
-    sim = replace(sim, pretrain="other-cell-lines", pretrain_epochs=5, widen=2.0, top_fraction=0.05)
+    sim = SimulationConfig(("ucb",), rounds=1, pairs_per_round=20, initial=20, seeds=1)
+    sim = replace(sim, pretrain="other-cell-lines", pretrain_epochs=5, top_fraction=0.05)
+    sim = replace(sim, transfer=Transfer(widen=2.0))
     data = DataConfig(cell_line="C0")
     simulate(data, sim, SMALL, tmp_path, progress=False)
     metrics = json.loads((tmp_path / "pretrain_metrics.json").read_text())
@@ -297,7 +320,7 @@ def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("warm_start", [False, True])
 def test_pretrained_model_chooses_the_first_batch_with_initial_0(tmp_path, warm_start):
-    sim = SimulationConfig(("ucb",), rounds=2, batch_size=20, initial=0, seeds=1)
+    sim = SimulationConfig(("ucb",), rounds=2, pairs_per_round=20, initial=0, seeds=1)
     sim = replace(sim, pretrain="other-cell-lines", pretrain_epochs=5, warm_start=warm_start)
     simulate(DataConfig(cell_line="C0"), sim, SMALL, tmp_path, progress=False)
     rows = pd.read_csv(tmp_path / "results.csv")

@@ -14,6 +14,7 @@ import torch
 import xarray as xr
 
 from synergy_ppl.cli import main
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError
 from synergy_ppl.diagnostics import (
     calibration_curve,
@@ -24,7 +25,6 @@ from synergy_ppl.diagnostics import (
     var_dims,
 )
 from synergy_ppl.errors import OutputError
-from synergy_ppl.estimator import ModelConfig
 from synergy_ppl.inference.metrics import regression_metrics
 from synergy_ppl.outputs import MANIFEST
 from synergy_ppl.runs import fit_run, load_fit, read_screen

@@ -11,8 +11,9 @@ import torch
 from scipy import stats
 
 from synergy_ppl.cli import main
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.model.network import local_params
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
@@ -233,3 +234,16 @@ def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
         plain.model.state_dict()["net.drug_mlp.layers.0.weight"],
         pretrained.model.state_dict()["net.drug_mlp.layers.0.weight"],
     )
+
+
+def test_fit_without_a_split_trains_on_every_row_without_early_stopping():
+    full = make_demo_screen()
+    screen = full.subset(np.arange(len(full.table)) < 60)
+    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=4)
+    bnn = SynergyBNN(config).fit(screen, progress=False)
+    assert len(bnn.history.elbo) == 4 and bnn.history.val_rmse == []
+    scores = screen.table["score"]
+    assert bnn.scaling.mean == pytest.approx(scores.mean()) and bnn.scaling.sd > 0
+    every = Split(np.arange(60), np.arange(0), np.arange(0), "every row")
+    same = SynergyBNN(config).fit(screen, every, progress=False)
+    assert same.history.elbo == bnn.history.elbo

@@ -11,18 +11,18 @@ from synergy_ppl.data import make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.inference.predictive import draw_posterior, network_samples
 from synergy_ppl.model.guides import (
+    GUIDES,
     SparseVariationalDropout,
+    default_guide,
+    make_guide,
     mean_field,
     neg_kl_log_uniform_approx,
 )
-from synergy_ppl.model.network import (
-    EFFECT_SITES,
+from synergy_ppl.model.network import EFFECT_SITES, SynergyModel, SynergyNet, local_params
+from synergy_ppl.model.priors import (
     PRIORS,
     LogUniform,
-    SynergyModel,
-    SynergyNet,
     laplace,
-    local_params,
     log_uniform,
     normal,
     scale_mixture,
@@ -113,7 +113,7 @@ def test_fast_prediction_equals_one_model_run_per_draw(demo, prior):
     with local_params():
         torch.manual_seed(1)
         model = SynergyModel(SynergyNet(features, prior=PRIORS[prior]))
-        guide = (SparseVariationalDropout if prior == "log-uniform" else mean_field)(model)
+        guide = GUIDES[default_guide(prior)](model)
         draws = draw_posterior(model, guide, num_samples=5)
         fast = network_samples(model, draws, (a, b, c), chunk_size=100)
         for s in range(5):
@@ -203,3 +203,14 @@ def test_mean_field_starts_drug_effects_at_their_prior(demo):
             assert torch.all(loc == 0) and torch.allclose(scale, torch.tensor(0.7))
         _, weight_scale = guide._get_loc_and_scale("net.head.layers.0.weight")
     assert torch.allclose(weight_scale, torch.tensor(0.01))
+
+
+def test_guides_by_name_and_the_log_uniform_default(demo):
+    _, features, _ = demo
+    assert default_guide("log-uniform") == "svd" and default_guide("laplace") == "mean-field"
+    with local_params():
+        model = SynergyModel(SynergyNet(features, prior=log_uniform))
+        assert isinstance(make_guide(model, "svd"), SparseVariationalDropout)
+        assert not isinstance(make_guide(model, "mean-field"), SparseVariationalDropout)
+        with pytest.raises(ValueError, match="guide must be one of"):
+            make_guide(model, "delta")

@@ -1,7 +1,7 @@
 """A short fit on the real O'Neil screen, published fold 0 held out."""
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
-from synergy_ppl.estimator import ModelConfig
 from synergy_ppl.runs import fit_run
 
 

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from synergy_ppl.cli import main
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, make_demo_screen, read_smiles
 from synergy_ppl.errors import TrainingDiverged
-from synergy_ppl.estimator import ModelConfig, SynergyBNN
+from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.outputs import MANIFEST
 
 TINY = ["--drug-layers", "16", "--merge-dim", "8", "--head-layers", "8", "--n-bits", "64"]

@@ -171,7 +171,7 @@ def test_non_finite_scores_are_never_handed_on(tmp_path: Path, capsys, monkeypat
         expected[0] = np.nan
         return expected
 
-    monkeypatch.setattr(dose_response, "bliss_expected", nan_at_first)
+    monkeypatch.setattr(dose_response.scoring, "bliss_expected", nan_at_first)
     wells = read_wells(as_layout(wells_table(), "generic"))
     with pytest.raises(DoseResponseError, match="blocks 'b1' get non-finite \\['bliss'\\] scores"):
         score_doses(wells, models=("bliss", "hsa"))
@@ -188,7 +188,7 @@ def test_failed_hill_fit_names_the_block(monkeypatch) -> None:
     def no_convergence(*args, **kwargs):
         raise RuntimeError("Optimal parameters not found: max_nfev exceeded")
 
-    monkeypatch.setattr(dose_response, "curve_fit", no_convergence)
+    monkeypatch.setattr(dose_response.reference, "curve_fit", no_convergence)
     with pytest.raises(DoseResponseError, match="^wells table: block 'b1': the single-drug Hill"):
         score_wells(as_layout(wells_table(), "generic"))
 

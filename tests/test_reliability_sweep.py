@@ -220,9 +220,12 @@ def test_a_config_that_is_not_a_yaml_mapping_is_one_line(tmp_path, capsys, text,
         ({"metric": ["test.pearson"]}, "metric: a metric is one dotted name"),
         ({"report": 3}, "report: must be a list of metric names, not 3"),
         ({"fixed": ["data", "demo"]}, "'fixed:' must be a mapping"),
-        ({"fixed": {"data": "demo", "epochs": "ten"}}, "fixed.epochs: cannot read 'ten'"),
-        ({"fixed": {"data": {"a": 1}}}, "fixed.data: takes one value, not a mapping"),
-        ({"fixed": {"data": "demo", "prior": "wide"}}, "fixed.prior: 'wide' is not one of"),
+        (
+            {"fixed": {"data": "demo", "epochs": "ten"}},
+            "fixed: model.epochs: expected an integer, not 'ten'",
+        ),
+        ({"fixed": {"data": {"a": 1}}}, "fixed: data.data: expected a string, not {'a': 1}"),
+        ({"fixed": {"data": "demo", "prior": "wide"}}, "fixed: --prior 'wide' is not one of"),
         ({"search": {"lr": {"loguniform": ["a", "b"]}}}, "search.lr.loguniform: needs [low"),
         ({"search": {"lr": {"uniform": [0, float("inf")]}}}, "search.lr.uniform: needs [low"),
         ({"search": {"lr": [1.0e-3]}}, "search.lr: give one of"),
@@ -239,8 +242,10 @@ def test_wrong_types_name_the_file_and_key(tmp_path, capsys, change, message):
 
 def test_a_switch_takes_true_or_false_only():
     values = {**TINY_SIMULATE, "fixed": {**TINY_SIMULATE["fixed"], "warm-start": "false"}}
-    with pytest.raises(OptionError, match="fixed.warm_start: is a switch"):
+    with pytest.raises(OptionError, match="fixed: simulation.warm_start: expected true/false"):
         SweepConfig.from_dict(values, "sim.yaml")
+    values["fixed"]["warm-start"] = True
+    assert SweepConfig.from_dict(values, "sim.yaml").fixed["warm_start"] is True
 
 
 def test_a_missing_or_unreadable_config_file_is_one_line(tmp_path, capsys):

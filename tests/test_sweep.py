@@ -3,6 +3,7 @@ resuming, failed trials, and a simulate sweep. The Ray engine is in test_sweep_r
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from synergy_ppl import sweep
 from synergy_ppl.cli import main
 from synergy_ppl.errors import OptionError
+from synergy_ppl.settings import resolve
 from synergy_ppl.sweep import SweepConfig, expand, run_sweep
 
 DEMO_SWEEP = """\
@@ -111,7 +113,7 @@ def test_interrupted_sweep_resumes_only_the_missing_trials(tmp_path):
     assert run_sweep(config, out, use_ray=False).ran == 0
 
 
-def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path):
     config = demo_config(search={"prior": {"grid": ["normal", "nonsense"]}})
     out = tmp_path / "sweep"
     result = run_sweep(config, out, use_ray=False)
@@ -120,15 +122,22 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert "nonsense" in failed["error"] and pd.isna(failed["test.pearson"])
     assert "Traceback" in open(failed["log"]).read()
     assert result.best["prior"] == "normal"
-    sweep.print_summary(result, config)
-    printed = capsys.readouterr().out
+    printed = "\n".join(sweep.summary_lines(result, config))
     assert "1 finished, 1 failed" in printed and failed["log"] in printed
     # failed trials run again on a rerun; finished ones do not
     assert run_sweep(config, out, use_ray=False).ran == 1
 
 
+def test_a_sweep_whose_every_trial_fails_still_writes_its_summary(tmp_path):
+    config = demo_config(search={"prior": {"grid": ["nonsense"]}})
+    result = run_sweep(config, tmp_path / "sweep", use_ray=False, progress=False)
+    assert result.counts == {"finished": 0, "failed": 1, "pending": 0} and result.best is None
+    assert (tmp_path / "sweep" / "sweep.png").exists()
+    assert "0 finished, 1 failed" in "\n".join(sweep.summary_lines(result, config))
+
+
 def test_without_ray_the_sweep_runs_in_process_and_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sweep, "ray_available", lambda: False)
+    monkeypatch.setattr(sweep.engines, "ray_available", lambda: False)
     config = demo_config(search={"lr": {"grid": [3.0e-3]}})
     result = run_sweep(config, tmp_path / "sweep")
     assert result.engine == "sequential" and result.counts["finished"] == 1
@@ -169,4 +178,34 @@ def test_simulate_sweep_reads_the_strategy_summary(tmp_path):
 )
 def test_example_sweep_configs_are_valid(name, trials):
     path = Path(__file__).resolve().parents[1] / "examples" / "sweeps" / name
-    assert len(expand(sweep.load_sweep_config(path))) == trials
+    config = sweep.load_sweep_config(path)
+    assert len(expand(config)) == trials
+    # the fixed options, and each trial's, resolve as the command would (no data is read)
+    fixed = resolve(config.command, config.fixed, source=f"{path}: fixed")
+    assert fixed.data.data in ("almanac", "oneil")
+    for trial in expand(config):
+        resolve(config.command, trial["all"])
+
+
+def test_a_search_can_complete_the_fixed_options():
+    # split: fold alone lacks its test fold; the search gives one to every trial
+    fixed = {"data": "demo", "split": "fold"}
+    config = demo_config(fixed=fixed, search={"test-fold": {"grid": [0, 1]}})
+    assert [t["all"]["test_fold"] for t in expand(config)] == [0, 1]
+    with pytest.raises(OptionError, match="demo.yaml: fixed: --split fold needs --test-fold"):
+        demo_config(fixed=fixed, search={"lr": {"grid": [1.0e-3]}})
+
+
+def test_the_sweep_package_does_not_import_the_command_line():
+    package = ["synergy_ppl", "sweep"]
+    for path in Path(sweep.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join([*package[: len(package) + 1 - node.level], node.module or ""])
+                names = [f"{base.strip('.')}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith(("argparse", "synergy_ppl.cli")), (path, name)

@@ -18,7 +18,7 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem import rdFingerprintGenerator
 
 from ..errors import DataError
-from . import Screen
+from .screen import Screen
 
 
 def morgan_fingerprints(

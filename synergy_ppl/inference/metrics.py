@@ -7,6 +7,10 @@ import torch
 from scipy import stats
 
 INTERVAL_LEVELS = (0.5, 0.9)
+"""Central predictive intervals whose coverage is reported."""
+MIN_SD = 1e-6
+"""Floor of the predictive SD in :func:`gaussian_nll`: keeps the NLL finite when every draw
+of a row is the same."""
 
 
 def interval_coverage(samples: torch.Tensor, y: torch.Tensor, level: float) -> float:
@@ -18,8 +22,11 @@ def interval_coverage(samples: torch.Tensor, y: torch.Tensor, level: float) -> f
 
 
 def gaussian_nll(mean: torch.Tensor, std: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean negative log-density of ``y`` under N(mean, std^2) (the moment-matched predictive)."""
-    var = std.clamp_min(1e-6) ** 2
+    """Mean negative log-density of ``y`` under N(mean, std^2) (the moment-matched predictive).
+
+    NLL = mean_i [0.5 log(2 pi s_i^2) + (y_i - m_i)^2 / (2 s_i^2)],  s_i = max(std_i, MIN_SD).
+    """
+    var = std.clamp_min(MIN_SD) ** 2
     return (0.5 * torch.log(2 * torch.pi * var) + 0.5 * (y - mean) ** 2 / var).mean().item()
 
 

@@ -10,7 +10,6 @@ Bayesian layers broadcast over the ``S`` draws. Every chunk sees the same draws,
 
 from __future__ import annotations
 
-import pyro.distributions as dist
 import torch
 from pyro import poutine
 from pyro.infer import Predictive
@@ -60,12 +59,10 @@ def network_samples(
 
     Candidates go through in chunks of ``chunk_size`` rows; by default about
     ``CHUNK_ELEMENTS / S`` (1,000 at S = 100), so that the Bayesian layers' ``(S, chunk, width)``
-    activations stay a few tens of MB whatever S is: 1.2x faster than 4,096-row chunks on an
-    idle core at S = 100, more when other processes share the caches. Each chunk is written
-    into one preallocated ``(S, N)`` tensor: collecting per-chunk outputs and concatenating
-    them made peak memory grow with N at this chunk size (+3.2 GB at N = 150,000, heap
-    fragmentation); written in place it stays near +0.15 GB. The values do not depend on the
-    chunking.
+    activations stay a few tens of MB whatever S is and fit the CPU caches. Each chunk is
+    written into one preallocated ``(S, N)`` tensor: collecting per-chunk outputs and
+    concatenating them makes peak memory grow with N (heap fragmentation); written in place it
+    stays flat. The values do not depend on the chunking.
     """
     num_samples = next(iter(draws.values())).shape[0]
     chunk_size = chunk_size or max(1, CHUNK_ELEMENTS // num_samples)
@@ -87,13 +84,10 @@ def observation_samples(
 ) -> torch.Tensor:
     """Draws of a new measurement ``y`` around the network means ``(S, N)``: ``(S, N)``.
 
-    Each draw uses its own noise scale (and degrees of freedom for Student-t).
+    Draw s adds noise from the model's likelihood with that draw's noise parameters
+    (``model.likelihood.predictive_noise``), e.g. y = f_s + sigma_s eps, eps ~ N(0, 1).
     """
-    sigma = draws["sigma"].unsqueeze(-1)
-    if model.likelihood == "student-t":
-        noise = dist.StudentT(1.0 + draws["nu_minus_one"].unsqueeze(-1), 0.0, sigma)
-    else:
-        noise = dist.Normal(0.0, sigma)
+    noise = model.likelihood.predictive_noise(draws)  # batch shape (S, 1)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return means + noise.sample((means.shape[-1],)).squeeze(-1).T

@@ -58,49 +58,104 @@ def point_prediction(model: SynergyModel, guide: AutoGuide, triples: Triples) ->
         return poutine.condition(model.net, data=guide.median())(*triples)
 
 
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How SVI runs: the optimizer, the minibatches and early stopping.
+
+    Parameters
+    ----------
+    epochs : int
+        Most passes over the training rows.
+    min_steps : int
+        Raises the number of epochs so that at least this many optimizer steps run: on a few
+        dozen rows an epoch is a step or two, too few for the guide's scales to grow from
+        their small initial value to the posterior's width, which would leave the
+        uncertainty far too narrow.
+    batch_size : int
+        Rows per minibatch (per optimizer step).
+    lr : float
+        Learning rate of the point-estimate layers (AdamW).
+    guide_lr : float or None
+        Learning rate of the variational parameters (default ``lr``): their scales and the
+        noise scale live on a log scale and need more room to move than the trunk's weights
+        in the few steps a small data set gives.
+    patience : int
+        Epochs without a better validation RMSE before training stops.
+    num_particles : int
+        ELBO samples per step (vectorised when > 1).
+    weight_decay : float
+        Decoupled (AdamW) weight decay of the point-estimate layers only; the Bayesian
+        weights are regularised by their KL term.
+    trunk_anchor : float
+        tau > 0 adds tau/2 ||theta - theta_0||^2 over the point-estimate layers, theta_0
+        their values when training starts (L2-SP, Li et al. 2018): a Gaussian prior centred
+        at a pretrained trunk, which the likelihood outweighs as the data grow.
+    seed : int
+        Seeds Pyro's sampling and the minibatch order.
+    """
+
+    epochs: int = 300
+    min_steps: int = 0
+    batch_size: int = 256
+    lr: float = 3e-3
+    guide_lr: float | None = None
+    patience: int = 30
+    num_particles: int = 1
+    weight_decay: float = 0.0
+    trunk_anchor: float = 0.0
+    seed: int = 0
+
+
+MIN_IMPROVEMENT = 1e-4
+"""Validation RMSE (standardised scale) an epoch must gain to count as better: smaller gains
+are noise of the minibatch order and would keep a converged fit running."""
+
+
 @local_params()
 def train(
     model: SynergyModel,
     guide: AutoGuide,
     data: TrainData,
-    *,
-    epochs: int = 300,
-    min_steps: int = 0,
-    batch_size: int = 256,
-    lr: float = 3e-3,
-    patience: int = 30,
-    num_particles: int = 1,
-    weight_decay: float = 0.0,
-    trunk_anchor: float = 0.0,
-    guide_lr: float | None = None,
-    seed: int = 0,
+    training: TrainingConfig,
     progress: bool = True,
 ) -> History:
     """Fit ``guide`` (and the model's point parameters) by maximising the ELBO.
 
-    Each step uses a minibatch; the data plate scales its likelihood to the full training
-    set, so the KL term counts once per step as it should. ``TraceMeanField_ELBO`` uses the
-    analytic KLs where registered and a Monte Carlo estimate otherwise. After every epoch the
-    validation RMSE of the posterior-median network is computed; training stops after
-    ``patience`` epochs without improvement and the best epoch's parameters are restored.
-    ``weight_decay`` (AdamW, decoupled) applies to the point-estimate layers only.
-    ``trunk_anchor`` = tau > 0 adds tau/2 ||theta - theta_0||^2 over those layers, theta_0
-    their values when training starts (L2-SP, Li et al. 2018): a Gaussian prior centred at
-    a pretrained trunk, which the likelihood outweighs as the data grow.
-    ``guide_lr`` (default ``lr``) is the learning rate of the variational parameters: their
-    scales and the noise scale live on a log scale and need more room to move than the
-    trunk's weights in the few steps a small data set gives. ``min_steps`` raises the
-    number of epochs so that at least that many optimizer steps run: on a few dozen rows an
-    epoch is a step or two, too few for the guide's scales to grow from their small initial
-    value to the posterior's width, which would leave the uncertainty far too narrow.
+    ELBO = E_q[log p(y | w)] - KL(q(w) || p(w)), estimated per minibatch B of the N
+    training rows as (N / |B|) sum_{i in B} log p(y_i | w) - KL. The data plate scales a
+    batch's likelihood to the full training set, so the KL term counts once per step as it
+    should. ``TraceMeanField_ELBO`` uses the analytic KLs where registered and a Monte Carlo
+    estimate otherwise. After every epoch the validation RMSE of the posterior-median
+    network is computed; training stops after ``training.patience`` epochs without an
+    improvement of :data:`MIN_IMPROVEMENT` and the best epoch's parameters are restored.
+    Without validation rows every epoch runs and the last one is kept.
 
-    A non-finite loss stops training at once with :class:`~synergy_ppl.errors.TrainingDiverged`
-    (the parameters of the last epoch whose loss was finite restored, the history in
-    ``err.history``).
+    Parameters
+    ----------
+    model, guide
+        The Pyro model and its guide; their parameters are trained in place.
+    data : TrainData
+        Training and validation rows.
+    training : TrainingConfig
+        Optimizer, minibatch and early-stopping settings.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    History
+        Per-epoch losses and validation RMSEs.
+
+    Raises
+    ------
+    TrainingDiverged
+        At once when the loss is not finite (the parameters of the last epoch whose loss was
+        finite restored, the history in ``err.history``).
     """
-    pyro.set_rng_seed(seed)
+    pyro.set_rng_seed(training.seed)
+    particles = training.num_particles
     elbo = TraceMeanField_ELBO(
-        num_particles=num_particles, vectorize_particles=num_particles > 1, max_plate_nesting=1
+        num_particles=particles, vectorize_particles=particles > 1, max_plate_nesting=1
     )
     loss_fn = elbo(model, guide)
     n_train = len(data.y_train)
@@ -111,31 +166,36 @@ def train(
     trunk = [p for p in loss_fn.parameters() if id(p) not in guide_params]
     optimizer = adamw(
         [
-            {"params": trunk, "weight_decay": weight_decay},
-            {"params": list(guide.parameters()), "weight_decay": 0.0, "lr": guide_lr or lr},
+            {"params": trunk, "weight_decay": training.weight_decay},
+            {
+                "params": list(guide.parameters()),
+                "weight_decay": 0.0,
+                "lr": training.guide_lr or training.lr,
+            },
         ],
-        lr=lr,
+        lr=training.lr,
     )
-    anchor = Anchor(trunk, trunk_anchor) if trunk_anchor > 0 else None
-    generator = torch.Generator().manual_seed(seed)
+    anchor = Anchor(trunk, training.trunk_anchor) if training.trunk_anchor > 0 else None
+    generator = torch.Generator().manual_seed(training.seed)
     history = History()
     best_state, best_rmse, stale = None, float("inf"), 0
     start = time.perf_counter()
-    steps_per_epoch = -(-n_train // batch_size)
-    epochs = max(epochs, -(-min_steps // steps_per_epoch))
+    steps_per_epoch = -(-n_train // training.batch_size)
+    epochs = max(training.epochs, -(-training.min_steps // steps_per_epoch))
     bar = tqdm(
         range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
     )
-    # argument checks cost ~15% of a step; the first call above has already passed them
-    advice = learning_rate_advice(lr, guide_lr)
-    # a NaN loss is reported below as one sentence; Pyro's own warning would only repeat it
+    advice = learning_rate_advice(training.lr, training.guide_lr)
+    # Pyro's argument checks are a sizeable part of a step, and the first call above has
+    # passed them; a NaN loss is reported below as one sentence, Pyro's own warning would
+    # only repeat it
     with pyro.validation_enabled(False), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Encountered NaN")
         for epoch in bar:
             order = torch.randperm(n_train, generator=generator)
             model.train()  # dropout on for the steps, off for validation and afterwards
             last_finite = _snapshot(loss_fn)
-            loss = _epoch(loss_fn, optimizer, data, order, batch_size, anchor)
+            loss = _epoch(loss_fn, optimizer, data, order, training.batch_size, anchor)
             if not math.isfinite(loss):
                 loss_fn.load_state_dict(last_finite)
                 model.eval()
@@ -154,12 +214,12 @@ def train(
             rmse = torch.sqrt(torch.mean((pred - data.y_val) ** 2)).item()
             history.val_rmse.append(rmse)
             bar.set_postfix(loss=f"{history.elbo[-1]:.3f}", val_rmse=f"{rmse:.3f}")
-            if rmse < best_rmse - 1e-4:
+            if rmse < best_rmse - MIN_IMPROVEMENT:
                 best_rmse, stale, history.best_epoch = rmse, 0, epoch
                 best_state = _snapshot(loss_fn)
             else:
                 stale += 1
-                if stale >= patience:
+                if stale >= training.patience:
                     break
     if best_state is not None:
         loss_fn.load_state_dict(best_state)
@@ -180,10 +240,8 @@ def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     """AdamW with torch's fused kernel where the device supports it (CPU from torch 2.4).
 
     The fused kernel updates all parameter tensors in one call instead of a handful of small
-    kernels per tensor: with the default network's 18 tensors an optimizer step took 1.2 ms
-    instead of 7.8 (one thread), and a training epoch at batch size 128 went from 1.34x to
-    1.08x the time of a hand-written loop (``benchmarks/training_speed.py``). Older torch
-    falls back to the per-tensor loop.
+    kernels per tensor, which matters for a network of many small tensors (timings in the
+    README, ``benchmarks/training_speed.py``). Older torch falls back to the per-tensor loop.
     """
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)

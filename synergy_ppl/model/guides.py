@@ -1,14 +1,18 @@
-"""Variational families for the Bayesian weights, and the KL of sparse variational dropout.
+"""Variational families (guides) for the Bayesian weights, by name in :data:`GUIDES`.
 
-- :func:`mean_field` — fully factorised Normal (Bayes by backprop), means initialised like a
-  normal network (fan-in scaled) and scales of 0.01: small enough that training starts from
-  a working net, large enough that Adam grows them to the posterior's width within a fit
-  (from 1e-3 they barely moved in a few hundred steps).
-- :class:`SparseVariationalDropout` — Molchanov et al. (2017): q(w) = N(theta, alpha theta^2)
-  per weight, paired with the log-uniform prior. It is learned in the *additive*
+- ``"mean-field"`` (:func:`mean_field`) — fully factorised Normal (Bayes by backprop), means
+  initialised like a normal network (fan-in scaled) and scales of :data:`MEAN_FIELD_SCALE`:
+  small enough that training starts from a working net, large enough that Adam grows them to
+  the posterior's width within a fit.
+- ``"svd"`` (:class:`SparseVariationalDropout`) — Molchanov et al. (2017): q(w) = N(theta,
+  alpha theta^2) per weight, made for the log-uniform prior. It is learned in the *additive*
   reparameterisation (theta and sigma, alpha = sigma^2 / theta^2) that the paper recommends
-  for low-variance gradients, and exposes ``log_alpha()``; weights with log-alpha > 3 are
-  effectively switched off.
+  for low-variance gradients, and exposes ``log_alpha()``; weights with log-alpha >
+  :data:`PRUNE_LOG_ALPHA` are effectively switched off.
+
+A guide builder is a callable ``model -> guide``. Adding one is the builder plus one line in
+:data:`GUIDES`; a prior that needs its own guide by default gets one line in
+:data:`DEFAULT_GUIDES` (every other prior defaults to ``"mean-field"``).
 
 The KL between a Normal and the log-uniform prior has no closed form; the registered
 :func:`kl_normal_log_uniform` is the paper's approximation, which ``TraceMeanField_ELBO`` uses
@@ -18,6 +22,7 @@ analytically (Normal and Laplace priors have exact KLs registered by torch).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pyro.distributions as dist
 import torch
@@ -25,13 +30,24 @@ from pyro.infer.autoguide import AutoNormal
 from pyro.infer.autoguide.initialization import init_to_median
 from pyro.infer.autoguide.utils import deep_setattr
 from pyro.nn import PyroParam
-from torch.distributions import kl_divergence, register_kl
+from torch.distributions import register_kl
 
-from .network import EFFECT_SITES, LogUniform, SynergyModel
+from .network import EFFECT_SITES, SynergyModel
+from .priors import LogUniform
 
 MOLCHANOV_K1, MOLCHANOV_K2, MOLCHANOV_K3 = 0.63576, 1.87320, 1.48695
+"""The fitted constants of Molchanov et al.'s (2017) approximation to the KL, eq. 14."""
 PRUNE_LOG_ALPHA = 3.0
 """Weights with log-alpha above this are treated as switched off (alpha > ~20)."""
+LOG_ALPHA_BOUNDS = (-10.0, 10.0)
+"""log-alpha is clamped to this range: beyond it the KL approximation is flat, and a weight
+mean near 0 would otherwise send log-alpha (and its gradient) to infinity."""
+LOC_EPS = 1e-8
+"""Added to |theta| inside log(theta^2) so that a weight mean of exactly 0 stays finite."""
+MEAN_FIELD_SCALE = 1e-2
+"""Initial scale of the mean-field guide's weights; from 1e-3 they barely move in a fit."""
+SVD_SCALE = math.exp(-5.0)
+"""Initial sigma of the sparse variational dropout guide, as in Molchanov et al. (2017)."""
 
 
 def neg_kl_log_uniform_approx(log_alpha: torch.Tensor) -> torch.Tensor:
@@ -48,8 +64,9 @@ def neg_kl_log_uniform_approx(log_alpha: torch.Tensor) -> torch.Tensor:
 
 
 def log_alpha_of(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """log α = log(σ² / θ²) of a Normal(θ, σ) factor, clamped to [-10, 10] for stability."""
-    return (2.0 * torch.log(scale) - 2.0 * torch.log(loc.abs() + 1e-8)).clamp(-10.0, 10.0)
+    """log α = log(σ² / θ²) of a Normal(θ, σ) factor, clamped to :data:`LOG_ALPHA_BOUNDS`."""
+    log_alpha = 2.0 * torch.log(scale) - 2.0 * torch.log(loc.abs() + LOC_EPS)
+    return log_alpha.clamp(*LOG_ALPHA_BOUNDS)
 
 
 @register_kl(dist.Normal, LogUniform)
@@ -79,10 +96,10 @@ class MeanField(AutoNormal):
     """Mean-field Normal guide q(w) = prod N(mu, sigma^2) over every latent site.
 
     Weights start like a normal network (``fan_in_init``, scales ``init_scale``). The drug
-    effects (:data:`~synergy_ppl.models.EFFECT_SITES`) start at zero with their prior's SD
-    instead: nothing is known about a drug until its measurements say so, and a few dozen
-    SVI steps, all a small active-learning round gives, would not grow a scale of 0.01 to
-    the prior's width (after 100 steps on 30 rows every effect's SD was still 0.03).
+    effects (:data:`~synergy_ppl.model.network.EFFECT_SITES`) start at zero with their
+    prior's SD instead: nothing is known about a drug until its measurements say so, and the
+    few dozen SVI steps a small active-learning round gives would not grow a small initial
+    scale to the prior's width.
     """
 
     def _setup_prototype(self, *args, **kwargs):
@@ -101,7 +118,7 @@ class MeanField(AutoNormal):
             )
 
 
-def mean_field(model: SynergyModel, init_scale: float = 1e-2) -> MeanField:
+def mean_field(model: SynergyModel, init_scale: float = MEAN_FIELD_SCALE) -> MeanField:
     """The :class:`MeanField` guide of ``model``."""
     return MeanField(model, init_loc_fn=fan_in_init, init_scale=init_scale)
 
@@ -110,14 +127,17 @@ class SparseVariationalDropout(AutoNormal):
     """Sparse variational dropout guide (Molchanov et al. 2017) for the log-uniform prior.
 
     Each weight has q(w) = N(θ, σ²) with α = σ²/θ²; θ and log σ are the learned
-    parameters (additive reparameterisation), initialised with σ = e^-5 as in the paper.
+    parameters (additive reparameterisation), initialised with σ = :data:`SVD_SCALE`.
     """
 
-    def __init__(self, model: SynergyModel, init_scale: float = math.exp(-5.0)):
+    def __init__(self, model: SynergyModel, init_scale: float = SVD_SCALE):
         super().__init__(model, init_loc_fn=fan_in_init, init_scale=init_scale)
 
     def log_alpha(self) -> dict[str, torch.Tensor]:
-        """log α for every weight site, keyed by site name (noise sites excluded)."""
+        """log α of every site under the log-uniform prior, keyed by site name.
+
+        Other sites (noise, drug effects, weights under another prior) are left out.
+        """
         out = {}
         for name, site in self.prototype_trace.iter_stochastic_nodes():
             if isinstance(site["fn"].base_dist, LogUniform):
@@ -126,13 +146,24 @@ class SparseVariationalDropout(AutoNormal):
         return out
 
 
-def make_guide(model: SynergyModel, prior_name: str) -> AutoNormal:
-    """The guide that matches a prior: sparse variational dropout for ``log-uniform``."""
-    if prior_name == "log-uniform":
-        return SparseVariationalDropout(model)
-    return mean_field(model)
+GuideBuilder = Callable[[SynergyModel], AutoNormal]
+
+GUIDES: dict[str, GuideBuilder] = {
+    "mean-field": mean_field,
+    "svd": SparseVariationalDropout,
+}
+"""Guide builders (``model -> guide``) by their CLI name."""
+DEFAULT_GUIDES: dict[str, str] = {"log-uniform": "svd"}
+"""Prior name -> the guide it gets when none is named; every other prior gets ``"mean-field"``."""
 
 
-def analytic_kl(guide_site: dist.Distribution, model_site: dist.Distribution) -> torch.Tensor:
-    """KL(q || p) of one site where registered (Normal, Laplace, log-uniform priors)."""
-    return kl_divergence(guide_site, model_site)
+def default_guide(prior: str) -> str:
+    """The name of the guide that ``prior`` (a name in ``PRIORS``) gets by default."""
+    return DEFAULT_GUIDES.get(prior, "mean-field")
+
+
+def make_guide(model: SynergyModel, guide: str) -> AutoNormal:
+    """The guide named ``guide`` (a key of :data:`GUIDES`) for ``model``."""
+    if guide not in GUIDES:
+        raise ValueError(f"guide must be one of {tuple(GUIDES)}, not {guide!r}")
+    return GUIDES[guide](model)

@@ -1,36 +1,43 @@
-"""The RECOVER drug-synergy network as a Pyro model, and the priors of its Bayesian weights.
+"""The RECOVER drug-synergy network, and the Pyro model built from a network and a likelihood.
 
-A prior is a plain function ``prior(shape) -> Distribution`` whose event shape is ``shape``;
-the network calls it once per Bayesian weight tensor. To try another prior, edit one of the
-functions below or pass your own (``functools.partial`` sets hyperparameters)::
+:class:`SynergyNet` maps a (drug a, drug b, cell line) triple to the standardised synergy
+mean f; which of its weights are Bayesian, and under which prior (:mod:`.priors`), is chosen
+when it is built. :class:`SynergyModel` composes the net with a likelihood
+(:mod:`.likelihoods`); the guide is built separately (:mod:`.guides`). Each of the four parts
+is swappable without touching the others, as in TyXe's ``VariationalBNN``::
 
-    def student_t(shape, df=3.0, scale=0.5):
-        return dist.StudentT(df, 0.0, scale).expand(shape).to_event(len(shape))
-
-    model = SynergyModel(SynergyNet(features, prior=student_t))
+    model = SynergyModel(SynergyNet(features, prior=PRIORS["laplace"]), StudentTLikelihood())
+    guide = GUIDES["mean-field"](model)
 
 Shapes: ``N`` rows (triples), ``S`` posterior draws, ``D`` drugs, ``C`` cell lines. Every
-layer broadcasts over leading sample dimensions of its weights, so the same forward serves
-training (one draw), vectorised particles and prediction with ``(S, ...)`` weight draws;
-deterministic layers run once whatever ``S`` is.
+layer broadcasts over leading sample dimensions of its weights (:mod:`.layers`), so the same
+forward serves training (one draw), vectorised particles and prediction with ``(S, ...)``
+weight draws; deterministic layers run once whatever ``S`` is.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import pyro
-import pyro.distributions as dist
 import torch
 from pyro.nn import PyroModule, PyroSample
-from torch import nn
-from torch.distributions import constraints
 from torch.nn import functional as F
 
 from ..data.features import FeatureSet
+from .layers import MLP, Linear, SymmetricBilinear
+from .likelihoods import Likelihood, make_likelihood
+from .priors import Prior, normal
 
-Prior = Callable[[torch.Size], dist.Distribution]
+__all__ = [
+    "BAYESIAN_PARTS",
+    "CELL_EFFECT_SITE",
+    "EFFECT_SITES",
+    "PAIR_EFFECT_SITE",
+    "SynergyModel",
+    "SynergyNet",
+    "local_params",
+]
 
 
 def local_params():
@@ -43,204 +50,8 @@ def local_params():
     return pyro.settings.context(module_local_params=True)
 
 
-# ------------------------------------------------------------------------------- priors
-
-
-class ScaleMixtureNormal(dist.TorchDistribution):
-    """Zero-mean two-component Gaussian mixture (Blundell et al. 2015), elementwise.
-
-    p(w) = pi * N(w | 0, sigma1^2) + (1 - pi) * N(w | 0, sigma2^2)
-
-    Written out instead of ``MixtureSameFamily`` because autoguides cannot transform the
-    latter's support.
-    """
-
-    arg_constraints = {
-        "pi": constraints.unit_interval,
-        "sigma1": constraints.positive,
-        "sigma2": constraints.positive,
-    }
-    support = constraints.real
-    has_rsample = False
-
-    def __init__(self, pi, sigma1, sigma2, validate_args=None):
-        self.pi, self.sigma1, self.sigma2 = torch.distributions.utils.broadcast_all(
-            pi, sigma1, sigma2
-        )
-        super().__init__(self.pi.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        shape = torch.Size(batch_shape)
-        return ScaleMixtureNormal(
-            self.pi.expand(shape), self.sigma1.expand(shape), self.sigma2.expand(shape)
-        )
-
-    def sample(self, sample_shape=()):
-        shape = self._extended_shape(torch.Size(sample_shape))
-        wide = torch.rand(shape, device=self.pi.device) < self.pi
-        scale = torch.where(wide, self.sigma1.expand(shape), self.sigma2.expand(shape))
-        return scale * torch.randn(shape, device=self.pi.device)
-
-    def log_prob(self, value):
-        wide = dist.Normal(0.0, self.sigma1).log_prob(value) + torch.log(self.pi)
-        narrow = dist.Normal(0.0, self.sigma2).log_prob(value) + torch.log1p(-self.pi)
-        return torch.logaddexp(wide, narrow)
-
-
-class LogUniform(dist.TorchDistribution):
-    """The improper log-uniform prior of sparse variational dropout (Molchanov et al. 2017).
-
-    p(|w|) ∝ 1 / |w|, i.e. ``log_prob(w) = -log|w|`` up to an infinite constant. Only its KL
-    to the multiplicative-noise guide is meaningful (see ``guides.py``); ``sample`` returns
-    zeros because Pyro's tracing needs a value before the guide replaces it.
-    """
-
-    arg_constraints = {}
-    support = constraints.real
-
-    def __init__(self, batch_shape=(), validate_args=None):
-        super().__init__(torch.Size(batch_shape), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return LogUniform(batch_shape)
-
-    def sample(self, sample_shape=()):
-        return torch.zeros(self._extended_shape(torch.Size(sample_shape)))
-
-    def log_prob(self, value):
-        return -torch.log(value.abs())
-
-
-def normal(shape: torch.Size, scale: float = 1.0) -> dist.Distribution:
-    """Isotropic Normal: w ~ N(0, scale^2)."""
-    return dist.Normal(0.0, scale).expand(shape).to_event(len(shape))
-
-
-def scale_mixture(
-    shape: torch.Size, pi: float = 0.5, sigma1: float = 1.0, sigma2: float = math.exp(-6)
-) -> dist.Distribution:
-    """Scale mixture of two Gaussians (Bayes by backprop): pi N(0, s1^2) + (1-pi) N(0, s2^2)."""
-    return ScaleMixtureNormal(pi, sigma1, sigma2).expand(shape).to_event(len(shape))
-
-
-def laplace(shape: torch.Size, scale: float = 0.5) -> dist.Distribution:
-    """Laplace (sparsity-inducing): p(w) = exp(-|w| / scale) / (2 scale)."""
-    return dist.Laplace(0.0, scale).expand(shape).to_event(len(shape))
-
-
-def log_uniform(shape: torch.Size) -> dist.Distribution:
-    """Log-uniform p(|w|) ∝ 1/|w| of sparse variational dropout; use with the SVD guide."""
-    return LogUniform(shape).to_event(len(shape))
-
-
-PRIORS: dict[str, Prior] = {
-    "normal": normal,
-    "scale-mixture": scale_mixture,
-    "laplace": laplace,
-    "log-uniform": log_uniform,
-}
-"""Priors by their CLI name."""
-
-
-def set_priors(model: PyroModule, priors: Mapping[str, dist.Distribution]) -> None:
-    """Replace, in place, the prior of latent sites named as in the model's trace.
-
-    ``priors`` maps a site name (``"net.head.layers.0.weight"``) to its new distribution,
-    whose event shape must be the site's. This is how a fitted posterior becomes the prior of
-    the next fit (pretraining, continual learning), as TyXe's ``update_prior`` does. The
-    change lives on the modules only: ``SynergyBNN.from_state`` rebuilds the configured prior.
-    """
-    sites = {
-        module._pyro_get_fullname(attr): (module, attr)
-        for module in model.modules()
-        if isinstance(module, PyroModule)
-        for attr in module._pyro_samples
-    }
-    unknown = sorted(set(priors) - set(sites))
-    if unknown:
-        raise ValueError(f"no latent site(s) {unknown[:5]} in the model; it has {sorted(sites)}")
-    for name, prior in priors.items():
-        module, attr = sites[name]
-        current = module._pyro_samples[attr]
-        expected = current.event_shape if isinstance(current, dist.Distribution) else None
-        if expected is not None and prior.event_shape != expected:
-            raise ValueError(
-                f"prior of {name} has event shape {tuple(prior.event_shape)} but the site has "
-                f"{tuple(expected)}; the two networks' layer sizes differ."
-            )
-        setattr(module, attr, PyroSample(prior))
-
-
-# ------------------------------------------------------------------------------- layers
-
-
-class Linear(PyroModule):
-    """``x @ W^T + b``, with W and b Bayesian when a prior is given.
-
-    ``x`` is ``(..., N, in)``; with weight draws ``(S, out, in)`` the output is
-    ``(S, N, out)``. ``F.linear`` would not broadcast over the draws.
-    """
-
-    def __init__(self, in_features: int, out_features: int, prior: Prior | None = None):
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        if prior is None:
-            template = nn.Linear(in_features, out_features)
-            self.weight = nn.Parameter(template.weight.detach())
-            self.bias = nn.Parameter(template.bias.detach())
-        else:
-            self.weight = PyroSample(prior(torch.Size([out_features, in_features])))
-            self.bias = PyroSample(prior(torch.Size([out_features])))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight.transpose(-1, -2) + self.bias.unsqueeze(-2)
-
-
-class SymmetricBilinear(PyroModule):
-    """Order-invariant bilinear merge of two drug embeddings (RECOVER).
-
-    z_k = h_a^T W_k h_b + h_b^T W_k h_a + c_k, so z(a, b) = z(b, a) exactly.
-    Inputs ``(..., N, d)``; output ``(..., N, K)``.
-    """
-
-    def __init__(self, dim: int, out_features: int, prior: Prior | None = None):
-        super().__init__()
-        self.dim, self.out_features = dim, out_features
-        if prior is None:
-            bound = 1.0 / dim
-            self.weight = nn.Parameter(torch.empty(out_features, dim, dim).uniform_(-bound, bound))
-            self.bias = nn.Parameter(torch.zeros(out_features))
-        else:
-            self.weight = PyroSample(prior(torch.Size([out_features, dim, dim])))
-            self.bias = PyroSample(prior(torch.Size([out_features])))
-
-    def forward(self, h_a: torch.Tensor, h_b: torch.Tensor) -> torch.Tensor:
-        weight = self.weight + self.weight.transpose(-1, -2)
-        # (..., N, d) x (..., K, d, d) -> (..., N, K, d): each row of h_a through each W_k
-        projected = torch.einsum("...ni,...kij->...nkj", h_a, weight)
-        return (projected * h_b.unsqueeze(-2)).sum(-1) + self.bias.unsqueeze(-2)
-
-
-class MLP(PyroModule):
-    """ReLU multilayer perceptron; the last layer is linear."""
-
-    def __init__(self, sizes: Sequence[int], prior: Prior | None = None):
-        super().__init__()
-        self.layers = PyroModule[nn.ModuleList](
-            [Linear(i, o, prior) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
-
-
-# ------------------------------------------------------------------------------ network
-
 BAYESIAN_PARTS = ("head", "all")
+"""Which layers of :class:`SynergyNet` are Bayesian: the head after the merge, or all."""
 CELL_EFFECT_SITE = "net.drug_cell_effect"
 """The per-(cell line, drug) effects ``(C, D)`` of ``SynergyNet(drug_effects=scale)``."""
 PAIR_EFFECT_SITE = "net.pair_effect"
@@ -252,36 +63,52 @@ EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
 class SynergyNet(PyroModule):
     """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
 
-    ``forward(drug_a, drug_b, cell)`` takes index tensors of shape ``(N,)`` and returns the
-    standardised synergy mean, ``(N,)`` with point weights or ``(S, N)`` with ``S`` weight
-    draws. The drug MLP runs on the ``D`` drug rows once per call (not once per pair), then
-    the embeddings are gathered for the pairs.
+    With drug embeddings h = MLP(x_drug), merge z = B(h_a, h_b) (symmetric, so the output
+    does not depend on the drugs' order) and FiLM parameters (gamma, beta) = W x_cell + c,
 
-    ``bayesian="head"`` (default, RECOVER's BNN variant) makes the head after the merge
-    Bayesian and keeps the trunk as point estimates; ``"all"`` makes every layer Bayesian.
-    ``dropout`` (training only) on the drug embeddings and the conditioned merge keeps the
-    point-estimate trunk from memorising the training pairs: without it the noise scale is
-    learned from training residuals far smaller than held-out errors, and the predictive
-    intervals are too narrow (O'Neil fold 0: 90% coverage 0.77 without, 0.91 with p=0.3).
+        f(a, b, c) = head(relu(z * (1 + gamma_c) + beta_c))
+                     [+ u_a + u_b + v_ca + v_cb]  [+ w_{min(a,b), max(a,b)}].
 
-    ``drug_effects > 0`` adds ``u[a] + u[b] + v[c, a] + v[c, b]`` to the output: latent drug
-    effects with prior N(0, drug_effects^2) on the standardised scale, shared by all lines
-    (``u``, ``(D,)``, site ``net.drug_effect``) and per cell line (``v``, ``(C, D)``,
-    ``net.drug_cell_effect``, only when there are several lines). Synergy in a screen is
-    often carried by a few drugs (in NCI-ALMANAC MCF7 four drugs are in 10 of the 15 best
-    pairs); a drug measured in few pairs keeps a wide effect, and that is where UCB and
-    Thompson sampling look next, which the point-estimate trunk cannot express. After
-    pretraining on other cell lines (posterior as prior) ``u`` arrives informed while a new
-    line's ``v`` has had no data; ``SynergyBNN.posterior_priors`` gives it the seen lines'
-    population as prior, and what a drug does in the new line is learned from that line's
-    measurements, not fixed by thousands of rows elsewhere.
+    ``forward(drug_a, drug_b, cell)`` takes index tensors of shape ``(N,)`` and returns f,
+    ``(N,)`` with point weights or ``(S, N)`` with ``S`` weight draws. The drug MLP runs on
+    the ``D`` drug rows once per call (not once per pair), then the embeddings are gathered
+    for the pairs.
 
-    ``pair_effects > 0`` adds ``w[min(a, b), max(a, b)]``, a latent effect per unordered
-    pair shared by all cell lines (site ``net.pair_effect``, ``(D, D)``, upper triangle
-    used; only with several lines, since in one line a pair's effect is its single
-    measurement's noise). A pair that is synergistic in many lines is a candidate in the
-    next one: in NCI-ALMANAC, ranking MCF7's pairs by their best score in the other lines
-    finds half its top 1% in 55 tests, pairs the drug effects and the fingerprints miss.
+    Parameters
+    ----------
+    features : FeatureSet
+        Drug and cell-line feature matrices (kept as buffers).
+    prior : Prior
+        Prior of every Bayesian weight tensor (:data:`~synergy_ppl.model.priors.PRIORS`).
+    drug_layers, merge_dim, head_layers
+        Widths of the drug MLP, the bilinear merge and the head's hidden layers.
+    bayesian : {"head", "all"}
+        ``"head"`` (RECOVER's BNN variant) makes the head after the merge Bayesian and keeps
+        the trunk as point estimates; ``"all"`` makes every layer Bayesian.
+    dropout : float
+        Dropout (training only) on the drug embeddings and the conditioned merge. It keeps
+        the point-estimate trunk from memorising the training pairs: without it the noise
+        scale is learned from training residuals far smaller than held-out errors, and the
+        predictive intervals are too narrow.
+    drug_effects : float
+        If ``> 0``, adds ``u[a] + u[b] + v[c, a] + v[c, b]``: latent drug effects with prior
+        N(0, drug_effects^2) on the standardised scale, shared by all lines (``u``, ``(D,)``,
+        site ``net.drug_effect``) and per cell line (``v``, ``(C, D)``,
+        ``net.drug_cell_effect``, only when there are several lines). Synergy in a screen is
+        often carried by a few drugs; a drug measured in few pairs keeps a wide effect, and
+        that is where UCB and Thompson sampling look next, which the point-estimate trunk
+        cannot express. After pretraining on other cell lines (posterior as prior) ``u``
+        arrives informed while a new line's ``v`` has had no data;
+        ``SynergyBNN.posterior_priors`` gives it the seen lines' population as prior, and
+        what a drug does in the new line is learned from that line's measurements, not fixed
+        by thousands of rows elsewhere.
+    pair_effects : float
+        If ``> 0``, adds ``w[min(a, b), max(a, b)]``, a latent effect per unordered pair
+        with prior N(0, pair_effects^2), shared by all cell lines (site ``net.pair_effect``,
+        ``(D, D)``, upper triangle used; only with several lines, since in one line a pair's
+        effect is its single measurement's noise). A pair that is synergistic in many lines
+        is a candidate in the next one, which neither the drug effects nor the fingerprints
+        can say.
     """
 
     def __init__(
@@ -342,36 +169,31 @@ class SynergyNet(PyroModule):
         return out
 
 
-# -------------------------------------------------------------------------------- model
-
-LIKELIHOODS = ("normal", "student-t")
-
-
 class SynergyModel(PyroModule):
-    """The Pyro model: the network's mean plus a Normal (or Student-t) likelihood.
+    """The Pyro model: the network's mean observed through a likelihood.
 
-    y_i ~ Normal(f(a_i, b_i, c_i), sigma^2),  sigma ~ HalfNormal(1)
+        f_i = net(a_i, b_i, c_i),   y_i ~ p(y | f_i, theta),   theta ~ p(theta)
 
-    on the standardised score scale. With ``likelihood="student-t"`` the noise is
-    StudentT(nu, f, sigma) with ``nu - 1 ~ Gamma(2, 0.1)``, for heavy-tailed screens.
-    Minibatches: pass ``n_total`` (training-set size) so that ``pyro.plate`` scales the
-    likelihood of a batch to the whole data set.
+    on the standardised score scale; p(y | f, theta) and the noise parameters theta with
+    their priors are the likelihood's (e.g. Normal(f, sigma^2) with sigma ~ HalfNormal(1)).
+
+    Parameters
+    ----------
+    net : SynergyNet
+        The network; its module path ``net`` prefixes every weight site's name.
+    likelihood : Likelihood or str
+        A :class:`~synergy_ppl.model.likelihoods.Likelihood`, or the name of a registered one
+        (:data:`~synergy_ppl.model.likelihoods.LIKELIHOODS`). It holds no parameters, so the
+        model's state dict is the net's alone.
+
+    ``forward(drug_a, drug_b, cell, y=None, n_total=None)``: pass ``n_total`` (training-set
+    size) with a minibatch so that ``pyro.plate`` scales its likelihood to the whole data set.
     """
 
-    def __init__(self, net: SynergyNet, likelihood: str = "normal"):
+    def __init__(self, net: SynergyNet, likelihood: Likelihood | str = "normal"):
         super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, not {likelihood!r}")
         self.net = net
-        self.likelihood = likelihood
-
-    def noise(self, mean: torch.Tensor) -> dist.Distribution:
-        """The observation distribution around ``mean`` (samples the noise sites)."""
-        sigma = pyro.sample("sigma", dist.HalfNormal(1.0))
-        if self.likelihood == "student-t":
-            nu = 1.0 + pyro.sample("nu_minus_one", dist.Gamma(2.0, 0.1))
-            return dist.StudentT(nu, mean, sigma)
-        return dist.Normal(mean, sigma)
+        self.likelihood = make_likelihood(likelihood)
 
     def forward(
         self,
@@ -381,8 +203,4 @@ class SynergyModel(PyroModule):
         y: torch.Tensor | None = None,
         n_total: int | None = None,
     ) -> torch.Tensor:
-        mean = self.net(drug_a, drug_b, cell)
-        observation = self.noise(mean)
-        n = drug_a.shape[0]
-        with pyro.plate("data", size=n_total or n, subsample=torch.arange(n, device=drug_a.device)):
-            return pyro.sample("obs", observation, obs=y)
+        return self.likelihood(self.net(drug_a, drug_b, cell), y, n_total)

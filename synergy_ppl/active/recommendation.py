@@ -1,0 +1,138 @@
+"""Recommend the next batch of untested triples to measure from a fitted model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..acquisition import STRATEGIES, make_strategy
+from ..errors import OptionError
+from ..estimator import SynergyBNN, summarise
+
+KEYS = ["drug_a", "drug_b", "cell_line"]
+"""The columns that name a triple."""
+COLUMNS = ["rank", *KEYS, "mean", "std", "q05", "q95", "score"]
+"""The columns of :func:`recommend`'s table."""
+
+
+def check_strategy(name: str) -> str:
+    """Return ``name`` if it is a strategy of :data:`~synergy_ppl.acquisition.STRATEGIES`.
+
+    Raises
+    ------
+    OptionError
+        Naming the valid strategies.
+    """
+    if name not in STRATEGIES:
+        raise OptionError(f"unknown acquisition '{name}'; choose from {', '.join(STRATEGIES)}")
+    return name
+
+
+def canonical_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    """``drug_a, drug_b, cell_line`` of ``table`` with ``drug_a <= drug_b``, duplicates dropped."""
+    a, b = table["drug_a"].astype(str).to_numpy(), table["drug_b"].astype(str).to_numpy()
+    return (
+        pd.DataFrame(
+            {
+                "drug_a": np.minimum(a, b),
+                "drug_b": np.maximum(a, b),
+                "cell_line": table["cell_line"].astype(str).to_numpy(),
+            }
+        )
+        .drop_duplicates()
+        .reset_index(drop=True)
+    )
+
+
+def untested_candidates(
+    measured: pd.DataFrame, candidates: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Candidate triples that are not in ``measured`` (canonical order, no duplicates).
+
+    Parameters
+    ----------
+    measured : DataFrame
+        The measured rows (``drug_a, drug_b, cell_line``, more columns ignored).
+    candidates : DataFrame, optional
+        The triples to choose from; by default every pair of two different drugs of
+        ``measured`` in every one of its cell lines. Pairs of a drug with itself are never
+        candidates.
+
+    Returns
+    -------
+    DataFrame
+        ``drug_a, drug_b, cell_line``, index ``0..n-1``.
+    """
+    if candidates is None:
+        drugs = sorted(set(measured["drug_a"].astype(str)) | set(measured["drug_b"].astype(str)))
+        a, b = np.triu_indices(len(drugs), k=1)
+        cells = sorted(set(measured["cell_line"].astype(str)))
+        candidates = pd.DataFrame(
+            {
+                "drug_a": np.tile(np.asarray(drugs)[a], len(cells)),
+                "drug_b": np.tile(np.asarray(drugs)[b], len(cells)),
+                "cell_line": np.repeat(cells, len(a)),
+            }
+        )
+    candidates = canonical_pairs(candidates)
+    candidates = candidates[candidates["drug_a"] != candidates["drug_b"]]
+    tested = canonical_pairs(measured).assign(_tested=True)
+    merged = candidates.merge(tested, on=KEYS, how="left")
+    return merged[merged["_tested"].isna()].drop(columns="_tested").reset_index(drop=True)
+
+
+def recommend(
+    bnn: SynergyBNN,
+    measured: pd.DataFrame,
+    candidates: pd.DataFrame | None = None,
+    strategy: str = "ucb",
+    batch_size: int = 30,
+    kappa: float = 1.0,
+    num_samples: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The next ``batch_size`` untested triples to measure, best first.
+
+    Parameters
+    ----------
+    bnn : SynergyBNN
+        The fitted model.
+    measured : DataFrame
+        The screen's measured rows (``drug_a, drug_b, cell_line, score``); measured triples
+        are never recommended, and the best score is the incumbent of EI, PI and q-EI.
+    candidates : DataFrame, optional
+        The triples to choose from (default: :func:`untested_candidates`).
+    strategy : str
+        A name of :data:`~synergy_ppl.acquisition.STRATEGIES`.
+    batch_size : int
+        How many triples to recommend.
+    kappa : float
+        Exploration weight of ``ucb`` and ``q-ucb``.
+    num_samples : int, optional
+        Posterior draws (default: the model's).
+    seed : int
+        Seed of the draws and of the choice (ties, Thompson rows).
+
+    Returns
+    -------
+    DataFrame
+        ``rank, drug_a, drug_b, cell_line, mean, std, q05, q95`` (of the synergy function,
+        original scale: the uncertainty acquisition acts on) and ``score``, the strategy's
+        per-candidate score (``marginal``).
+    """
+    check_strategy(strategy)
+    pool = untested_candidates(measured, candidates)
+    if batch_size < 1 or batch_size > len(pool):
+        raise OptionError(
+            f"--batch-size {batch_size} must be between 1 and the {len(pool)} untested "
+            "candidate(s); lower it or give more candidates."
+        )
+    samples = bnn.sample(pool, num_samples, seed, noise=False)
+    choice = make_strategy(strategy, kappa=kappa, best_f=float(measured["score"].max()))
+    chosen = choice.select(samples, batch_size, generator=torch.Generator().manual_seed(seed))
+    scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
+    out = summarise(pool.iloc[chosen.numpy()], samples[:, chosen])
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out["score"] = scores[chosen].numpy()
+    return out[COLUMNS]

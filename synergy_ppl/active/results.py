@@ -1,0 +1,113 @@
+"""A simulation's results: the per-round table, its per-strategy summary, the recall plot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .loop import arm_key
+
+
+def results_table(states: dict, arms: list[tuple[str, int]], rounds: int) -> pd.DataFrame:
+    """One row per (strategy, seed, round <= ``rounds``) of the given arms.
+
+    Parameters
+    ----------
+    states : dict
+        ``progress.json``: arm key -> saved :class:`~synergy_ppl.active.loop.ArmState`.
+    arms : list of (str, int)
+        ``(strategy, seed)`` of the arms to include, in order.
+    rounds : int
+        The last round to include.
+
+    Returns
+    -------
+    DataFrame
+        ``strategy, seed`` and the columns of
+        :func:`~synergy_ppl.active.pool.round_record`.
+    """
+    frames = [
+        pd.DataFrame(states[arm_key(name, seed)]["rounds"][: rounds + 1]).assign(
+            strategy=name, seed=seed
+        )
+        for name, seed in arms
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    first = ["strategy", "seed"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def pairs_to_reach(rows: pd.DataFrame, level: float) -> float:
+    """Tested rows when ``recall`` first reaches ``level`` in one arm's rounds (NaN: never)."""
+    reached = rows.loc[rows["recall"] >= level - 1e-12, "tested"]
+    return float(reached.min()) if len(reached) else math.nan
+
+
+def summarise_runs(rows: pd.DataFrame) -> dict:
+    """Per strategy, over its seeds, from a :func:`results_table`.
+
+    Returns
+    -------
+    dict
+        Strategy -> final recall (mean, SD, min, max over seeds), tested rows needed for 50%
+        and 80% of the top set (mean over the seeds that got there, and how many did), final
+        best found and regret, and the median seconds per round (rounds >= 1).
+    """
+    summary = {}
+    for name, group in rows.groupby("strategy", sort=False):
+        finals = group.sort_values("round").groupby("seed").tail(1)
+        entry = {
+            "seeds": int(finals.shape[0]),
+            "tested": int(finals["tested"].iloc[0]),
+            "recall_mean": float(finals["recall"].mean()),
+            "recall_sd": float(finals["recall"].std(ddof=0)),
+            "recall_min": float(finals["recall"].min()),
+            "recall_max": float(finals["recall"].max()),
+            "random": float(finals["random"].iloc[0]),
+            "oracle": float(finals["oracle"].iloc[0]),
+            "best_found_mean": float(finals["best_found"].mean()),
+            "regret_mean": float(finals["regret"].mean()),
+            "median_seconds_per_round": float(group.loc[group["round"] > 0, "seconds"].median()),
+        }
+        for level in (0.5, 0.8):
+            per_seed = [pairs_to_reach(g, level) for _, g in group.groupby("seed")]
+            hit = [v for v in per_seed if not math.isnan(v)]
+            tag = f"{int(level * 100)}"
+            entry[f"tested_to_{tag}"] = float(np.mean(hit)) if hit else None
+            entry[f"seeds_reaching_{tag}"] = len(hit)
+        summary[name] = entry
+    return summary
+
+
+def plot_recall(rows: pd.DataFrame, path: Path, n_pool: int, n_top: int, title: str = "") -> None:
+    """Top-set recall vs tested rows: mean +- SD over seeds per strategy.
+
+    With the random expectation (tested / ``n_pool``) and the oracle
+    (min(tested, ``n_top``) / ``n_top``); written to ``path`` (PNG).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, group in rows.groupby("strategy", sort=False):
+        stats = group.groupby("tested")["recall"].agg(["mean", "std"]).fillna(0.0)
+        x = stats.index.to_numpy()
+        ax.plot(x, stats["mean"], marker="o", ms=3, label=name)
+        ax.fill_between(x, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+    tested = np.arange(0, rows["tested"].max() + 1)
+    ax.plot(tested, tested / n_pool, "k--", lw=1, label="random (expected)")
+    ax.plot(tested, np.minimum(tested, n_top) / n_top, "k:", lw=1, label="oracle (best possible)")
+    ax.set_xlabel("pairs tested")
+    ax.set_ylabel(f"fraction of the pool's top {n_top} pairs found")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,181 @@
+"""``ModelConfig``: everything that defines a fit besides the data, checked when it is made.
+
+Names of priors, likelihoods and guides are keys of the registries in :mod:`.model.priors`,
+:mod:`.model.likelihoods` and :mod:`.model.guides`; this module checks them and hands the
+training fields to :func:`~synergy_ppl.inference.svi.train` as one
+:class:`~synergy_ppl.inference.svi.TrainingConfig` (:meth:`ModelConfig.training`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field, fields
+
+import torch
+
+from .errors import OptionError
+from .inference.svi import TrainingConfig
+from .model.guides import GUIDES, default_guide
+from .model.likelihoods import LIKELIHOODS
+from .model.network import BAYESIAN_PARTS
+from .model.priors import PRIORS, Prior
+from .options import check_range, typed_fields
+
+ARCHITECTURE = (
+    "prior",
+    "likelihood",
+    "guide",
+    "bayesian",
+    "drug_layers",
+    "merge_dim",
+    "head_layers",
+    "radius",
+    "n_bits",
+    "one_hot_drugs",
+    "cell_components",
+    "drug_effects",
+    "pair_effects",
+)
+"""ModelConfig fields a warm start must share with the fit it starts from."""
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a fit besides the data. Saved as the run's config.
+
+    The fields fall in four groups: the model (``prior`` with ``prior_kwargs``,
+    ``likelihood``, ``guide``, ``bayesian``, the layer sizes, ``dropout`` and the effect
+    prior SDs; see :class:`~synergy_ppl.model.network.SynergyNet`), the drug and cell-line
+    features (``radius``, ``n_bits``, ``one_hot_drugs``, ``cell_components``), training (the
+    fields of :class:`~synergy_ppl.inference.svi.TrainingConfig`), and prediction
+    (``num_samples`` posterior draws on ``device``).
+    """
+
+    prior: str = "normal"
+    prior_kwargs: dict = field(default_factory=dict)
+    likelihood: str = "normal"
+    guide: str | None = None
+    """A key of ``GUIDES``; None: the prior's default (``model.guides.DEFAULT_GUIDES``)."""
+    bayesian: str = "head"
+    drug_layers: tuple[int, ...] = (256, 64)
+    merge_dim: int = 64
+    head_layers: tuple[int, ...] = (64,)
+    dropout: float = 0.3
+    drug_effects: float = 0.0
+    pair_effects: float = 0.0
+    radius: int = 2
+    n_bits: int = 1024
+    one_hot_drugs: bool = True
+    cell_components: int | None = 32
+    epochs: int = 300
+    min_steps: int = 0
+    batch_size: int = 256
+    lr: float = 1e-3
+    patience: int = 30
+    num_particles: int = 1
+    weight_decay: float = 0.05
+    trunk_anchor: float = 0.0
+    """With ``fit(init=...)``: precision of a Gaussian prior that ties the point-estimate
+    layers to the starting model's values (L2-SP); 0 = none. Ignored without ``init``."""
+    guide_lr: float | None = 1e-2
+    num_samples: int = 200
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    @classmethod
+    def from_dict(cls, values: dict, section: str = "model") -> ModelConfig:
+        """A config from a mapping (config file, saved run); keys and types are checked.
+
+        Missing keys take their defaults, so a run saved before a field existed still loads.
+        """
+        return cls(**typed_fields(cls, values, section))
+
+    def check(self) -> None:
+        """Raise :class:`OptionError` naming the option if a value is outside its range."""
+        for name, choices in (
+            ("prior", sorted(PRIORS)),
+            ("likelihood", list(LIKELIHOODS)),
+            ("guide", [None, *GUIDES]),
+            ("bayesian", BAYESIAN_PARTS),
+        ):
+            if getattr(self, name) not in choices:
+                known = [c for c in choices if c is not None]
+                raise OptionError(f"--{name} '{getattr(self, name)}' is not one of {known}.")
+        if not self.drug_layers or min(self.drug_layers) < 1:
+            raise OptionError(
+                f"--drug-layers needs one or more sizes >= 1 (e.g. 256,64), not {self.drug_layers}."
+            )
+        if self.head_layers and min(self.head_layers) < 1:
+            raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
+        for flag, value, low in (
+            ("--merge-dim", self.merge_dim, 1),
+            ("--n-bits", self.n_bits, 1),
+            ("--radius", self.radius, 0),
+            ("--epochs", self.epochs, 1),
+            ("--min-steps", self.min_steps, 0),
+            ("--batch-size", self.batch_size, 1),
+            ("--patience", self.patience, 1),
+            ("num_particles", self.num_particles, 1),
+            ("--num-samples", self.num_samples, 2),
+            ("--seed", self.seed, 0),
+            ("--drug-effects", self.drug_effects, 0),
+            ("--pair-effects", self.pair_effects, 0),
+            ("--weight-decay", self.weight_decay, 0),
+            ("--trunk-anchor", self.trunk_anchor, 0),
+        ):
+            check_range(flag, value, low)
+        if self.cell_components is not None:
+            check_range("cell_components", self.cell_components, 1)
+        check_range("--dropout", self.dropout, 0, 1, high_open=True)
+        check_range("--lr", self.lr, 0, low_open=True)
+        if self.guide_lr is not None:
+            check_range("--guide-lr", self.guide_lr, 0, low_open=True)
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise OptionError(f"--device '{self.device}' is not cpu, cuda or cuda:N.")
+        try:  # a prior's parameters are checked by building it once
+            self.prior_fn()(torch.Size([1])).log_prob(torch.zeros(1))
+        except (TypeError, ValueError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise OptionError(
+                f"prior '{self.prior}' with {self.prior_kwargs}: {reason[:160]}; "
+                "check --prior-scale / prior_kwargs."
+            ) from err
+
+    def check_device(self) -> None:
+        """Raise if ``device`` is CUDA and this torch cannot use it (checked before a fit)."""
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise OptionError(
+                f"--device {self.device}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                "use --device cpu or install a CUDA build of torch."
+            )
+
+    def prior_fn(self) -> Prior:
+        """The configured prior, ``prior_kwargs`` bound."""
+        return functools.partial(PRIORS[self.prior], **self.prior_kwargs)
+
+    @property
+    def guide_name(self) -> str:
+        """The guide this config builds: ``guide``, or the prior's default when None."""
+        return self.guide or default_guide(self.prior)
+
+    def architecture(self) -> dict:
+        """The :data:`ARCHITECTURE` fields, the guide resolved (None and its default agree)."""
+        return {
+            name: self.guide_name if name == "guide" else getattr(self, name)
+            for name in ARCHITECTURE
+        }
+
+    def training(self, anchored: bool = False) -> TrainingConfig:
+        """The training fields as a :class:`TrainingConfig`.
+
+        ``trunk_anchor`` applies only when ``anchored`` (a fit that starts from another
+        model); otherwise it is 0.
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(TrainingConfig)}
+        if not anchored:
+            values["trunk_anchor"] = 0.0
+        return TrainingConfig(**values)

@@ -1,0 +1,137 @@
+"""Where a screen comes from and how it is split: :func:`load_screen` and :class:`DataConfig`
+(the ``data`` section of a run's config, and the command line's data options)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataError, OptionError
+from ..options import check_range, typed_fields
+from .builtin import load_almanac, load_oneil
+from .demo import make_demo_screen
+from .screen import Screen
+from .splits import SPLIT_KINDS, Split, split_screen
+from .tables import check_column_map
+from .user import load_user_screen
+
+
+def load_screen(
+    source: str,
+    *,
+    data_dir: str | Path | None = None,
+    drugs: str | Path | None = None,
+    cell_features: str | Path | None = None,
+    column_map: Mapping[str, str] | None = None,
+    cell_line: str | None = None,
+    seed: int = 0,
+    keep_fold: bool = True,
+) -> Screen:
+    """Load ``demo``, ``oneil``, ``almanac`` or a path to a user's table.
+
+    Parameters
+    ----------
+    source : str
+        ``demo`` (:func:`make_demo_screen`), ``oneil`` or ``almanac`` (built-in screens in
+        ``data_dir``) or the path of a user's table (:func:`load_user_screen`).
+    data_dir : str or Path, optional
+        Where the built-in screens are; see :func:`resolve_data_dir`.
+    drugs, cell_features, column_map
+        A user's drug table, cell-line feature table and column mapping.
+    cell_line : str, optional
+        Keep only that cell line's rows (comma-separate several).
+    seed : int
+        The demo's seed.
+    keep_fold : bool
+        Keep a table's ``fold`` column (a ``fold`` split needs it, other splits ignore it).
+    """
+    if source == "demo":
+        screen = make_demo_screen(seed=seed)
+    elif source == "oneil":
+        screen = load_oneil(data_dir, keep_fold)
+    elif source == "almanac":
+        screen = load_almanac(data_dir)
+    else:
+        screen = load_user_screen(source, drugs, cell_features, column_map, keep_fold)
+    if cell_line:
+        wanted = [c.strip() for c in cell_line.split(",")]
+        unknown = [c for c in wanted if c not in screen.cell_lines]
+        if unknown:
+            raise DataError(
+                f"{source}: cell line(s) {unknown} not in the screen; it has "
+                f"{screen.cell_lines[:20]}{' ...' if len(screen.cell_lines) > 20 else ''}"
+            )
+        screen = screen.subset(screen.table["cell_line"].isin(wanted))
+    return screen
+
+
+@dataclass
+class DataConfig:
+    """Where a screen comes from and how it is split; saved in the run's config.
+
+    The fields are the command line's data options (``--data``, ``--split`` ...); see
+    :func:`load_screen` and :func:`split_screen`.
+    """
+
+    data: str = "demo"
+    data_dir: str | None = None
+    drugs: str | None = None
+    cell_features: str | None = None
+    columns: dict = field(default_factory=dict)
+    cell_line: str | None = None
+    split: str = "pair"
+    test_fold: int | None = None
+    split_seed: int = 0
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    @classmethod
+    def from_dict(cls, values: dict, section: str = "data") -> DataConfig:
+        """A config from a mapping (config file, saved run); keys and types are checked."""
+        return cls(**typed_fields(cls, values, section))
+
+    def check(self) -> None:
+        """Raise :class:`OptionError` naming the option if a value is outside its range."""
+        if not self.data.strip():
+            raise OptionError("--data is empty; give demo, oneil, almanac or a table's path.")
+        if self.split not in SPLIT_KINDS:
+            raise OptionError(f"--split '{self.split}' is not one of {list(SPLIT_KINDS)}.")
+        check_column_map(self.columns)
+        check_range("--test-fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
+        check_range("--val-fraction", self.val_fraction, 0, 1, high_open=True)
+        if self.test_fraction + self.val_fraction >= 1:
+            raise OptionError(
+                f"--test-fraction {self.test_fraction} + --val-fraction {self.val_fraction} "
+                "leave nothing to train on; lower them."
+            )
+        check_range("--split-seed", self.split_seed, 0)
+        if self.split == "fold" and self.test_fold is None:
+            raise OptionError("--split fold needs --test-fold K (the fold held out as test).")
+
+    def load(self) -> Screen:
+        """The screen these options describe (the demo's seed is the split seed)."""
+        return load_screen(
+            self.data,
+            data_dir=self.data_dir,
+            drugs=self.drugs,
+            cell_features=self.cell_features,
+            column_map=self.columns,
+            cell_line=self.cell_line,
+            seed=self.split_seed,
+            keep_fold=self.split == "fold",
+        )
+
+    def split_of(self, screen: Screen) -> Split:
+        """The split of ``screen``'s rows these options describe."""
+        return split_screen(
+            screen.table,
+            self.split,
+            seed=self.split_seed,
+            test_fold=self.test_fold,
+            test_fraction=self.test_fraction,
+            val_fraction=self.val_fraction,
+        )

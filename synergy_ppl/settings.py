@@ -1,0 +1,130 @@
+"""Run settings from option values: the one place where an option's name becomes a field of a
+config object.
+
+Values are resolved in three layers, each over the last: the config objects' defaults (for
+``simulate`` the model fitted each round, :data:`~synergy_ppl.active.ROUND_MODEL`), the
+sections of a config file (``data:``, ``model:``, ``simulation:``), then the options given.
+The command line and sweeps both resolve here, so a sweep's options are checked against the
+config objects exactly as the command line's are.
+
+Option names are the command line's long options with underscores (``drug_layers``). Most are
+a config field of the same name; the exceptions are listed in :data:`RENAMED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .active import ROUND_MODEL, SimulationConfig
+from .config import ModelConfig
+from .data import DataConfig
+from .errors import OptionError
+from .options import typed_fields
+from .transfer import Transfer
+
+COMMANDS = ("fit", "simulate")
+"""The commands whose options resolve into settings (what a sweep can run)."""
+RENAMED = {
+    "fit": {"prior_scale": ("model", "prior_kwargs.scale"), "widen": ("transfer", "widen")},
+    "simulate": {
+        "prior_scale": ("model", "prior_kwargs.scale"),
+        "widen": ("transfer", "widen"),
+        "acquisition": ("simulation", "strategies"),
+        "batch_size": ("simulation", "pairs_per_round"),
+        "fit_batch_size": ("model", "batch_size"),
+    },
+}
+"""Options whose config field has another name: option -> (section, field). ``transfer``
+is the transfer's ``mode``; in ``simulate`` ``batch_size`` is the pairs tested per round
+and ``fit_batch_size`` the SVI minibatch of each round's fit."""
+
+
+@dataclass
+class Settings:
+    """Everything a ``fit`` or ``simulate`` run is built from.
+
+    ``prior_from`` (fit): a fitted run to start from, as ``transfer`` says. ``simulation``
+    (simulate): the rounds, strategies and pretraining; its ``transfer`` is the one used.
+    """
+
+    data: DataConfig
+    model: ModelConfig
+    transfer: Transfer
+    prior_from: str | None = None
+    simulation: SimulationConfig | None = None
+
+
+def option_names(command: str) -> dict[str, tuple[str, str]]:
+    """Option name -> (section, field) of every option ``command`` resolves."""
+    _check_command(command)
+    names = {f.name: ("data", f.name) for f in fields(DataConfig)}
+    names |= {f.name: ("model", f.name) for f in fields(ModelConfig) if f.name != "prior_kwargs"}
+    names["transfer"] = ("transfer", "mode")
+    if command == "fit":
+        names["prior_from"] = ("fit", "prior_from")
+    else:
+        skip = {"strategies", "pairs_per_round", "transfer"}
+        names |= {
+            f.name: ("simulation", f.name) for f in fields(SimulationConfig) if f.name not in skip
+        }
+        del names["batch_size"]  # simulate's --batch-size is the pairs per round (RENAMED)
+    return names | RENAMED[command]
+
+
+def resolve(
+    command: str,
+    given: Mapping | None = None,
+    file_sections: Mapping[str, Mapping] | None = None,
+    source: str = "options",
+) -> Settings:
+    """The :class:`Settings` of ``command``: defaults, then ``file_sections`` (a config file's
+    ``data:`` / ``model:`` / ``simulation:`` mappings of fields), then ``given`` (option name
+    -> value; ``None`` values are skipped).
+
+    Values are checked against the config objects' field types and ranges: an unknown option,
+    a value of the wrong type or out of range raises :class:`OptionError` naming it (errors
+    from ``given`` name ``source``, e.g. a sweep's ``fixed``).
+    """
+    names = option_names(command)
+    given = {k.replace("-", "_"): v for k, v in (given or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise OptionError(
+            f"{source}: unknown option(s) {unknown} of '{command}'; options: {sorted(names)}."
+        )
+    sections: dict[str, dict] = {s: dict(v or {}) for s, v in (file_sections or {}).items()}
+    allowed = {"data", "model"} | ({"simulation"} if command == "simulate" else set())
+    extra = sorted(set(sections) - allowed)
+    if extra:
+        raise OptionError(f"{source}: unknown section(s) {extra}; sections: {sorted(allowed)}.")
+    for name, value in given.items():
+        section, field = names[name]
+        if field == "prior_kwargs.scale":
+            model = sections.setdefault("model", {})
+            model["prior_kwargs"] = {**(model.get("prior_kwargs") or {}), "scale": value}
+        else:
+            sections.setdefault(section, {})[field] = value
+    where = "" if source == "options" else f"{source}: "
+    data = DataConfig.from_dict(sections.get("data", {}), f"{where}data")
+    defaults = asdict(ROUND_MODEL) if command == "simulate" else {}
+    model = ModelConfig.from_dict({**defaults, **sections.get("model", {})}, f"{where}model")
+    simulation = sections.get("simulation", {})
+    if isinstance(simulation.get("transfer"), Mapping):  # a config file's nested transfer
+        sections["transfer"] = {**simulation.pop("transfer"), **sections.get("transfer", {})}
+    transfer = Transfer(**typed_fields(Transfer, sections.get("transfer", {}), f"{where}transfer"))
+    if command == "fit":
+        prior_from = sections.get("fit", {}).get("prior_from")
+        if prior_from is not None and not isinstance(prior_from, str | Path):
+            raise OptionError(f"prior_from: expected a run directory, not {prior_from!r}.")
+        return Settings(data, model, transfer, None if prior_from is None else str(prior_from))
+    values = typed_fields(SimulationConfig, simulation, f"{where}simulation")
+    simulation = SimulationConfig(**values, transfer=transfer)
+    simulation.check()
+    return Settings(data, model, transfer, simulation=simulation)
+
+
+def _check_command(command: str) -> None:
+    if command not in COMMANDS:
+        raise OptionError(f"command '{command}' is not one of {list(COMMANDS)}.")
