@@ -63,10 +63,19 @@ class Scaling:
 class SynergyBNN:
     """A RECOVER-style Bayesian neural network for drug-combination synergy.
 
-    >>> bnn = SynergyBNN(ModelConfig(prior="laplace")).fit(screen, split)
-    >>> bnn = SynergyBNN().fit(screen)  # every row, no validation part
-    >>> bnn.predict(pairs)          # DataFrame: mean, std, q05 ... q95 per row
-    >>> bnn.sample(pairs)           # (S, N) draws of a new measurement
+    Composed, as in TyXe, from a network, a prior, a likelihood and a guide, each named in
+    its :class:`~synergy_ppl.config.ModelConfig` and looked up in its registry.
+
+    >>> from synergy_ppl import ModelConfig, make_demo_screen, split_screen
+    >>> screen = make_demo_screen(n_drugs=6, n_cell_lines=2, n_bits=16)
+    >>> small = dict(drug_layers=(8,), merge_dim=4, head_layers=(4,), n_bits=16, epochs=5)
+    >>> split = split_screen(screen.table, "pair")
+    >>> bnn = SynergyBNN(ModelConfig(prior="laplace", **small)).fit(screen, split, False)
+    >>> pairs = screen.table.head(3)
+    >>> list(bnn.predict(pairs).columns[-7:])  # the predictive per row
+    ['mean', 'std', 'q05', 'q25', 'q50', 'q75', 'q95']
+    >>> bnn.sample(pairs, num_samples=10).shape  # (S, N) draws of a new measurement
+    torch.Size([10, 3])
     """
 
     def __init__(self, config: ModelConfig | None = None):

@@ -26,10 +26,11 @@ import pandas as pd
 import torch
 
 from .config import ModelConfig
-from .data import DataConfig, DataError
-from .errors import TrainingDiverged
+from .data import DataConfig, DataError, read_pairs, read_smiles
+from .data.features import encode_pairs
+from .errors import OptionError, TrainingDiverged
 from .estimator import SynergyBNN
-from .outputs import check_folder, prepare_folder, record, write_json
+from .outputs import check_file, check_folder, prepare_file, prepare_folder, record, write_json
 from .transfer import Transfer
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
@@ -240,3 +241,32 @@ def fit_run(
         test_predictions,
     )
     return run_dir, metrics
+
+
+def predict_run(
+    run_dir: str | Path,
+    pairs: str | Path,
+    *,
+    drugs: str | Path | None = None,
+    num_samples: int | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+) -> tuple[pd.DataFrame, Path]:
+    """Predict a table of ``drug_a, drug_b, cell_line`` rows with a run's model and write
+    ``out`` (default ``<run_dir>/predictions.csv``). Returns (predictions, out).
+
+    ``drugs`` (a drug,smiles table) featurises drugs the run has not seen. Every input is
+    checked (options, the run, the table, unknown drugs, the output path) before any work.
+    """
+    if num_samples is not None and num_samples < 2:
+        raise OptionError(f"--num-samples must be >= 2, not {num_samples}.")
+    bnn = load_fit(run_dir)[0]
+    table = read_pairs(pairs)
+    if drugs is not None:
+        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(drugs)))
+    encode_pairs(bnn.features, table, str(pairs))  # names unknown drugs before any work
+    out = Path(out) if out is not None else Path(run_dir) / "predictions.csv"
+    check_file(out, overwrite)
+    predictions = bnn.predict(table, num_samples)
+    predictions.to_csv(prepare_file(out, overwrite), index=False)
+    return predictions, out

@@ -21,7 +21,7 @@ from .active import ROUND_MODEL, SimulationConfig
 from .config import ModelConfig
 from .data import DataConfig
 from .errors import OptionError
-from .options import typed_fields
+from .options import read_yaml, typed_fields
 from .transfer import Transfer
 
 COMMANDS = ("fit", "simulate")
@@ -123,6 +123,18 @@ def resolve(
     simulation = SimulationConfig(**values, transfer=transfer)
     simulation.check()
     return Settings(data, model, transfer, simulation=simulation)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The ``data:`` and ``model:`` sections of a YAML/JSON config file (``fit --config``),
+    for :func:`resolve`'s ``file_sections``."""
+    values = read_yaml(path) or {}
+    if not isinstance(values, dict) or set(values) - {"data", "model"}:
+        raise OptionError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
+    for section in ("data", "model"):
+        if not isinstance(values.get(section) or {}, dict):
+            raise OptionError(f"{path}: '{section}:' must be a mapping of options.")
+    return values
 
 
 def _check_command(command: str) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MACHINE_KEYS = {"nproc", "cpu", "torch", "pyro", "torch_threads"}
 

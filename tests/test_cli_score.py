@@ -1,11 +1,13 @@
 """`synergy-ppl score` writes a combination table that `fit` reads as it is."""
 
 import pandas as pd
+import pytest
 
 from synergy_ppl.cli import main
 from synergy_ppl.data import load_screen
 
 
+@pytest.mark.slow
 def test_score_output_is_a_fit_input(tmp_path, shared_data, capsys):
     out = tmp_path / "scores.csv"
     wells = shared_data / "dose_response" / "almanac_wells.csv"

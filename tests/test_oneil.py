@@ -1,8 +1,12 @@
 """A short fit on the real O'Neil screen, published fold 0 held out."""
 
+import pytest
+
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
 from synergy_ppl.runs import fit_run
+
+pytestmark = pytest.mark.slow
 
 
 def test_oneil_fold0_short_fit_has_clearly_positive_pearson(tmp_path, shared_data):

@@ -361,6 +361,7 @@ def _cells(data: bytes) -> list[list[str]]:
 
 
 @pytest.mark.filterwarnings("ignore:NCI-ALMANAC.*belong to no combination block")
+@pytest.mark.slow
 def test_randomly_corrupted_wells_fail_cleanly_or_score_finitely(tmp_path: Path, capsys) -> None:
     rng = np.random.default_rng(20240607)
     layouts = ["generic", "viability", "oneil", "synergyfinder", "almanac"]

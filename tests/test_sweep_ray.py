@@ -15,6 +15,8 @@ import ray  # noqa: F401  (imported at module level: a missing Ray fails, never 
 
 from synergy_ppl.sweep import SweepConfig, run_sweep
 
+pytestmark = pytest.mark.slow
+
 DEMO = {
     "command": "fit",
     "metric": "test.pearson",

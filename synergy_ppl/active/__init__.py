@@ -48,7 +48,13 @@ from .loop import (
     run_arm,
 )
 from .pool import Pool, check_budget, initial_draw, round_record
-from .recommendation import canonical_pairs, check_strategy, recommend, untested_candidates
+from .recommendation import (
+    canonical_pairs,
+    check_strategy,
+    recommend,
+    recommend_run,
+    untested_candidates,
+)
 from .results import pairs_to_reach, plot_recall, results_table, summarise_runs
 from .simulation import (
     PRETRAIN_KINDS,
@@ -85,6 +91,7 @@ __all__ = [
     "pretrained_model",
     "random_proposer",
     "recommend",
+    "recommend_run",
     "results_table",
     "round_generator",
     "round_record",

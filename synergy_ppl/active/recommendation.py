@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 
 from ..acquisition import STRATEGIES, make_strategy
+from ..data import read_pairs, read_smiles
 from ..errors import OptionError
 from ..estimator import SynergyBNN, summarise
+from ..options import check_range
+from ..outputs import check_file, prepare_file
+from ..runs import load_fit, read_screen
 
 KEYS = ["drug_a", "drug_b", "cell_line"]
 """The columns that name a triple."""
@@ -136,3 +142,42 @@ def recommend(
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out["score"] = scores[chosen].numpy()
     return out[COLUMNS]
+
+
+def recommend_run(
+    run_dir: str | Path,
+    *,
+    candidates: str | Path | None = None,
+    drugs: str | Path | None = None,
+    strategy: str = "ucb",
+    batch_size: int = 30,
+    kappa: float = 1.0,
+    num_samples: int | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+) -> tuple[pd.DataFrame, Path]:
+    """:func:`recommend` from a run directory and files, written to ``out`` (default
+    ``<run_dir>/recommendations.csv``). Returns (batch, out).
+
+    The measured rows are the run's screen; ``candidates`` (a drug_a,drug_b,cell_line table)
+    and ``drugs`` (drug,smiles of new drugs) are optional. Every option, the run, the tables
+    and the output path are checked before any work.
+    """
+    check_strategy(strategy)
+    for flag, value, low in (("--batch-size", batch_size, 1), ("--seed", seed, 0)):
+        check_range(flag, value, low)
+    if num_samples is not None:
+        check_range("--num-samples", num_samples, 2)
+    check_range("--kappa", kappa, 0)
+    bnn = load_fit(run_dir)[0]
+    pool = read_pairs(candidates) if candidates is not None else None
+    if drugs is not None:
+        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(drugs)))
+    out = Path(out) if out is not None else Path(run_dir) / "recommendations.csv"
+    check_file(out, overwrite)
+    batch = recommend(
+        bnn, read_screen(run_dir), pool, strategy, batch_size, kappa, num_samples, seed
+    )
+    batch.to_csv(prepare_file(out, overwrite), index=False)
+    return batch, out

@@ -35,7 +35,7 @@ from .reference import (
     nci_expected_growth,
     zip_delta,
 )
-from .scoring import score_blocks, score_doses, score_wells
+from .scoring import score_blocks, score_doses, score_file, score_wells
 from .wells import (
     MAX_ABS_RESPONSE,
     UNKNOWN_CELL_LINE,
@@ -59,6 +59,7 @@ __all__ = [
     "read_wells",
     "score_blocks",
     "score_doses",
+    "score_file",
     "score_wells",
     "validate_wells",
     "zip_delta",

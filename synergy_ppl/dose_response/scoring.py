@@ -9,11 +9,13 @@ takes the excess ``observed - expected`` over each reference model of :mod:`.ref
 
 from collections.abc import Sequence
 from os import PathLike
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import OptionError
+from ..outputs import check_file, prepare_file
 from .layouts import _naming_source, read_wells
 from .reference import (
     MODELS,
@@ -202,3 +204,22 @@ def score_wells(
         table = score_blocks(wells)
     table.insert(3, "synergy", table[score])
     return table
+
+
+def score_file(
+    wells: str | PathLike,
+    *,
+    out: str | PathLike | None = None,
+    overwrite: bool = False,
+    response: str | None = None,
+    score: str = "bliss_max",
+) -> tuple[pd.DataFrame, Path]:
+    """:func:`score_wells` of a wells file, written to ``out`` (default
+    ``<wells>_scores.csv`` beside it), a table ``synergy-ppl fit --data`` reads. Returns
+    (scores, out); the output path is checked before any work."""
+    wells = Path(wells)
+    out = Path(out) if out is not None else wells.with_name(wells.stem + "_scores.csv")
+    check_file(out, overwrite)
+    scores = score_wells(wells, response=response, score=score)
+    scores.to_csv(prepare_file(out, overwrite), index=False)
+    return scores, out

@@ -1,26 +1,19 @@
-"""The ``synergy-ppl`` command line: parse options, call the library, say where results went."""
+"""The ``synergy-ppl`` options: argparse definitions only; values are checked by the library
+(:mod:`synergy_ppl.settings` and the config objects), defaults shown from the config objects."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
-from pathlib import Path
 
-from .active import SimulationConfig, check_strategy
-from .data import SPLIT_KINDS, check_column_map, download, read_pairs, read_smiles
-from .data.features import encode_pairs
-from .errors import OptionError, UserError
-from .model.guides import GUIDES
-from .model.likelihoods import LIKELIHOODS
-from .model.network import BAYESIAN_PARTS
-from .model.priors import PRIORS
-from .options import check_range, read_yaml
-from .outputs import check_file, prepare_file
-from .settings import Settings, option_names, resolve
-from .transfer import TRANSFERS
-
-METRIC_COLUMNS = ("pearson", "spearman", "rmse", "r2", "nll", "coverage_50", "coverage_90")
+from ..active import SimulationConfig
+from ..data import SPLIT_KINDS, check_column_map
+from ..errors import OptionError
+from ..model.guides import GUIDES
+from ..model.likelihoods import LIKELIHOODS
+from ..model.network import BAYESIAN_PARTS
+from ..model.priors import PRIORS
+from ..transfer import TRANSFERS
+from . import commands
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -115,17 +108,6 @@ def _add_model_options(
     group.add_argument("--device", help="cpu (default) or cuda")
 
 
-def _read_config_file(path: Path) -> dict:
-    """The ``data:`` and ``model:`` sections of a YAML/JSON config file."""
-    values = read_yaml(path) or {}
-    if not isinstance(values, dict) or set(values) - {"data", "model"}:
-        raise OptionError(f"{path}: a config file has the sections 'data:' and 'model:' only.")
-    for section in ("data", "model"):
-        if not isinstance(values.get(section) or {}, dict):
-            raise OptionError(f"{path}: '{section}:' must be a mapping of options.")
-    return values
-
-
 def _add_transfer_options(parser, when: str) -> None:
     parser.add_argument(
         "--transfer",
@@ -133,188 +115,6 @@ def _add_transfer_options(parser, when: str) -> None:
         help=f"{when}the pretrained posterior as prior (default) or plain fine-tuning",
     )
     parser.add_argument("--widen", type=float, help=f"{when}widen the pretrained posterior (1)")
-
-
-def _settings(command: str, args: argparse.Namespace) -> Settings:
-    """The run settings of the parsed options: defaults, the --config file, then the options
-    given on the command line."""
-    given = {name: getattr(args, name, None) for name in option_names(command)}
-    config = getattr(args, "config", None)
-    sections = _read_config_file(Path(config)) if config else None
-    return resolve(command, given, sections, source=config or "options")
-
-
-def _check_at_least(flag: str, value: int | None, low: int) -> None:
-    if value is not None and value < low:
-        raise OptionError(f"{flag} must be >= {low}, not {value}.")
-
-
-def _print_metrics(metrics: dict) -> None:
-    print(f"{'part':<6}" + "".join(f"{c:>12}" for c in METRIC_COLUMNS))
-    for part in ("train", "val", "test"):
-        if part in metrics:
-            print(f"{part:<6}" + "".join(f"{metrics[part][c]:>12.3f}" for c in METRIC_COLUMNS))
-
-
-def cmd_fit(args: argparse.Namespace) -> int:
-    from .runs import fit_run
-
-    settings = _settings("fit", args)
-    settings.model.check_device()
-    run_dir, metrics = fit_run(
-        settings.data,
-        settings.model,
-        args.out,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        prior_from=settings.prior_from,
-        transfer=settings.transfer,
-    )
-    print(
-        f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
-        f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']})"
-    )
-    _print_metrics(metrics)
-    print(f"run written to {run_dir}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .runs import load_fit
-
-    _check_at_least("--num-samples", args.num_samples, 2)
-    bnn, config = load_fit(args.run)
-    pairs = read_pairs(args.pairs)
-    if args.drugs:
-        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
-    encode_pairs(bnn.features, pairs, str(args.pairs))  # names unknown drugs before any work
-    out = Path(args.out) if args.out else Path(args.run) / "predictions.csv"
-    check_file(out, args.overwrite)
-    predictions = bnn.predict(pairs, args.num_samples)
-    predictions.to_csv(prepare_file(out, args.overwrite), index=False)
-    print(f"{len(predictions)} predictions written to {out}")
-    return 0
-
-
-def cmd_recommend(args: argparse.Namespace) -> int:
-    from .active import recommend
-    from .runs import load_fit, read_screen
-
-    check_strategy(args.acquisition)
-    _check_at_least("--batch-size", args.batch_size, 1)
-    _check_at_least("--num-samples", args.num_samples, 2)
-    _check_at_least("--seed", args.seed, 0)
-    check_range("--kappa", args.kappa, 0)
-    bnn, _ = load_fit(args.run)
-    candidates = read_pairs(args.candidates) if args.candidates else None
-    if args.drugs:
-        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(args.drugs)))
-    out = Path(args.out) if args.out else Path(args.run) / "recommendations.csv"
-    check_file(out, args.overwrite)
-    batch = recommend(
-        bnn,
-        read_screen(args.run),
-        candidates,
-        args.acquisition,
-        args.batch_size,
-        args.kappa,
-        args.num_samples,
-        args.seed,
-    )
-    batch.to_csv(prepare_file(out, args.overwrite), index=False)
-    print(batch.head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"{len(batch)} recommendations ({args.acquisition}) written to {out}")
-    return 0
-
-
-SIMULATION_COLUMNS = (
-    ("recall_mean", "recall"),
-    ("recall_sd", "sd"),
-    ("tested_to_50", "n@50%"),
-    ("tested_to_80", "n@80%"),
-    ("median_seconds_per_round", "s/round"),
-)
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    import time
-
-    from .active import simulate
-
-    settings = _settings("simulate", args)
-    settings.model.check_device()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or f"runs/simulate-{Path(settings.data.data).stem}-{stamp}")
-    summary = simulate(
-        settings.data,
-        settings.simulation,
-        settings.model,
-        out,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
-    first = next(iter(summary.values()))
-    print(
-        f"after {first['tested']} tests (random expects {first['random']:.0%} of the top set, "
-        f"the oracle {first['oracle']:.0%}):"
-    )
-    print(f"{'strategy':<16}" + "".join(f"{label:>10}" for _, label in SIMULATION_COLUMNS))
-    for name, entry in summary.items():
-        cells = [entry[key] for key, _ in SIMULATION_COLUMNS]
-        print(f"{name:<16}" + "".join(f"{'-' if v is None else f'{v:.2f}':>10}" for v in cells))
-    print(f"results written to {out} (results.csv, results.json, recall.png)")
-    return 0
-
-
-def cmd_diagnose(args: argparse.Namespace) -> int:
-    from .diagnostics import diagnose
-
-    report = diagnose(args.run, args.out, args.part, args.num_samples, args.overwrite)
-    print(f"diagnostics of the {args.part} part written to {report.parent}")
-    print(f"open {report}")
-    return 0
-
-
-def cmd_score(args: argparse.Namespace) -> int:
-    from .dose_response import score_wells
-
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(args.wells).with_name(Path(args.wells).stem + "_scores.csv")
-    )
-    check_file(out, args.overwrite)
-    scores = score_wells(args.wells, response=args.response, score=args.score)
-    scores.to_csv(prepare_file(out, args.overwrite), index=False)
-    print(f"{len(scores)} blocks scored ('synergy' = {args.score}); table written to {out}")
-    print(f"fit it with: synergy-ppl fit --data {out} --drugs DRUGS.csv")
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import load_sweep_config, run_sweep, summary_lines
-
-    config = load_sweep_config(args.config)
-    out = Path(args.out or f"runs/sweep-{Path(args.config).stem}")
-    result = run_sweep(
-        config,
-        out,
-        use_ray=False if args.no_ray else (True if args.address else None),
-        address=args.address,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        max_concurrent=args.max_concurrent,
-        num_cpus=args.num_cpus,
-        overwrite=args.overwrite,
-    )
-    print("\n".join(summary_lines(result, config)))
-    return 1 if result.counts["failed"] else 0
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    root = download(args.name, args.data_dir)
-    print(f"{args.name} is in {root}")
-    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -342,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prior-from", help="fitted run to start from (its posterior as prior; pretraining)"
     )
     _add_transfer_options(fit, "with --prior-from: ")
-    fit.set_defaults(func=cmd_fit)
+    fit.set_defaults(func=commands.cmd_fit)
 
     predict = sub.add_parser("predict", help="predict new (drug A, drug B, cell line) rows")
     predict.add_argument("--run", required=True, help="run directory written by fit")
@@ -351,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
     predict.add_argument("--out", help="output CSV (default <run>/predictions.csv)")
     predict.add_argument("--overwrite", action="store_true")
-    predict.set_defaults(func=cmd_predict)
+    predict.set_defaults(func=commands.cmd_predict)
 
     diag = sub.add_parser("diagnose", help="posterior diagnostics and a report of a fitted run")
     diag.add_argument("--run", required=True, help="run directory written by fit")
@@ -359,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
     diag.add_argument("--out", help="output folder (default <run>/diagnostics)")
     diag.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    diag.set_defaults(func=cmd_diagnose)
+    diag.set_defaults(func=commands.cmd_diagnose)
 
     rec = sub.add_parser("recommend", help="rank untested candidates and write the next batch")
     rec.add_argument("--run", required=True, help="run directory written by fit")
@@ -374,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--seed", type=int, default=0, help="seed of the draws and tie-breaking")
     rec.add_argument("--out", help="output CSV (default <run>/recommendations.csv)")
     rec.add_argument("--overwrite", action="store_true")
-    rec.set_defaults(func=cmd_recommend)
+    rec.set_defaults(func=commands.cmd_recommend)
 
     simu = sub.add_parser("simulate", help="in-silico sequential model optimisation (RECOVER)")
     _add_data_options(simu)
@@ -423,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")
     simu.add_argument("--quiet", action="store_true", help="no progress bar")
-    simu.set_defaults(func=cmd_simulate)
+    simu.set_defaults(func=commands.cmd_simulate)
 
     score = sub.add_parser("score", help="dose-response wells -> synergy scores per block")
     score.add_argument("--wells", required=True, help="long table of wells (CSV/TSV)")
@@ -438,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--out", help="output CSV (default <wells>_scores.csv)")
     score.add_argument("--overwrite", action="store_true")
-    score.set_defaults(func=cmd_score)
+    score.set_defaults(func=commands.cmd_score)
 
     sweep = sub.add_parser("sweep", help="run fit or simulate over a search space (Ray Tune)")
     sweep.add_argument("config", help="sweep YAML: command, metric, fixed, search")
@@ -454,33 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start an existing --out afresh (removes only what a sweep wrote there)",
     )
-    sweep.set_defaults(func=cmd_sweep)
+    sweep.set_defaults(func=commands.cmd_sweep)
 
     dl = sub.add_parser("download", help="download a built-in screen from its public home")
     dl.add_argument("name", choices=["oneil", "almanac"])
     dl.add_argument("--data-dir", help="target folder (default $SYNERGY_PPL_DATA or cache)")
-    dl.set_defaults(func=cmd_download)
+    dl.set_defaults(func=commands.cmd_download)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; bad input (a :class:`UserError`) is one line on stderr and exit 2,
-    and warnings are one line each."""
-    args = build_parser().parse_args(argv)
-    with warnings.catch_warnings(record=True) as caught:
-        try:
-            status = args.func(args)
-        except UserError as err:  # the error says it all; warnings on the way are dropped
-            print(f"synergy-ppl {args.command}: error: {_one_line(err)}", file=sys.stderr)
-            return 2
-    for warning in caught:
-        print(f"synergy-ppl {args.command}: warning: {_one_line(warning.message)}", file=sys.stderr)
-    return status
-
-
-def _one_line(message) -> str:
-    return " ".join(str(message).split())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

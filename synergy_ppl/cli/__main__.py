@@ -1,0 +1,7 @@
+"""``python -m synergy_ppl.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
