@@ -35,6 +35,7 @@ from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, round_seed, 
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, Screen
 from synergy_ppl.data.features import build_features
+from synergy_ppl.outputs import write_json
 from synergy_ppl.transfer import Transfer
 
 COLUMNS = (
@@ -262,7 +263,7 @@ def main() -> None:
         print(f"{name:<24}" + "".join(cells))
     summary_path = out / "summary.json"
     earlier = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary_path.write_text(json.dumps({**earlier, **table}, indent=2) + "\n")
+    write_json(summary_path, {**earlier, **table})
     print(f"written to {out / 'summary.json'}")
 
 

@@ -7,7 +7,6 @@ hardware, library versions and thread count it was measured with.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pyro
 import torch
+
+from synergy_ppl import outputs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 """Default output folder (git-ignored)."""
@@ -86,8 +87,8 @@ def print_table(rows: Sequence[dict], columns: Sequence[tuple[str, Callable[[dic
 
 
 def write_json(path: str | Path, payload: dict) -> Path:
-    """Write ``payload`` as indented JSON (parents created) and return the path."""
+    """Write ``payload`` as indented JSON, atomically (parents created); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    outputs.write_json(path, payload)
     return path

@@ -30,6 +30,7 @@ from .model.network import (
     PAIR_EFFECT_SITE,
     SynergyModel,
     SynergyNet,
+    dummy_triples,
     local_params,
 )
 from .model.priors import set_priors
@@ -117,8 +118,7 @@ class SynergyBNN:
         The row is observed, as in training: with ``y=None`` the guide would treat ``obs`` as
         a latent site and create parameters that no fitted state has.
         """
-        dummy = tuple(torch.zeros(1, dtype=torch.long, device=self.config.device) for _ in range(3))
-        self.guide(*dummy, torch.zeros(1, device=self.config.device))
+        self.guide(*dummy_triples(self.config.device), torch.zeros(1, device=self.config.device))
 
     def _triples(self, table: pd.DataFrame, source: str = "pairs"):
         return tuple(t.to(self.config.device) for t in encode_pairs(self.features, table, source))

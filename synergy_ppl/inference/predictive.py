@@ -15,9 +15,7 @@ from pyro import poutine
 from pyro.infer import Predictive
 from pyro.infer.autoguide import AutoGuide
 
-from ..model.network import SynergyModel, local_params
-
-Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+from ..model.network import SynergyModel, Triples, dummy_triples, local_params
 
 
 @local_params()
@@ -28,8 +26,7 @@ def draw_posterior(
 
     Returns site name -> tensor of shape ``(S, *event_shape)``.
     """
-    device = model.net.drug_matrix.device
-    dummy = tuple(torch.zeros(1, dtype=torch.long, device=device) for _ in range(3))
+    dummy = dummy_triples(model.net.drug_matrix.device)
     sites = [
         name
         for name, site in poutine.trace(guide).get_trace(*dummy).nodes.items()

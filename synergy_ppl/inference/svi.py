@@ -20,9 +20,7 @@ from pyro.infer.autoguide import AutoGuide
 from tqdm.auto import tqdm
 
 from ..errors import TrainingDiverged
-from ..model.network import SynergyModel, local_params
-
-Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+from ..model.network import SynergyModel, Triples, local_params
 
 
 @dataclass

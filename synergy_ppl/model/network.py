@@ -36,6 +36,8 @@ __all__ = [
     "PAIR_EFFECT_SITE",
     "SynergyModel",
     "SynergyNet",
+    "Triples",
+    "dummy_triples",
     "local_params",
 ]
 
@@ -48,6 +50,15 @@ def local_params():
     active-learning rounds) can never read each other's weights by name.
     """
     return pyro.settings.context(module_local_params=True)
+
+
+Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""The model's input: ``(drug_a, drug_b, cell_line)`` index tensors, each ``(N,)``."""
+
+
+def dummy_triples(device: torch.device | str | None = None) -> Triples:
+    """One all-zero row: enough to trace the model or its guide (site names and shapes)."""
+    return tuple(torch.zeros(1, dtype=torch.long, device=device) for _ in range(3))
 
 
 BAYESIAN_PARTS = ("head", "all")
