@@ -226,6 +226,7 @@ def fit_run(
         "drugs": len(screen.drugs),
         "cell_lines": len(screen.cell_lines),
         "split_dropped_rows": split.dropped,
+        **screen.report,
     }
     table = screen.table.assign(part=split.labels(len(screen.table)))
     test_predictions = bnn.predict(screen.table.iloc[split.test])

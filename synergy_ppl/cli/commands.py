@@ -36,6 +36,20 @@ def _print_metrics(metrics: dict) -> None:
             print(f"{part:<6}" + "".join(f"{metrics[part][c]:>12.3f}" for c in METRIC_COLUMNS))
 
 
+def _print_data_summary(data: dict) -> None:
+    """One line on what loading chose and dropped, when it chose or dropped anything."""
+    parts = []
+    if "score_column" in data:
+        parts.append(f"score column '{data['score_column']}'")
+    dropped = data.get("dropped_rows") or {}
+    if dropped:
+        parts.append("dropped " + ", ".join(f"{n} {why}" for why, n in dropped.items()))
+    if data.get("drug_names_cleaned"):
+        parts.append(f"{data['drug_names_cleaned']} drug name(s) matched after clean-up")
+    if parts:
+        print(f"{data['triples']} triples from {data['rows_read']} rows: " + "; ".join(parts))
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from ..runs import fit_run
 
@@ -54,6 +68,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
         f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']})"
     )
+    _print_data_summary(metrics["data"])
     _print_metrics(metrics)
     print(f"run written to {run_dir}")
     return 0

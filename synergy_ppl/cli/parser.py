@@ -41,7 +41,10 @@ def _column_map(text: str) -> dict:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", help="demo, oneil, almanac, or a CSV/TSV/Parquet table")
+    group.add_argument(
+        "--data",
+        help="demo, oneil, almanac, drugcomb[:PATH], drugcombdb[:PATH], or a CSV/TSV/Parquet table",
+    )
     group.add_argument("--data-dir", help="folder of the built-in screens ($SYNERGY_PPL_DATA)")
     group.add_argument("--drugs", help="drug table with columns drug,smiles (user tables)")
     group.add_argument("--cell-features", help="cell-line feature table (first column = name)")
@@ -54,6 +57,12 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--split-seed", type=int, help="seed of the split (not the model)")
     group.add_argument("--test-fraction", type=float)
     group.add_argument("--val-fraction", type=float)
+    group.add_argument(
+        "--score",
+        help="the score to fit: zip (default), bliss, loewe, hsa, s_mean, s_max for an "
+        "aggregate; a column name for a plain table",
+    )
+    group.add_argument("--study", help="keep one study of a DrugComb export (e.g. ALMANAC)")
 
 
 def _add_model_options(
@@ -257,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=commands.cmd_sweep)
 
     dl = sub.add_parser("download", help="download a built-in screen from its public home")
-    dl.add_argument("name", choices=["oneil", "almanac"])
+    dl.add_argument("name", choices=["oneil", "almanac", "drugcomb", "drugcombdb"])
     dl.add_argument("--data-dir", help="target folder (default $SYNERGY_PPL_DATA or cache)")
     dl.set_defaults(func=commands.cmd_download)
     return parser

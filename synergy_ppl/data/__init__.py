@@ -55,10 +55,10 @@ from .demo import make_demo_screen
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
 from .tables import (
+    COLUMN_ALIASES,
     DEFAULT_COLUMN_MAP,
     MAX_ABS_SCORE,
     PAIR_COLUMNS,
-    SCORE_ALIASES,
     TABLE_COLUMNS,
     assemble_screen,
     canonicalise_and_average,
@@ -66,6 +66,7 @@ from .tables import (
     check_cell_lines_known,
     check_column_map,
     check_drugs_known,
+    detect_columns,
     read_cell_features,
     read_pairs,
     read_smiles,
@@ -82,7 +83,7 @@ __all__ = [
     "DEFAULT_COLUMN_MAP",
     "MAX_ABS_SCORE",
     "PAIR_COLUMNS",
-    "SCORE_ALIASES",
+    "COLUMN_ALIASES",
     "SPLIT_KINDS",
     "TABLE_COLUMNS",
     "DataConfig",
@@ -97,6 +98,7 @@ __all__ = [
     "check_column_map",
     "check_drugs_known",
     "default_cache_dir",
+    "detect_columns",
     "download",
     "load_almanac",
     "load_oneil",

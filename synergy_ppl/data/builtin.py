@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
+from .aggregates import AGGREGATES
 from .screen import Screen
 from .tables import (
     assemble_screen,
@@ -65,7 +66,8 @@ def download(name: str, data_dir: str | Path | None = None) -> Path:
     Parameters
     ----------
     name : str
-        ``oneil`` (``almanac`` raises a :class:`DataError` that says how to get it).
+        ``oneil``, ``drugcomb`` or ``drugcombdb`` (``almanac`` raises a :class:`DataError`
+        that says how to get it).
     data_dir : str or Path, optional
         Where to put it; see :func:`resolve_data_dir`.
 
@@ -81,10 +83,11 @@ def download(name: str, data_dir: str | Path | None = None) -> Path:
             "almanac/drugs.csv (name,pubchemid,isosmiles) and almanac/cell_line_expression.csv "
             "in the data directory, as described in the README."
         )
-    if name not in DATASETS:
-        raise DataError(f"no public source is known for '{name}'; known: {sorted(DATASETS)}")
+    sources = {**DATASETS, **{kind: a.files for kind, a in AGGREGATES.items()}}
+    if name not in sources:
+        raise DataError(f"no public source is known for '{name}'; known: {sorted(sources)}")
     root = resolve_data_dir(data_dir)
-    for local, url in DATASETS[name].items():
+    for local, url in sources[name].items():
         target = root / local
         if target.exists():
             continue
@@ -96,15 +99,27 @@ def download(name: str, data_dir: str | Path | None = None) -> Path:
                 f"cannot download {url} ({getattr(err, 'reason', err)}). Offline? Fetch it on a "
                 f"machine that is online and place it at {target}, then rerun."
             ) from err
-        if url.endswith("drug_set.json"):
-            drugs = json.loads(payload)
-            rows = [(drug, entry["smiles"]) for drug, entry in drugs.items()]
-            payload = pd.DataFrame(rows, columns=["drug", "smiles"]).to_csv(index=False).encode()
+        if not url.endswith(".csv") and local.endswith(".csv"):
+            payload = _drug_json_to_csv(json.loads(payload))
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")  # never half a file under its name
         partial.write_bytes(payload)
         partial.replace(target)
     return root
+
+
+def _drug_json_to_csv(drugs: dict | list) -> bytes:
+    """A drug JSON as CSV: ChemicalX's ``{drug: {"smiles": ...}}`` becomes ``drug,smiles``;
+    DrugComb's list of drug records keeps its fields (``dname``, ``smiles``, ...)."""
+    if isinstance(drugs, dict):
+        rows = [(drug, entry["smiles"]) for drug, entry in drugs.items()]
+        return pd.DataFrame(rows, columns=["drug", "smiles"]).to_csv(index=False).encode()
+    return pd.DataFrame(drugs).to_csv(index=False).encode()
+
+
+def aggregate_file(kind: str, data_dir: str | Path | None = None) -> Path:
+    """The combination table of a downloaded aggregate (``synergy-ppl download KIND``)."""
+    return _data_file(resolve_data_dir(data_dir), kind, AGGREGATES[kind].table_file)
 
 
 def _data_file(root: Path, name: str, relative: str) -> Path:

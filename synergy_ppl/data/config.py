@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import DataError, OptionError
 from ..options import check_range, typed_fields
-from .builtin import load_almanac, load_oneil
+from .aggregates import AGGREGATES, load_aggregate
+from .builtin import aggregate_file, load_almanac, load_oneil
 from .demo import make_demo_screen
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
@@ -27,13 +28,17 @@ def load_screen(
     cell_line: str | None = None,
     seed: int = 0,
     keep_fold: bool = True,
+    score: str | None = None,
+    study: str | None = None,
 ) -> Screen:
-    """Load ``demo``, ``oneil``, ``almanac`` or a path to a user's table.
+    """Load ``demo``, ``oneil``, ``almanac``, an aggregate or a path to a user's table.
 
     Parameters
     ----------
     source : str
         ``demo`` (:func:`make_demo_screen`), ``oneil`` or ``almanac`` (built-in screens in
+        ``data_dir``), ``drugcomb:PATH`` or ``drugcombdb:PATH`` (an aggregate's export in its
+        native layout, :func:`load_aggregate`; without ``:PATH`` the downloaded copy in
         ``data_dir``) or the path of a user's table (:func:`load_user_screen`).
     data_dir : str or Path, optional
         Where the built-in screens are; see :func:`resolve_data_dir`.
@@ -45,8 +50,27 @@ def load_screen(
         The demo's seed.
     keep_fold : bool
         Keep a table's ``fold`` column (a ``fold`` split needs it, other splits ignore it).
+    score : str, optional
+        The score to fit: an aggregate's score name (``zip``, ``loewe`` ...) or a user
+        table's column (the same as ``column_map={"score": ...}``).
+    study : str, optional
+        Keep one study of a DrugComb export.
     """
-    if source == "demo":
+    kind, _, path = source.partition(":")
+    if kind not in AGGREGATES and (score is not None or study is not None):
+        if source in ("demo", "oneil", "almanac") or study is not None:
+            raise OptionError(
+                f"--score and --study are for user tables and aggregates, not {source}."
+            )
+        if "score" in (column_map or {}) and column_map["score"] != score:
+            raise OptionError(
+                f"--score {score} and --columns score={column_map['score']} disagree; give one."
+            )
+        column_map = {**(column_map or {}), "score": score}
+    if kind in AGGREGATES:
+        table = path or aggregate_file(kind, data_dir)
+        screen = load_aggregate(kind, table, drugs, score, study)
+    elif source == "demo":
         screen = make_demo_screen(seed=seed)
     elif source == "oneil":
         screen = load_oneil(data_dir, keep_fold)
@@ -85,6 +109,8 @@ class DataConfig:
     split_seed: int = 0
     test_fraction: float = 0.2
     val_fraction: float = 0.1
+    score: str | None = None
+    study: str | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -123,6 +149,8 @@ class DataConfig:
             cell_line=self.cell_line,
             seed=self.split_seed,
             keep_fold=self.split == "fold",
+            score=self.score,
+            study=self.study,
         )
 
     def split_of(self, screen: Screen) -> Split:

@@ -29,6 +29,9 @@ class Screen:
         Where the screen came from, for the run's config.
     n_rows_read : int
         Rows in the source table before replicate averaging.
+    report : dict
+        What loading did besides averaging, for the run's data summary: the columns used,
+        rows dropped and why, drug names cleaned to match the drug table.
     """
 
     table: pd.DataFrame
@@ -37,6 +40,7 @@ class Screen:
     cell_features: pd.DataFrame | None = None
     name: str = "screen"
     n_rows_read: int = 0
+    report: dict = field(default_factory=dict)
 
     @property
     def drugs(self) -> list[str]:
@@ -52,5 +56,11 @@ class Screen:
         """A screen restricted to the rows where ``mask`` is true (features kept whole)."""
         table = self.table[np.asarray(mask)].reset_index(drop=True)
         return Screen(
-            table, self.smiles, self.drug_features, self.cell_features, self.name, len(table)
+            table,
+            self.smiles,
+            self.drug_features,
+            self.cell_features,
+            self.name,
+            len(table),
+            self.report,
         )

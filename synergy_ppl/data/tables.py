@@ -29,9 +29,28 @@ DEFAULT_COLUMN_MAP = {
     "fold": "fold",
 }
 """Default mapping from canonical names to the columns of a user's table."""
-SCORE_ALIASES = ("synergy", "score")
-"""Column names taken as the score when ``--columns`` does not name one (``score`` is what a
-run's own ``screen.csv`` calls it)."""
+COLUMN_ALIASES = {
+    "drug_a": ("drug_a", "drug_row", "drug1", "drug_a_name", "druga"),
+    "drug_b": ("drug_b", "drug_col", "drug2", "drug_b_name", "drugb"),
+    "cell_line": ("cell_line", "cell_line_name", "cell line", "cellline", "cellname"),
+    "score": (
+        "synergy",
+        "score",
+        "synergy_zip",
+        "zip",
+        "synergy_loewe",
+        "loewe",
+        "synergy_bliss",
+        "bliss",
+        "synergy_hsa",
+        "hsa",
+        "s_mean",
+        "comboscore",
+    ),
+}
+"""Column names (compared without case) taken for a canonical column that ``--columns`` does
+not map, in order of preference: the common spellings of DrugComb, DrugCombDB, O'Neil and
+NCI-ALMANAC exports (``score`` is what a run's own ``screen.csv`` calls it)."""
 MAX_ABS_SCORE = 1e4
 """Synergy scores are percentage points (Loewe, Bliss, HSA, ZIP) or NCI ComboScores (about
 -700 to 700): a larger magnitude is a unit or typing error, and one such row would dominate
@@ -86,6 +105,25 @@ def check_column_map(column_map: Mapping[str, str], source: str = "--columns") -
     return dict(column_map)
 
 
+def detect_columns(columns, column_map: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Canonical name -> the column of a table with ``columns`` that holds it.
+
+    ``column_map`` (checked) wins; an unmapped canonical name takes the first of its
+    :data:`COLUMN_ALIASES` present (without case), else its default
+    (:data:`DEFAULT_COLUMN_MAP`, which the missing-column error then names).
+    """
+    column_map = check_column_map(column_map or {})
+    by_lower = {}
+    for column in columns:
+        by_lower.setdefault(str(column).strip().lower(), column)
+    mapping = {**DEFAULT_COLUMN_MAP, **column_map}
+    for name, aliases in COLUMN_ALIASES.items():
+        if name not in column_map:
+            found = next((by_lower[a] for a in aliases if a in by_lower), None)
+            mapping[name] = found if found is not None else mapping[name]
+    return mapping
+
+
 def standardise_table(
     raw: pd.DataFrame,
     column_map: Mapping[str, str] | None = None,
@@ -100,8 +138,7 @@ def standardise_table(
         The table as read.
     column_map : mapping, optional
         Canonical name (``drug_a``, ``drug_b``, ``cell_line``, ``score``, ``fold``) -> the
-        column in ``raw``. Missing keys fall back to :data:`DEFAULT_COLUMN_MAP`; without a
-        ``score`` key the first of :data:`SCORE_ALIASES` in the table is the score.
+        column in ``raw``. Unmapped keys are detected (:func:`detect_columns`).
     source : str
         File name used in error messages.
     keep_fold : bool
@@ -114,9 +151,7 @@ def standardise_table(
         names as strings, scores as float.
     """
     column_map = check_column_map(column_map or {})
-    mapping = {**DEFAULT_COLUMN_MAP, **column_map}
-    if "score" not in column_map:
-        mapping["score"] = next((c for c in SCORE_ALIASES if c in raw.columns), "synergy")
+    mapping = detect_columns(raw.columns, column_map)
     # rows with every cell blank are spacing, not data; row numbers count them all the same
     blank = raw.isna().all(axis=1).to_numpy()
     row_number = np.flatnonzero(~blank) + 1

@@ -13,6 +13,7 @@ from .screen import Screen
 from .tables import (
     assemble_screen,
     check_cell_features,
+    detect_columns,
     read_cell_features,
     read_smiles,
     read_table,
@@ -112,7 +113,9 @@ def screen_from_frame(
     known = smiles_from_table(smiles, f"{name} (drug table)")
     if cell_features is not None:
         cell_features = check_cell_features(cell_features, f"{name} (cell-line table)")
-    return assemble_screen(standard, known, cell_features, name, name)
+    screen = assemble_screen(standard, known, cell_features, name, name)
+    screen.report = {"score_column": detect_columns(table.columns, columns)["score"]}
+    return screen
 
 
 def load_user_screen(
