@@ -16,6 +16,7 @@ import torch
 
 from .errors import OptionError
 from .inference.svi import TrainingConfig
+from .model.families import FAMILIES
 from .model.guides import GUIDES, default_guide
 from .model.likelihoods import LIKELIHOODS
 from .model.network import BAYESIAN_PARTS
@@ -23,6 +24,7 @@ from .model.priors import PRIORS, Prior
 from .options import check_range, typed_fields
 
 ARCHITECTURE = (
+    "model",
     "prior",
     "likelihood",
     "guide",
@@ -30,6 +32,7 @@ ARCHITECTURE = (
     "drug_layers",
     "merge_dim",
     "head_layers",
+    "pair_layers",
     "radius",
     "n_bits",
     "one_hot_drugs",
@@ -44,14 +47,16 @@ ARCHITECTURE = (
 class ModelConfig:
     """Everything that defines a fit besides the data. Saved as the run's config.
 
-    The fields fall in four groups: the model (``prior`` with ``prior_kwargs``,
-    ``likelihood``, ``guide``, ``bayesian``, the layer sizes, ``dropout`` and the effect
-    prior SDs; see :class:`~synergy_ppl.model.network.SynergyNet`), the drug and cell-line
+    The fields fall in four groups: the model (the family ``model``, ``prior`` with
+    ``prior_kwargs``, ``likelihood``, ``guide``, ``bayesian``, the layer sizes, ``dropout``
+    and the effect prior SDs; see :mod:`~synergy_ppl.model.families`), the drug and cell-line
     features (``radius``, ``n_bits``, ``one_hot_drugs``, ``cell_components``), training (the
     fields of :class:`~synergy_ppl.inference.svi.TrainingConfig`), and prediction
     (``num_samples`` posterior draws on ``device``).
     """
 
+    model: str = "recover"
+    """A key of ``model.families.FAMILIES``: ``recover`` or ``pair-mlp``."""
     prior: str = "normal"
     prior_kwargs: dict = field(default_factory=dict)
     likelihood: str = "normal"
@@ -61,6 +66,9 @@ class ModelConfig:
     drug_layers: tuple[int, ...] = (256, 64)
     merge_dim: int = 64
     head_layers: tuple[int, ...] = (64,)
+    pair_layers: tuple[int, ...] = (1024, 512)
+    """The point-estimate trunk of the ``pair-mlp`` family (``drug_layers`` and
+    ``merge_dim`` are RECOVER's)."""
     dropout: float = 0.3
     drug_effects: float = 0.0
     pair_effects: float = 0.0
@@ -97,6 +105,7 @@ class ModelConfig:
     def check(self) -> None:
         """Raise :class:`OptionError` naming the option if a value is outside its range."""
         for name, choices in (
+            ("model", list(FAMILIES)),
             ("prior", sorted(PRIORS)),
             ("likelihood", list(LIKELIHOODS)),
             ("guide", [None, *GUIDES]),
@@ -108,6 +117,11 @@ class ModelConfig:
         if not self.drug_layers or min(self.drug_layers) < 1:
             raise OptionError(
                 f"--drug-layers needs one or more sizes >= 1 (e.g. 256,64), not {self.drug_layers}."
+            )
+        if not self.pair_layers or min(self.pair_layers) < 1:
+            raise OptionError(
+                f"--pair-layers needs one or more sizes >= 1 (e.g. 1024,512), not "
+                f"{self.pair_layers}."
             )
         if self.head_layers and min(self.head_layers) < 1:
             raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")

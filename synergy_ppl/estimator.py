@@ -23,13 +23,13 @@ from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
+from .model.families import FAMILIES
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
     EFFECT_SITES,
     PAIR_EFFECT_SITE,
     SynergyModel,
-    SynergyNet,
     dummy_triples,
     local_params,
 )
@@ -94,17 +94,7 @@ class SynergyBNN:
     @local_params()
     def _build(self, features: FeatureSet) -> None:
         cfg = self.config
-        net = SynergyNet(
-            features,
-            prior=cfg.prior_fn(),
-            drug_layers=cfg.drug_layers,
-            merge_dim=cfg.merge_dim,
-            head_layers=cfg.head_layers,
-            bayesian=cfg.bayesian,
-            dropout=cfg.dropout,
-            drug_effects=cfg.drug_effects,
-            pair_effects=cfg.pair_effects,
-        )
+        net = FAMILIES[cfg.model].from_config(features, cfg)
         self.features = features
         # eval mode (no dropout) except while training steps run
         self.model = SynergyModel(net, cfg.likelihood).to(cfg.device).eval()

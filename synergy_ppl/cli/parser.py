@@ -8,6 +8,7 @@ import argparse
 from ..active import SimulationConfig
 from ..data import SPLIT_KINDS, check_column_map
 from ..errors import OptionError
+from ..model.families import FAMILIES
 from ..model.guides import GUIDES
 from ..model.likelihoods import LIKELIHOODS
 from ..model.network import BAYESIAN_PARTS
@@ -73,6 +74,9 @@ def _add_model_options(
     """Model options; ``simulate`` names the SVI minibatch ``--fit-batch-size`` because its
     ``--batch-size`` is the number of pairs tested per round."""
     group = parser.add_argument_group(title)
+    group.add_argument(
+        "--model", choices=list(FAMILIES), help="model family (default recover; pair-mlp)"
+    )
     group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
     group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
     group.add_argument("--likelihood", choices=list(LIKELIHOODS), help="noise model (normal)")
@@ -85,6 +89,9 @@ def _add_model_options(
     group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
     group.add_argument("--merge-dim", type=int)
     group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
+    group.add_argument(
+        "--pair-layers", type=_int_list, help="pair-mlp trunk sizes (default 1024,512)"
+    )
     group.add_argument("--dropout", type=float, help="training dropout of the trunk (0.3)")
     group.add_argument(
         "--drug-effects",

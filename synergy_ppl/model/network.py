@@ -35,6 +35,7 @@ __all__ = [
     "EFFECT_SITES",
     "PAIR_EFFECT_SITE",
     "SynergyModel",
+    "LatentEffects",
     "SynergyNet",
     "Triples",
     "dummy_triples",
@@ -71,7 +72,49 @@ EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
 """The latent effects of ``SynergyNet(drug_effects=..., pair_effects=...)``."""
 
 
-class SynergyNet(PyroModule):
+class LatentEffects(PyroModule):
+    """Base of the networks: the optional latent drug and pair effects added to their output.
+
+    ``u[a] + u[b]`` (site ``net.drug_effect``, ``(D,)``) and, with several lines,
+    ``v[c, a] + v[c, b]`` (``net.drug_cell_effect``, ``(C, D)``), each with prior
+    N(0, drug_effects^2); ``w[min(a, b), max(a, b)]`` (``net.pair_effect``, ``(D, D)``) with
+    prior N(0, pair_effects^2), with several lines only. All are symmetric in the drugs.
+    """
+
+    def _init_effects(
+        self, n_drugs: int, n_cells: int, drug_effects: float, pair_effects: float
+    ) -> None:
+        for name, scale in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
+            if scale < 0:
+                raise ValueError(f"{name} is a prior SD and must be >= 0, not {scale}")
+        self.drug_effects = drug_effects
+        # with one line, v would only duplicate u
+        self.cell_drug_effects = drug_effects > 0 and n_cells > 1
+        if drug_effects:
+            self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
+        if self.cell_drug_effects:
+            self.drug_cell_effect = PyroSample(normal(torch.Size([n_cells, n_drugs]), drug_effects))
+        self.pair_effects = pair_effects if n_cells > 1 else 0.0
+        if self.pair_effects:
+            self.pair_effect = PyroSample(normal(torch.Size([n_drugs, n_drugs]), pair_effects))
+
+    def _add_effects(
+        self, out: torch.Tensor, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor
+    ) -> torch.Tensor:
+        """``out`` ``(..., N)`` plus the effects of each row's drugs (and pair)."""
+        if self.drug_effects:
+            shared = self.drug_effect  # (..., D)
+            out = out + shared[..., drug_a] + shared[..., drug_b]
+            if self.cell_drug_effects:
+                per_cell = self.drug_cell_effect  # (..., C, D)
+                out = out + per_cell[..., cell, drug_a] + per_cell[..., cell, drug_b]
+        if self.pair_effects:
+            pair = self.pair_effect  # (..., D, D)
+            out = out + pair[..., torch.minimum(drug_a, drug_b), torch.maximum(drug_a, drug_b)]
+        return out
+
+
+class SynergyNet(LatentEffects):
     """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
 
     With drug embeddings h = MLP(x_drug), merge z = B(h_a, h_b) (symmetric, so the output
@@ -145,20 +188,23 @@ class SynergyNet(PyroModule):
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
         self.head = MLP([merge_dim, *head_layers, 1], prior)
         self.dropout = dropout
-        for name, scale in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
-            if scale < 0:
-                raise ValueError(f"{name} is a prior SD and must be >= 0, not {scale}")
         n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
-        self.drug_effects = drug_effects
-        # with one line, v would only duplicate u
-        self.cell_drug_effects = drug_effects > 0 and n_cells > 1
-        if drug_effects:
-            self.drug_effect = PyroSample(normal(torch.Size([n_drugs]), drug_effects))
-        if self.cell_drug_effects:
-            self.drug_cell_effect = PyroSample(normal(torch.Size([n_cells, n_drugs]), drug_effects))
-        self.pair_effects = pair_effects if n_cells > 1 else 0.0
-        if self.pair_effects:
-            self.pair_effect = PyroSample(normal(torch.Size([n_drugs, n_drugs]), pair_effects))
+        self._init_effects(n_drugs, n_cells, drug_effects, pair_effects)
+
+    @classmethod
+    def from_config(cls, features: FeatureSet, config) -> SynergyNet:
+        """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
+        return cls(
+            features,
+            prior=config.prior_fn(),
+            drug_layers=config.drug_layers,
+            merge_dim=config.merge_dim,
+            head_layers=config.head_layers,
+            bayesian=config.bayesian,
+            dropout=config.dropout,
+            drug_effects=config.drug_effects,
+            pair_effects=config.pair_effects,
+        )
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
         embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
@@ -167,17 +213,7 @@ class SynergyNet(PyroModule):
         gamma, beta = self.film(self.cell_matrix).chunk(2, dim=-1)  # (..., C, K) each
         conditioned = merged * (1.0 + gamma[..., cell, :]) + beta[..., cell, :]
         hidden = F.dropout(torch.relu(conditioned), self.dropout, self.training)
-        out = self.head(hidden).squeeze(-1)
-        if self.drug_effects:
-            shared = self.drug_effect  # (..., D)
-            out = out + shared[..., drug_a] + shared[..., drug_b]
-            if self.cell_drug_effects:
-                per_cell = self.drug_cell_effect  # (..., C, D)
-                out = out + per_cell[..., cell, drug_a] + per_cell[..., cell, drug_b]
-        if self.pair_effects:
-            pair = self.pair_effect  # (..., D, D)
-            out = out + pair[..., torch.minimum(drug_a, drug_b), torch.maximum(drug_a, drug_b)]
-        return out
+        return self._add_effects(self.head(hidden).squeeze(-1), drug_a, drug_b, cell)
 
 
 class SynergyModel(PyroModule):

@@ -1,0 +1,11 @@
+"""The model families: networks that map a (drug A, drug B, cell line) triple to the synergy
+mean, each built from a :class:`~synergy_ppl.config.ModelConfig` by ``from_config`` and
+composed with any prior, likelihood and guide. A new family is one class and one line here."""
+
+from __future__ import annotations
+
+from .network import SynergyNet
+from .pair_mlp import PairMLP
+
+FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP}
+"""``--model`` name -> network class (``from_config(features, config)``)."""

@@ -1,0 +1,93 @@
+"""An order-symmetric MLP over [drug A, drug B, cell line]: the network of DeepSynergy and of
+the one-hot baselines that are hard to beat on screens with many cell lines, made Bayesian
+in its head and exactly symmetric in the drugs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.nn import functional as F
+
+from ..data.features import FeatureSet
+from .layers import MLP
+from .network import BAYESIAN_PARTS, LatentEffects
+from .priors import Prior, normal
+
+
+class PairMLP(LatentEffects):
+    """f(a, b, c) = [g(x_a, x_b, x_c) + g(x_b, x_a, x_c)] / 2, with g an MLP.
+
+    Unlike RECOVER's merge, every feature of both drugs meets every feature of the cell line
+    in the first layer, so pair x line interactions are not squeezed through a few FiLM
+    parameters. Averaging both drug orders makes f(a, b, c) = f(b, a, c) exactly.
+
+    ``forward(drug_a, drug_b, cell)`` takes index tensors ``(N,)`` and returns f, ``(N,)``
+    with point weights or ``(S, N)`` with ``S`` weight draws.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        Drug rows ``(D, F)`` and cell-line rows ``(C, G)``; the input of g is ``2F + G`` wide.
+    prior : Prior
+        Prior of every Bayesian weight tensor.
+    hidden_layers : sequence of int
+        Widths of g's point-estimate trunk (``bayesian="head"``) before the head.
+    head_layers : sequence of int
+        Hidden widths of g's Bayesian head, which ends in one output.
+    bayesian : {"head", "all"}
+        Which layers are Bayesian, as for :class:`~synergy_ppl.model.network.SynergyNet`.
+    dropout : float
+        Dropout (training only) on the input and on every hidden layer of the trunk.
+    drug_effects, pair_effects : float
+        Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.LatentEffects`).
+    """
+
+    def __init__(
+        self,
+        features: FeatureSet,
+        prior: Prior = normal,
+        hidden_layers: Sequence[int] = (1024, 512),
+        head_layers: Sequence[int] = (64,),
+        bayesian: str = "head",
+        dropout: float = 0.0,
+        drug_effects: float = 0.0,
+        pair_effects: float = 0.0,
+    ):
+        super().__init__()
+        if bayesian not in BAYESIAN_PARTS:
+            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
+        self.register_buffer("drug_matrix", features.drug_matrix)
+        self.register_buffer("cell_matrix", features.cell_matrix)
+        width = 2 * features.drug_matrix.shape[1] + features.cell_matrix.shape[1]
+        self.trunk = MLP([width, *hidden_layers], prior if bayesian == "all" else None)
+        self.head = MLP([hidden_layers[-1], *head_layers, 1], prior)
+        self.dropout = dropout
+        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
+        self._init_effects(n_drugs, n_cells, drug_effects, pair_effects)
+
+    @classmethod
+    def from_config(cls, features: FeatureSet, config) -> PairMLP:
+        """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
+        return cls(
+            features,
+            prior=config.prior_fn(),
+            hidden_layers=config.pair_layers,
+            head_layers=config.head_layers,
+            bayesian=config.bayesian,
+            dropout=config.dropout,
+            drug_effects=config.drug_effects,
+            pair_effects=config.pair_effects,
+        )
+
+    def _g(self, first: torch.Tensor, second: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        x = torch.cat(
+            [self.drug_matrix[first], self.drug_matrix[second], self.cell_matrix[cell]], -1
+        )
+        x = F.dropout(x, self.dropout, self.training)
+        hidden = F.dropout(torch.relu(self.trunk(x)), self.dropout, self.training)
+        return self.head(hidden).squeeze(-1)
+
+    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
+        out = 0.5 * (self._g(drug_a, drug_b, cell) + self._g(drug_b, drug_a, cell))
+        return self._add_effects(out, drug_a, drug_b, cell)
