@@ -33,7 +33,7 @@ from synergy_ppl.model.priors import set_priors
 from synergy_ppl.runs import load_fit, read_screen
 from synergy_ppl.transfer import Transfer
 
-# small per-round fits that keep the simulations fast (simulate's own defaults: README)
+# small per-round fits that keep the simulations fast (simulate's own defaults: active.ROUND_MODEL)
 SMALL = ModelConfig(
     drug_layers=(64, 32), merge_dim=32, head_layers=(32,), epochs=30, num_samples=50, dropout=0.0
 )

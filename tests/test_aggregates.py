@@ -105,7 +105,8 @@ def test_a_drugcomb_export_fits_with_one_option(drugcomb, tmp_path, capsys):
     assert data["format"] == "drugcomb" and data["score_column"] == "synergy_zip"
     assert data["dropped_rows"] == {"single_drug": 1, "missing_smiles": 1}
     assert data["drug_names_cleaned"] == 1  # ERLOTINIB HYDROCHLORIDE -> Erlotinib
-    assert data["rows_read"] == 22 and data["triples"] == 20
+    assert data["rows_in_file"] == 22 and data["rows_read"] == data["triples"] == 20
+    assert data["replicate_rows_averaged"] == 0
     assert "score column 'synergy_zip'" in capsys.readouterr().out
     screen = pd.read_csv(out / "screen.csv")
     assert "ERLOTINIB HYDROCHLORIDE" not in set(screen["drug_a"]) | set(screen["drug_b"])
@@ -114,7 +115,7 @@ def test_a_drugcomb_export_fits_with_one_option(drugcomb, tmp_path, capsys):
 def test_drugcomb_score_and_study_pick_the_target_rows(drugcomb):
     loewe = load_screen(f"drugcomb:{drugcomb}", score="loewe", study="oneil")
     assert loewe.report["score_column"] == "synergy_loewe"
-    assert loewe.report["dropped_rows"]["non_finite_score"] == 1
+    assert loewe.report["dropped_rows"]["non_finite_or_extreme_score"] == 1
     assert loewe.report["dropped_rows"]["other_studies"] == 11
     raw = pd.read_csv(drugcomb)
     oneil = raw[(raw["study_name"] == "ONEIL") & np.isfinite(raw["synergy_loewe"])]

@@ -40,7 +40,7 @@ ROUND_MODEL = ModelConfig(
 """``simulate``'s model fitted each round (its CLI defaults and the benchmark's), made for fits
 on the 30-330 rows a simulation reveals: full batches, light dropout, drug effects (whose
 uncertainty guides the search), a trunk anchored to a pretrained one, and ``fit``'s learning
-rate. The README's active-learning section gives the measurements behind each choice."""
+rate. ``benchmarks/README.md`` gives the measurements behind each choice."""
 
 
 @dataclass
@@ -75,7 +75,7 @@ class SimulationConfig:
     pretrain_dropout: float = ModelConfig.dropout
     """Trunk dropout of the pretraining fit, ``synergy-ppl fit``'s default: the rounds' light
     dropout (``ROUND_MODEL.dropout``) suits 30-330 rows, but a pretrained trunk fitted with
-    it ranked so sharply that fine-tuning stopped exploring (README)."""
+    it ranked so sharply that fine-tuning stopped exploring (``benchmarks/README.md``)."""
 
     def check(self) -> None:
         """Raise :class:`~synergy_ppl.errors.OptionError` naming the first invalid option."""

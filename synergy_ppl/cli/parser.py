@@ -92,7 +92,11 @@ def _add_model_options(
     group.add_argument(
         "--pair-layers", type=_int_list, help="pair-mlp trunk sizes (default 1024,512)"
     )
-    group.add_argument("--dropout", type=float, help="training dropout of the trunk (0.3)")
+    group.add_argument(
+        "--dropout",
+        type=float,
+        help="training dropout of the trunk (fit 0.3; simulate's rounds 0.1)",
+    )
     group.add_argument(
         "--drug-effects",
         type=float,

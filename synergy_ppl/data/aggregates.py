@@ -199,7 +199,9 @@ def load_aggregate(
     -------
     Screen
         Its ``report`` counts the rows read, the rows dropped by reason (``single_drug``,
-        ``other_studies``, ``non_finite_score``, ``missing_smiles``), the drug names matched
+        ``other_studies``, ``non_finite_or_extreme_score``: NaN, infinite or beyond
+        :data:`~synergy_ppl.data.tables.MAX_ABS_SCORE`, as aggregates hold some Loewe scores
+        of that kind; ``missing_smiles``), the rows in the file, the drug names matched
         only after clean-up, and drug-table names listed twice with different SMILES.
     """
     aggregate = _aggregate(kind)
@@ -239,7 +241,7 @@ def load_aggregate(
     table = _drop(table, table["drug_b"].isna() | table["drug_a"].isna(), "single_drug", dropped)
     scores = table["synergy"].to_numpy(dtype=float)
     bad = ~np.isfinite(scores) | (np.abs(scores) > MAX_ABS_SCORE)
-    table = _drop(table, bad, "non_finite_score", dropped)
+    table = _drop(table, bad, "non_finite_or_extreme_score", dropped)
     smiles, conflicts = read_aggregate_drugs(
         aggregate, drugs or path.with_name(aggregate.drug_table)
     )
@@ -253,9 +255,9 @@ def load_aggregate(
         )
     used = set(table["drug_a"]) | set(table["drug_b"])
     screen = screen_from_frame(table, {d: smiles[d] for d in used}, name=str(path))
-    screen.n_rows_read = len(raw)
     screen.report = {
         "format": kind,
+        "rows_in_file": len(raw),
         "score_column": aggregate.scores[score_name],
         "dropped_rows": {reason: n for reason, n in dropped.items() if n},
         "drug_names_cleaned": cleaned,

@@ -238,8 +238,9 @@ def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     """AdamW with torch's fused kernel where the device supports it (CPU from torch 2.4).
 
     The fused kernel updates all parameter tensors in one call instead of a handful of small
-    kernels per tensor, which matters for a network of many small tensors (timings in the
-    README, ``benchmarks/training_speed.py``). Older torch falls back to the per-tensor loop.
+    kernels per tensor, which matters for a network of many small tensors (timings in
+    ``benchmarks/README.md``, from ``benchmarks/training_speed.py``). Older torch falls back
+    to the per-tensor loop.
     """
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)
