@@ -60,6 +60,13 @@ def write_screen(folder: Path, rows: list[tuple], score_column: str = "synergy")
     return folder / "screen.csv"
 
 
+def fit_user(table: Path, capsys, *options) -> tuple[int, str]:
+    """``fit`` of a user table with the drugs.csv beside it, into ``run`` beside it."""
+    folder = table.parent
+    args = ["fit", "--data", table, "--drugs", folder / "drugs.csv", *FAST, *options]
+    return run([*args, "--out", folder / "run"], capsys)
+
+
 def grid_rows(drugs=("000", "007", "2244", "3672", "caffeine"), lines=("L1", "L2")) -> list:
     rng = np.random.default_rng(0)
     return [
@@ -187,21 +194,7 @@ def test_a_pickled_payload_in_a_model_file_never_runs(demo_run, tmp_path, capsys
 @pytest.mark.parametrize("mapping", ["synergy=loewe", "scroe=loewe", "score=", "score=a,score=b"])
 def test_an_unknown_or_empty_columns_key_is_refused(tmp_path, capsys, mapping):
     table = write_screen(tmp_path, grid_rows())
-    status, err = run(
-        [
-            "fit",
-            "--data",
-            table,
-            "--drugs",
-            tmp_path / "drugs.csv",
-            "--columns",
-            mapping,
-            *FAST,
-            "--out",
-            tmp_path / "run",
-        ],
-        capsys,
-    )
+    status, err = fit_user(table, capsys, "--columns", mapping)
     one_line_error(status, err, "--columns")
     assert not (tmp_path / "run").exists()
 
@@ -224,19 +217,7 @@ def test_a_drug_with_two_different_smiles_is_refused_naming_both_rows(tmp_path, 
     table = write_screen(tmp_path, grid_rows())
     with (tmp_path / "drugs.csv").open("a") as stream:
         stream.write("caffeine,CCO\n")
-    status, err = run(
-        [
-            "fit",
-            "--data",
-            table,
-            "--drugs",
-            tmp_path / "drugs.csv",
-            *FAST,
-            "--out",
-            tmp_path / "run",
-        ],
-        capsys,
-    )
+    status, err = fit_user(table, capsys)
     one_line_error(status, err, "caffeine", "rows 6 and 7")
     with (tmp_path / "same.csv").open("w") as stream:  # an exact repeat is harmless
         stream.write("drug,smiles\nA,CCO\nA,CCO\n")
@@ -263,19 +244,7 @@ def test_a_score_no_synergy_score_can_have_is_refused_naming_the_row(tmp_path, c
     rows = grid_rows()
     rows[3] = (*rows[3][:3], 1e30)
     table = write_screen(tmp_path, rows)
-    status, err = run(
-        [
-            "fit",
-            "--data",
-            table,
-            "--drugs",
-            tmp_path / "drugs.csv",
-            *FAST,
-            "--out",
-            tmp_path / "run",
-        ],
-        capsys,
-    )
+    status, err = fit_user(table, capsys)
     one_line_error(status, err, "row(s) [4]", "1e+30")
     assert not (tmp_path / "run").exists()
 

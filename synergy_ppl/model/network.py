@@ -35,7 +35,7 @@ __all__ = [
     "EFFECT_SITES",
     "PAIR_EFFECT_SITE",
     "SynergyModel",
-    "LatentEffects",
+    "NetworkBase",
     "SynergyNet",
     "Triples",
     "dummy_triples",
@@ -72,8 +72,9 @@ EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
 """The latent effects of ``SynergyNet(drug_effects=..., pair_effects=...)``."""
 
 
-class LatentEffects(PyroModule):
-    """Base of the networks: the optional latent drug and pair effects added to their output.
+class NetworkBase(PyroModule):
+    """Base of the model families: the feature matrices, the trunk dropout and the optional
+    latent drug and pair effects added to the output.
 
     ``u[a] + u[b]`` (site ``net.drug_effect``, ``(D,)``) and, with several lines,
     ``v[c, a] + v[c, b]`` (``net.drug_cell_effect``, ``(C, D)``), each with prior
@@ -81,12 +82,24 @@ class LatentEffects(PyroModule):
     prior N(0, pair_effects^2), with several lines only. All are symmetric in the drugs.
     """
 
-    def _init_effects(
-        self, n_drugs: int, n_cells: int, drug_effects: float, pair_effects: float
-    ) -> None:
+    def __init__(
+        self,
+        features: FeatureSet,
+        bayesian: str = "head",
+        dropout: float = 0.0,
+        drug_effects: float = 0.0,
+        pair_effects: float = 0.0,
+    ):
+        super().__init__()
+        if bayesian not in BAYESIAN_PARTS:
+            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
         for name, scale in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
             if scale < 0:
                 raise ValueError(f"{name} is a prior SD and must be >= 0, not {scale}")
+        self.register_buffer("drug_matrix", features.drug_matrix)
+        self.register_buffer("cell_matrix", features.cell_matrix)
+        self.dropout = dropout
+        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
         self.drug_effects = drug_effects
         # with one line, v would only duplicate u
         self.cell_drug_effects = drug_effects > 0 and n_cells > 1
@@ -97,6 +110,18 @@ class LatentEffects(PyroModule):
         self.pair_effects = pair_effects if n_cells > 1 else 0.0
         if self.pair_effects:
             self.pair_effect = PyroSample(normal(torch.Size([n_drugs, n_drugs]), pair_effects))
+
+    @staticmethod
+    def shared_options(config) -> dict:
+        """The options every family takes from a :class:`~synergy_ppl.config.ModelConfig`."""
+        return {
+            "prior": config.prior_fn(),
+            "head_layers": config.head_layers,
+            "bayesian": config.bayesian,
+            "dropout": config.dropout,
+            "drug_effects": config.drug_effects,
+            "pair_effects": config.pair_effects,
+        }
 
     def _add_effects(
         self, out: torch.Tensor, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor
@@ -114,7 +139,7 @@ class LatentEffects(PyroModule):
         return out
 
 
-class SynergyNet(LatentEffects):
+class SynergyNet(NetworkBase):
     """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
 
     With drug embeddings h = MLP(x_drug), merge z = B(h_a, h_b) (symmetric, so the output
@@ -177,33 +202,21 @@ class SynergyNet(LatentEffects):
         drug_effects: float = 0.0,
         pair_effects: float = 0.0,
     ):
-        super().__init__()
-        if bayesian not in BAYESIAN_PARTS:
-            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
+        super().__init__(features, bayesian, dropout, drug_effects, pair_effects)
         trunk_prior = prior if bayesian == "all" else None
-        self.register_buffer("drug_matrix", features.drug_matrix)
-        self.register_buffer("cell_matrix", features.cell_matrix)
         self.drug_mlp = MLP([features.drug_matrix.shape[1], *drug_layers], trunk_prior)
         self.merge = SymmetricBilinear(drug_layers[-1], merge_dim, trunk_prior)
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
         self.head = MLP([merge_dim, *head_layers, 1], prior)
-        self.dropout = dropout
-        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
-        self._init_effects(n_drugs, n_cells, drug_effects, pair_effects)
 
     @classmethod
     def from_config(cls, features: FeatureSet, config) -> SynergyNet:
         """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
         return cls(
             features,
-            prior=config.prior_fn(),
             drug_layers=config.drug_layers,
             merge_dim=config.merge_dim,
-            head_layers=config.head_layers,
-            bayesian=config.bayesian,
-            dropout=config.dropout,
-            drug_effects=config.drug_effects,
-            pair_effects=config.pair_effects,
+            **cls.shared_options(config),
         )
 
     def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):

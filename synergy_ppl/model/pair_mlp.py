@@ -11,11 +11,11 @@ from torch.nn import functional as F
 
 from ..data.features import FeatureSet
 from .layers import MLP
-from .network import BAYESIAN_PARTS, LatentEffects
+from .network import NetworkBase
 from .priors import Prior, normal
 
 
-class PairMLP(LatentEffects):
+class PairMLP(NetworkBase):
     """f(a, b, c) = [g(x_a, x_b, x_c) + g(x_b, x_a, x_c)] / 2, with g an MLP.
 
     Unlike RECOVER's merge, every feature of both drugs meets every feature of the cell line
@@ -40,7 +40,7 @@ class PairMLP(LatentEffects):
     dropout : float
         Dropout (training only) on the input and on every hidden layer of the trunk.
     drug_effects, pair_effects : float
-        Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.LatentEffects`).
+        Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
     """
 
     def __init__(
@@ -54,31 +54,15 @@ class PairMLP(LatentEffects):
         drug_effects: float = 0.0,
         pair_effects: float = 0.0,
     ):
-        super().__init__()
-        if bayesian not in BAYESIAN_PARTS:
-            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
-        self.register_buffer("drug_matrix", features.drug_matrix)
-        self.register_buffer("cell_matrix", features.cell_matrix)
+        super().__init__(features, bayesian, dropout, drug_effects, pair_effects)
         width = 2 * features.drug_matrix.shape[1] + features.cell_matrix.shape[1]
         self.trunk = MLP([width, *hidden_layers], prior if bayesian == "all" else None)
         self.head = MLP([hidden_layers[-1], *head_layers, 1], prior)
-        self.dropout = dropout
-        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
-        self._init_effects(n_drugs, n_cells, drug_effects, pair_effects)
 
     @classmethod
     def from_config(cls, features: FeatureSet, config) -> PairMLP:
         """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
-        return cls(
-            features,
-            prior=config.prior_fn(),
-            hidden_layers=config.pair_layers,
-            head_layers=config.head_layers,
-            bayesian=config.bayesian,
-            dropout=config.dropout,
-            drug_effects=config.drug_effects,
-            pair_effects=config.pair_effects,
-        )
+        return cls(features, hidden_layers=config.pair_layers, **cls.shared_options(config))
 
     def _g(self, first: torch.Tensor, second: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         x = torch.cat(
