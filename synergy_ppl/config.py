@@ -74,8 +74,11 @@ class ModelConfig:
     pair_effects: float = 0.0
     radius: int = 2
     n_bits: int = 1024
+    """Morgan fingerprint bits; 0: the drugs' one-hot identities only."""
     one_hot_drugs: bool = True
     cell_components: int | None = 32
+    """Principal components of a cell-line table; None: the whole standardised table; 0:
+    one-hot cell lines, the table ignored."""
     epochs: int = 300
     min_steps: int = 0
     batch_size: int = 256
@@ -127,7 +130,7 @@ class ModelConfig:
             raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
         for flag, value, low in (
             ("--merge-dim", self.merge_dim, 1),
-            ("--n-bits", self.n_bits, 1),
+            ("--n-bits", self.n_bits, 0),
             ("--radius", self.radius, 0),
             ("--epochs", self.epochs, 1),
             ("--min-steps", self.min_steps, 0),
@@ -143,7 +146,9 @@ class ModelConfig:
         ):
             check_range(flag, value, low)
         if self.cell_components is not None:
-            check_range("cell_components", self.cell_components, 1)
+            check_range("--cell-components", self.cell_components, 0)
+        if self.n_bits == 0 and not self.one_hot_drugs:
+            raise OptionError("--n-bits 0 without one-hot drugs leaves the drugs no features.")
         check_range("--dropout", self.dropout, 0, 1, high_open=True)
         check_range("--lr", self.lr, 0, low_open=True)
         if self.guide_lr is not None:

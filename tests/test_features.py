@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataError, Screen, load_screen
 from synergy_ppl.data.features import (
     build_features,
@@ -10,6 +11,7 @@ from synergy_ppl.data.features import (
     morgan_fingerprints,
     standardised_projection,
 )
+from synergy_ppl.errors import OptionError
 
 SMILES = {"ethanol": "CCO", "benzene": "c1ccccc1", "aspirin": "CC(=O)OC1=CC=CC=C1C(=O)O"}
 
@@ -68,3 +70,14 @@ def test_cell_table_is_standardised_and_projected(shared_data):
     features = build_features(screen, n_bits=64, cell_components=8)
     assert features.cell_matrix.shape == (39, 8)
     assert features.drug_matrix.shape == (38, 64 + 38)
+
+
+def test_one_hot_only_features_for_drugs_and_cell_lines(shared_data):
+    screen = load_screen("oneil", data_dir=shared_data)
+    features = build_features(screen, n_bits=0, cell_components=0)
+    assert torch.equal(features.drug_matrix, torch.eye(38))
+    assert torch.equal(features.cell_matrix, torch.eye(39))
+    with pytest.raises(DataError, match="without fingerprints"):
+        features.with_new_drugs({"caffeine": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"})
+    with pytest.raises(OptionError, match="no features"):
+        ModelConfig(n_bits=0, one_hot_drugs=False)

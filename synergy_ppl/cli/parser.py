@@ -108,7 +108,14 @@ def _add_model_options(
         help="prior SD of a latent effect per drug pair shared by all cell lines (several "
         "lines only); 0 = none (default)",
     )
-    group.add_argument("--n-bits", type=int, help="Morgan fingerprint bits (default 1024)")
+    group.add_argument(
+        "--n-bits", type=int, help="Morgan fingerprint bits (default 1024; 0: one-hot drugs only)"
+    )
+    group.add_argument(
+        "--cell-components",
+        type=int,
+        help="principal components of a cell-line table (default 32; 0: one-hot cell lines)",
+    )
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
     group.add_argument("--min-steps", type=int, help="at least this many SVI steps (small data)")

@@ -129,8 +129,8 @@ class FeatureSet:
             return self
         if self.n_bits == 0:
             raise DataError(
-                f"drug(s) {new[:10]} are new, but this model was fitted on given drug features, "
-                "not fingerprints; it cannot featurise new drugs from SMILES."
+                f"drug(s) {new[:10]} are new, but this model was fitted without fingerprints "
+                "(given drug features, or --n-bits 0); it cannot featurise new drugs from SMILES."
             )
         fingerprints = morgan_fingerprints(smiles, new, self.radius, self.n_bits)
         rows = np.hstack([fingerprints, np.zeros((len(new), self.n_identity), np.float32)])
@@ -173,11 +173,12 @@ def build_features(
 ) -> FeatureSet:
     """Featurise a screen's drugs and cell lines.
 
-    Drugs: Morgan fingerprints from ``screen.smiles`` (or ``screen.drug_features`` when
-    given), followed by a one-hot identity block as in RECOVER. Cell lines: one-hot when
-    the screen has no cell-line table, else the standardised table projected onto
-    ``cell_components`` principal components (all lines of the table, so lines outside the
-    training rows can be predicted later).
+    Drugs: Morgan fingerprints from ``screen.smiles`` (none with ``n_bits=0``; or
+    ``screen.drug_features`` when given), followed by a one-hot identity block as in
+    RECOVER. Cell lines: one-hot when the screen has no cell-line table or
+    ``cell_components=0``, else the standardised table projected onto ``cell_components``
+    principal components (all lines of the table, so lines outside the training rows can be
+    predicted later).
     """
     drugs = screen.drugs
     if screen.drug_features is not None:
@@ -186,12 +187,14 @@ def build_features(
             raise DataError(f"drug(s) {missing[:10]} have no row in the drug feature table.")
         base = screen.drug_features.loc[drugs].to_numpy(dtype=np.float32)
         radius, n_bits = 0, 0
+    elif n_bits == 0:
+        base = np.zeros((len(drugs), 0), dtype=np.float32)
     else:
         base = morgan_fingerprints(screen.smiles, drugs, radius, n_bits)
     identity = np.eye(len(drugs), dtype=np.float32) if one_hot_drugs else np.zeros((len(drugs), 0))
     drug_matrix = torch.as_tensor(np.hstack([base, identity]), dtype=torch.float32)
 
-    if screen.cell_features is None:
+    if screen.cell_features is None or cell_components == 0:
         cell_lines = screen.cell_lines
         cell_matrix = torch.eye(len(cell_lines))
     else:
