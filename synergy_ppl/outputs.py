@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,8 +53,11 @@ def remove_owned(folder: Path) -> None:
             entry.unlink()
         elif entry.is_dir():
             remove_owned(entry)
+            # only our emptied folder goes: its manifest, then rmdir, which refuses a
+            # folder that still holds anything of the user's
             if {p.name for p in entry.iterdir()} <= {MANIFEST}:
-                shutil.rmtree(entry)
+                (entry / MANIFEST).unlink(missing_ok=True)
+                entry.rmdir()
             else:
                 kept.add(name)
     if (folder / MANIFEST).exists():

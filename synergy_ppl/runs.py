@@ -28,8 +28,9 @@ import torch
 from .config import ModelConfig
 from .data import DataConfig, DataError, read_pairs, read_smiles
 from .data.features import encode_pairs
-from .errors import OptionError, TrainingDiverged
+from .errors import TrainingDiverged
 from .estimator import SynergyBNN
+from .options import check_range
 from .outputs import check_file, check_folder, prepare_file, prepare_folder, record, write_json
 from .transfer import Transfer
 
@@ -259,8 +260,8 @@ def predict_run(
     ``drugs`` (a drug,smiles table) featurises drugs the run has not seen. Every input is
     checked (options, the run, the table, unknown drugs, the output path) before any work.
     """
-    if num_samples is not None and num_samples < 2:
-        raise OptionError(f"--num-samples must be >= 2, not {num_samples}.")
+    if num_samples is not None:
+        check_range("--num-samples", num_samples, 2)
     bnn = load_fit(run_dir)[0]
     table = read_pairs(pairs)
     if drugs is not None:

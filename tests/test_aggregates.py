@@ -13,6 +13,7 @@ import pytest
 from synergy_ppl.cli import main
 from synergy_ppl.data import load_screen
 from synergy_ppl.data.aggregates import name_key
+from synergy_ppl.errors import OptionError
 
 SMILES = {
     "Erlotinib": "COCCOC1=C(C=C2C(=C1)C(=NC=N2)NC3=CC=CC(=C3)C#C)OCCOC",
@@ -191,3 +192,10 @@ def test_a_downloaded_aggregate_loads_by_name(drugcombdb, tmp_path):
     assert len(screen.table) == 20
     with pytest.raises(Exception, match="download drugcomb"):
         load_screen("drugcomb", data_dir=root)
+
+
+def test_study_and_score_name_what_they_are_for():
+    with pytest.raises(OptionError, match="--study keeps one study of a DrugComb export"):
+        load_screen("demo", study="ONEIL")
+    with pytest.raises(OptionError, match="--score picks"):
+        load_screen("demo", score="zip")

@@ -18,7 +18,7 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, make_demo_screen, read_smiles
 from synergy_ppl.errors import TrainingDiverged
 from synergy_ppl.estimator import SynergyBNN
-from synergy_ppl.outputs import MANIFEST
+from synergy_ppl.outputs import MANIFEST, prepare_folder, record, remove_owned
 
 TINY = ["--drug-layers", "16", "--merge-dim", "8", "--head-layers", "8", "--n-bits", "64"]
 FAST = [*TINY, "--epochs", "3", "--num-samples", "10", "--quiet"]
@@ -455,3 +455,17 @@ def test_recommend_right_after_the_quick_start_fit_has_candidates(demo_run, caps
     assert len(batch) == 30
     tested = set(zip(measured["drug_a"], measured["drug_b"], measured["cell_line"], strict=True))
     assert not tested & set(zip(batch["drug_a"], batch["drug_b"], batch["cell_line"], strict=True))
+
+
+def test_removing_our_outputs_keeps_a_user_file_inside_an_owned_folder(tmp_path):
+    run_dir = prepare_folder(tmp_path / "run")
+    diagnostics = prepare_folder(run_dir / "diagnostics")  # recorded in the run's manifest
+    record(diagnostics, "report.html")
+    (diagnostics / "report.html").write_text("ours")
+    (diagnostics / "notes.txt").write_text("mine")
+    (run_dir / "empty").mkdir()
+    record(run_dir, "empty")
+    remove_owned(run_dir)
+    assert (diagnostics / "notes.txt").read_text() == "mine"
+    assert not (diagnostics / "report.html").exists() and not (run_dir / "empty").exists()
+    assert "diagnostics" in json.loads((run_dir / MANIFEST).read_text())["written"]

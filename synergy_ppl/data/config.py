@@ -57,10 +57,14 @@ def load_screen(
         Keep one study of a DrugComb export.
     """
     kind, _, path = source.partition(":")
-    if kind not in AGGREGATES and (score is not None or study is not None):
-        if source in ("demo", "oneil", "almanac") or study is not None:
+    if kind not in AGGREGATES and study is not None:
+        raise OptionError(
+            f"--study keeps one study of a DrugComb export (--data drugcomb:PATH), not of {source}."
+        )
+    if kind not in AGGREGATES and score is not None:
+        if source in ("demo", "oneil", "almanac"):
             raise OptionError(
-                f"--score and --study are for user tables and aggregates, not {source}."
+                f"--score picks a user table's column or an aggregate's score; {source} has one."
             )
         if "score" in (column_map or {}) and column_map["score"] != score:
             raise OptionError(

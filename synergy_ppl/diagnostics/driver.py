@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import DataError
-from ..errors import OptionError
 from ..model.guides import SparseVariationalDropout
+from ..options import check_range
 from ..outputs import check_folder, prepare_folder, record
 from ..runs import check_run_dir, load_fit, read_run_json, read_screen
 from .inference_data import predictive_arrays, to_inference_data
@@ -85,8 +85,8 @@ def diagnose(
     num_samples : int, optional
         Posterior draws (default: the run's, which reproduces metrics.json's coverage).
     """
-    if num_samples is not None and num_samples < 2:
-        raise OptionError(f"--num-samples must be >= 2, not {num_samples}.")
+    if num_samples is not None:
+        check_range("--num-samples", num_samples, 2)
     run_dir = check_run_dir(run_dir)
     out = Path(out or run_dir / "diagnostics")
     check_folder(out, overwrite, DIAGNOSTICS_WRITES)
