@@ -45,13 +45,14 @@ from synergy_ppl.data import DataConfig
 from synergy_ppl.data.features import encode_pairs
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.model.network import local_params
+from synergy_ppl.runs import load_state
 
 
 def fit_briefly(data_dir: str | None, epochs: int, path: Path) -> dict:
     """Fit the default network on O'Neil fold 0 for a few epochs and save its state."""
     config = DataConfig(data="oneil", data_dir=data_dir, split="fold", test_fold=0)
     screen = config.load()
-    bnn = SynergyBNN(ModelConfig(epochs=epochs, batch_size=512, lr=1e-2))
+    bnn = SynergyBNN(ModelConfig(model="recover", epochs=epochs, batch_size=512, lr=1e-2))
     bnn.fit(screen, config.split_of(screen), progress=False)
     torch.save(bnn.state(), path)
     cfg = bnn.config
@@ -108,7 +109,7 @@ def measure_once(
 ) -> dict:
     """In a fresh process: seconds and peak-memory rise (MB) of one prediction call."""
     torch.set_num_threads(threads)
-    bnn = SynergyBNN.from_state(torch.load(state_path, weights_only=False))
+    bnn = SynergyBNN.from_state(load_state(state_path))
     pairs = candidates(bnn, n)
     predict = PATHS[path]
     predict(bnn, pairs.head(10), 2, seed + 1)  # warm-up: lazy initialisation, first-call costs

@@ -36,7 +36,7 @@ def nested_subsets(n_rows: int, sizes: list[int], seed: int = 0) -> dict[int, np
 def measure_once(screen: Screen, rows: np.ndarray, args: argparse.Namespace) -> dict:
     """Fit on ``rows`` for ``args.epochs`` epochs, then sample over the same rows."""
     empty = np.array([], dtype=int)
-    config = ModelConfig(epochs=args.epochs, batch_size=args.batch_size)
+    config = ModelConfig(model="recover", epochs=args.epochs, batch_size=args.batch_size)
     bnn = SynergyBNN(config).fit(screen, Split(rows, empty, empty, "random"), progress=False)
     pool = screen.table.iloc[rows]
     start = time.perf_counter()

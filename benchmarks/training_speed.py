@@ -2,7 +2,7 @@
 
 Both sides train the same RECOVER architecture (the package defaults: drug MLP 256-64,
 symmetric bilinear merge to 64, FiLM from 32 cell-line components, head 64-1, Bayesian head,
-trunk dropout ``ModelConfig.dropout`` while training) on the same rows (O'Neil, training part
+trunk dropout RECOVER's default while training) on the same rows (O'Neil, training part
 of published fold 0), in the same process, with Adam (lr 3e-3; the project's AdamW has zero
 weight decay by default, i.e. Adam) over minibatches:
 
@@ -49,8 +49,8 @@ from synergy_ppl.model.guides import mean_field
 from synergy_ppl.model.network import SynergyModel, SynergyNet, local_params
 
 LR = 3e-3
-DROPOUT = ModelConfig.dropout
-"""The package's default trunk dropout, used on both sides."""
+DROPOUT = ModelConfig(model="recover").dropout
+"""RECOVER's default trunk dropout in the package, used on both sides."""
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 

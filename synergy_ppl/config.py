@@ -33,6 +33,7 @@ ARCHITECTURE = (
     "merge_dim",
     "head_layers",
     "pair_layers",
+    "rank",
     "radius",
     "n_bits",
     "one_hot_drugs",
@@ -53,10 +54,15 @@ class ModelConfig:
     features (``radius``, ``n_bits``, ``one_hot_drugs``, ``cell_components``), training (the
     fields of :class:`~synergy_ppl.inference.svi.TrainingConfig`), and prediction
     (``num_samples`` posterior draws on ``device``).
+
+    Fields left None (the inputs ``n_bits`` and ``cell_components``, and ``dropout``,
+    ``lr``, ``guide_lr``, ``weight_decay``, ``patience``) take the family's ``defaults``
+    (:class:`~synergy_ppl.model.network.NetworkBase`), the values its benchmark chose; once
+    made, a config holds no None there.
     """
 
-    model: str = "recover"
-    """A key of ``model.families.FAMILIES``: ``recover`` or ``pair-mlp``."""
+    model: str = "factorization"
+    """A key of ``model.families.FAMILIES``: ``recover``, ``pair-mlp`` or ``factorization``."""
     prior: str = "normal"
     prior_kwargs: dict = field(default_factory=dict)
     likelihood: str = "normal"
@@ -69,32 +75,38 @@ class ModelConfig:
     pair_layers: tuple[int, ...] = (1024, 512)
     """The point-estimate trunk of the ``pair-mlp`` family (``drug_layers`` and
     ``merge_dim`` are RECOVER's)."""
-    dropout: float = 0.3
+    rank: int = 128
+    """Number of factors of the ``factorization`` family."""
+    dropout: float | None = None
     drug_effects: float = 0.0
     pair_effects: float = 0.0
     radius: int = 2
-    n_bits: int = 1024
+    n_bits: int | None = None
     """Morgan fingerprint bits; 0: the drugs' one-hot identities only."""
     one_hot_drugs: bool = True
-    cell_components: int | None = 32
-    """Principal components of a cell-line table; None: the whole standardised table; 0:
-    one-hot cell lines, the table ignored."""
+    cell_components: int | None = None
+    """Principal components of a cell-line table (as many as there are lines keep all of
+    it); 0: one-hot cell lines, the table ignored."""
     epochs: int = 300
     min_steps: int = 0
     batch_size: int = 256
-    lr: float = 1e-3
-    patience: int = 30
+    lr: float | None = None
+    patience: int | None = None
     num_particles: int = 1
-    weight_decay: float = 0.05
+    weight_decay: float | None = None
     trunk_anchor: float = 0.0
     """With ``fit(init=...)``: precision of a Gaussian prior that ties the point-estimate
     layers to the starting model's values (L2-SP); 0 = none. Ignored without ``init``."""
-    guide_lr: float | None = 1e-2
+    guide_lr: float | None = None
     num_samples: int = 200
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.model in FAMILIES:  # an unknown family is reported by check()
+            for name, value in FAMILIES[self.model].defaults.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, value)
         self.check()
 
     @classmethod
@@ -130,6 +142,7 @@ class ModelConfig:
             raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
         for flag, value, low in (
             ("--merge-dim", self.merge_dim, 1),
+            ("--rank", self.rank, 1),
             ("--n-bits", self.n_bits, 0),
             ("--radius", self.radius, 0),
             ("--epochs", self.epochs, 1),
@@ -145,8 +158,7 @@ class ModelConfig:
             ("--trunk-anchor", self.trunk_anchor, 0),
         ):
             check_range(flag, value, low)
-        if self.cell_components is not None:
-            check_range("--cell-components", self.cell_components, 0)
+        check_range("--cell-components", self.cell_components, 0)
         if self.n_bits == 0 and not self.one_hot_drugs:
             raise OptionError("--n-bits 0 without one-hot drugs leaves the drugs no features.")
         check_range("--dropout", self.dropout, 0, 1, high_open=True)

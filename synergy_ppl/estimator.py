@@ -316,7 +316,8 @@ class SynergyBNN:
     @local_params()
     def from_state(cls, state: dict) -> SynergyBNN:
         """Rebuild a fitted object from :meth:`state`."""
-        bnn = cls(ModelConfig.from_dict(state["config"]))
+        # runs saved before model families were RECOVER's
+        bnn = cls(ModelConfig.from_dict({"model": "recover", **state["config"]}))
         bnn._build(FeatureSet.from_dict(state["features"]))
         bnn.model.load_state_dict(state["model"])
         bnn._create_guide_params()

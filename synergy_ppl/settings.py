@@ -2,7 +2,7 @@
 config object.
 
 Values are resolved in three layers, each over the last: the config objects' defaults (for
-``simulate`` the model fitted each round, :data:`~synergy_ppl.active.ROUND_MODEL`), the
+``simulate`` the model fitted each round, :data:`~synergy_ppl.active.ROUND_OPTIONS`), the
 sections of a config file (``data:``, ``model:``, ``simulation:``), then the options given.
 The command line and sweeps both resolve here, so a sweep's options are checked against the
 config objects exactly as the command line's are.
@@ -14,10 +14,10 @@ a config field of the same name; the exceptions are listed in :data:`RENAMED`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .active import ROUND_MODEL, SimulationConfig
+from .active import ROUND_OPTIONS, SimulationConfig
 from .config import ModelConfig
 from .data import DataConfig
 from .errors import OptionError
@@ -108,7 +108,7 @@ def resolve(
             sections.setdefault(section, {})[field] = value
     where = "" if source == "options" else f"{source}: "
     data = DataConfig.from_dict(sections.get("data", {}), f"{where}data")
-    defaults = asdict(ROUND_MODEL) if command == "simulate" else {}
+    defaults = ROUND_OPTIONS if command == "simulate" else {}
     model = ModelConfig.from_dict({**defaults, **sections.get("model", {})}, f"{where}model")
     simulation = sections.get("simulation", {})
     if isinstance(simulation.get("transfer"), Mapping):  # a config file's nested transfer

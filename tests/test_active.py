@@ -28,14 +28,21 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
 from synergy_ppl.errors import OptionError, OutputError
 from synergy_ppl.estimator import SynergyBNN, new_line_effects
+from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params
 from synergy_ppl.model.priors import set_priors
-from synergy_ppl.runs import load_fit, read_screen
+from synergy_ppl.runs import load_fit, load_state, read_screen
 from synergy_ppl.transfer import Transfer
 
 # small per-round fits that keep the simulations fast (simulate's own defaults: active.ROUND_MODEL)
 SMALL = ModelConfig(
-    drug_layers=(64, 32), merge_dim=32, head_layers=(32,), epochs=30, num_samples=50, dropout=0.0
+    model="recover",
+    drug_layers=(64, 32),
+    merge_dim=32,
+    head_layers=(32,),
+    epochs=30,
+    num_samples=50,
+    dropout=0.0,
 )
 SMALL_FLAGS = ["--drug-layers", "64,32", "--merge-dim", "32", "--head-layers", "32"]
 
@@ -178,7 +185,9 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatc
         warm_start=True,
         top_fraction=0.02,
     )
-    model = ModelConfig(drug_layers=(32, 16), merge_dim=16, head_layers=(16,), epochs=15)
+    model = ModelConfig(
+        model="recover", drug_layers=(32, 16), merge_dim=16, head_layers=(16,), epochs=15
+    )
     data = DataConfig(cell_line="C0")
     simulate(data, sim, model, tmp_path / "whole", progress=False)
 
@@ -306,8 +315,9 @@ def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
     simulate(data, sim, SMALL, tmp_path, progress=False)
     metrics = json.loads((tmp_path / "pretrain_metrics.json").read_text())
     assert metrics["rows"] > 600 and "pearson" in metrics  # C1-C3 rows, held-out metrics
-    pretrained = torch.load(tmp_path / "pretrain.pt", weights_only=False)["config"]
-    assert pretrained["dropout"] == sim.pretrain_dropout != SMALL.dropout
+    pretrained = load_state(tmp_path / "pretrain.pt")["config"]
+    # fit's dropout for the family, not the rounds' light one
+    assert pretrained["dropout"] == FAMILIES[SMALL.model].defaults["dropout"] != SMALL.dropout
     assert pretrained["epochs"] == 5
     stamp = (tmp_path / "pretrain.pt").stat().st_mtime_ns
     more = replace(sim, rounds=2)

@@ -48,7 +48,7 @@ def positive(value: float) -> bool:
 
 def test_oneil_cv_smoke(tmp_path, shared_data):
     payload = run_smoke("oneil_cv.py", tmp_path, shared_data)
-    assert set(payload["summary"]) == {"normal", "map"}
+    assert set(payload["summary"]) == {"onehot-mlp", "factorization", "map"}
     assert payload["reference"]["pearson"] == pytest.approx(0.73)
     for method, summary in payload["summary"].items():
         result = payload["per_fold"][method]["0"]
@@ -59,9 +59,10 @@ def test_oneil_cv_smoke(tmp_path, shared_data):
         assert positive(result["fit_seconds"]) and math.isfinite(result["nll"])
         assert summary["pearson"]["mean"] == pytest.approx(result["pearson"])
         assert summary["pearson"]["sd"] == 0.0  # one fold
-    assert positive(payload["per_fold"]["map"]["0"]["residual_sd"])
+    for point in ("map", "onehot-mlp"):  # point estimates: intervals from validation residuals
+        assert positive(payload["per_fold"][point]["0"]["residual_sd"])
     # the cache is written per (method, fold): a rerun reuses it
-    assert (tmp_path / "oneil_cv" / "fits" / "normal-fold0.json").exists()
+    assert (tmp_path / "oneil_cv" / "fits" / "factorization-fold0.json").exists()
 
 
 def test_training_speed_smoke(tmp_path, shared_data):

@@ -34,7 +34,7 @@ def test_the_guide_is_part_of_the_architecture_and_compared_resolved():
 
 
 def test_training_settings_come_whole_and_the_anchor_only_with_a_start():
-    config = ModelConfig(epochs=7, lr=2e-3, guide_lr=None, batch_size=64, trunk_anchor=5.0)
+    config = ModelConfig(epochs=7, lr=2e-3, guide_lr=5e-3, batch_size=64, trunk_anchor=5.0)
     assert {f.name for f in fields(TrainingConfig)} <= {f.name for f in fields(ModelConfig)}
     anchored = config.training(anchored=True)
     assert anchored == TrainingConfig(
@@ -42,7 +42,7 @@ def test_training_settings_come_whole_and_the_anchor_only_with_a_start():
         min_steps=0,
         batch_size=64,
         lr=2e-3,
-        guide_lr=None,
+        guide_lr=5e-3,
         patience=config.patience,
         num_particles=1,
         weight_decay=config.weight_decay,

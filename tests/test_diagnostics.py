@@ -29,7 +29,13 @@ from synergy_ppl.inference.metrics import regression_metrics
 from synergy_ppl.outputs import MANIFEST
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
-SMALL = {"epochs": 10, "num_samples": 50, "drug_layers": (64, 32), "merge_dim": 32}
+SMALL = {
+    "model": "recover",
+    "epochs": 10,
+    "num_samples": 50,
+    "drug_layers": (64, 32),
+    "merge_dim": 32,
+}
 PLOTS = (
     "elbo",
     "ppc",

@@ -216,7 +216,9 @@ def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
     screen = make_demo_screen()
     rows = np.arange(300)
     split = Split(rows[:200], rows[:0], rows[:0], "first rows")
-    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=5)
+    config = ModelConfig(
+        model="recover", drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=5
+    )
     pretrained = SynergyBNN(config).fit(screen, split, progress=False)
     target = Split(rows[200:230], rows[:0], rows[:0], "30 more rows")
 

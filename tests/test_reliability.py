@@ -20,7 +20,18 @@ from synergy_ppl.errors import TrainingDiverged
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.outputs import MANIFEST, prepare_folder, record, remove_owned
 
-TINY = ["--drug-layers", "16", "--merge-dim", "8", "--head-layers", "8", "--n-bits", "64"]
+TINY = [
+    "--model",
+    "recover",
+    "--drug-layers",
+    "16",
+    "--merge-dim",
+    "8",
+    "--head-layers",
+    "8",
+    "--n-bits",
+    "64",
+]
 FAST = [*TINY, "--epochs", "3", "--num-samples", "10", "--quiet"]
 SMILES = {
     "000": "CCO",
@@ -255,7 +266,8 @@ def test_a_score_no_synergy_score_can_have_is_refused_naming_the_row(tmp_path, c
 @pytest.mark.parametrize("rates", [["--lr", "1e6"], ["--lr", "1", "--guide-lr", "1"]])
 def test_a_diverged_fit_says_what_to_change_and_writes_nothing(tmp_path, capsys, rates):
     out = tmp_path / "run"
-    status, err = run(["fit", "--epochs", "20", "--quiet", *rates, "--out", out], capsys)
+    fit = ["fit", "--model", "recover", "--epochs", "20", "--quiet"]
+    status, err = run([*fit, *rates, "--out", out], capsys)
     one_line_error(status, err, "diverged", "--lr")
     assert not out.exists()
 
@@ -263,7 +275,9 @@ def test_a_diverged_fit_says_what_to_change_and_writes_nothing(tmp_path, capsys,
 def test_a_non_finite_loss_keeps_the_last_finite_parameters():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
-    config = ModelConfig(drug_layers=(16,), merge_dim=8, head_layers=(8,), n_bits=64, lr=1e6)
+    config = ModelConfig(
+        model="recover", drug_layers=(16,), merge_dim=8, head_layers=(8,), n_bits=64, lr=1e6
+    )
     bnn = SynergyBNN(config)
     with pytest.raises(TrainingDiverged, match="lower --lr") as caught:
         bnn.fit(screen, split, progress=False)

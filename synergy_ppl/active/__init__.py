@@ -59,6 +59,7 @@ from .results import pairs_to_reach, plot_recall, results_table, summarise_runs
 from .simulation import (
     PRETRAIN_KINDS,
     ROUND_MODEL,
+    ROUND_OPTIONS,
     SIMULATION_WRITES,
     SimulationConfig,
     load_pool_and_pretraining,
@@ -70,6 +71,7 @@ from .simulation import (
 __all__ = [
     "PRETRAIN_KINDS",
     "ROUND_MODEL",
+    "ROUND_OPTIONS",
     "SIMULATION_WRITES",
     "STRATEGIES",
     "ArmState",

@@ -34,9 +34,18 @@ from .results import plot_recall, results_table, summarise_runs
 
 PRETRAIN_KINDS = ("none", "other-cell-lines")
 """``--pretrain`` values besides a path to a fitted run directory."""
-ROUND_MODEL = ModelConfig(
-    epochs=100, batch_size=512, num_samples=100, dropout=0.1, drug_effects=0.3, trunk_anchor=10.0
-)
+ROUND_OPTIONS = {
+    "model": "recover",
+    "epochs": 100,
+    "batch_size": 512,
+    "num_samples": 100,
+    "dropout": 0.1,
+    "drug_effects": 0.3,
+    "trunk_anchor": 10.0,
+}
+"""The options in which ``simulate``'s round model differs from ``fit``'s defaults; the
+others (inputs, learning rates, patience) are the family's."""
+ROUND_MODEL = ModelConfig(**ROUND_OPTIONS)
 """``simulate``'s model fitted each round (its CLI defaults and the benchmark's), made for fits
 on the 30-330 rows a simulation reveals: full batches, light dropout, drug effects (whose
 uncertainty guides the search), a trunk anchored to a pretrained one, and ``fit``'s learning
@@ -72,8 +81,9 @@ class SimulationConfig:
     pretrain_batch_size: int = 256
     """SVI minibatch of the pretraining fit (tens of thousands of rows), independent of the
     per-round model's (``ROUND_MODEL.batch_size``: the whole 30-330 revealed rows)."""
-    pretrain_dropout: float = ModelConfig.dropout
-    """Trunk dropout of the pretraining fit, ``synergy-ppl fit``'s default: the rounds' light
+    pretrain_dropout: float | None = None
+    """Trunk dropout of the pretraining fit; None: ``synergy-ppl fit``'s default for the
+    family (``ModelConfig`` fills it when the pretraining config is made). The rounds' light
     dropout (``ROUND_MODEL.dropout``) suits 30-330 rows, but a pretrained trunk fitted with
     it ranked so sharply that fine-tuning stopped exploring (``benchmarks/README.md``)."""
 
@@ -87,7 +97,7 @@ class SimulationConfig:
             raise OptionError(f"--seeds must be >= 1, not {self.seeds}.")
         if self.first_seed < 0:
             raise OptionError(f"--first-seed must be >= 0, not {self.first_seed}.")
-        if not 0 <= self.pretrain_dropout < 1:
+        if self.pretrain_dropout is not None and not 0 <= self.pretrain_dropout < 1:
             raise OptionError(f"--pretrain-dropout must be in [0, 1), not {self.pretrain_dropout}.")
         for name in ("pretrain_epochs", "pretrain_batch_size"):
             if getattr(self, name) < 1:

@@ -75,7 +75,9 @@ def _add_model_options(
     ``--batch-size`` is the number of pairs tested per round."""
     group = parser.add_argument_group(title)
     group.add_argument(
-        "--model", choices=list(FAMILIES), help="model family (default recover; pair-mlp)"
+        "--model",
+        choices=list(FAMILIES),
+        help="model family (fit: factorization; simulate's rounds: recover)",
     )
     group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
     group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
@@ -92,6 +94,7 @@ def _add_model_options(
     group.add_argument(
         "--pair-layers", type=_int_list, help="pair-mlp trunk sizes (default 1024,512)"
     )
+    group.add_argument("--rank", type=int, help="factors of the factorization family (128)")
     group.add_argument(
         "--dropout",
         type=float,
@@ -109,12 +112,15 @@ def _add_model_options(
         "lines only); 0 = none (default)",
     )
     group.add_argument(
-        "--n-bits", type=int, help="Morgan fingerprint bits (default 1024; 0: one-hot drugs only)"
+        "--n-bits",
+        type=int,
+        help="Morgan fingerprint bits (0: one-hot drugs only; default: recover 1024, others 0)",
     )
     group.add_argument(
         "--cell-components",
         type=int,
-        help="principal components of a cell-line table (default 32; 0: one-hot cell lines)",
+        help="principal components of a cell-line table (0: one-hot lines; default: recover 32, "
+        "others 0)",
     )
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
@@ -244,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument(
         "--pretrain-dropout",
         type=float,
-        help=f"trunk dropout of the pretraining (fit's {sim.pretrain_dropout})",
+        help="trunk dropout of the pretraining (default: fit's for the family)",
     )
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")

@@ -130,7 +130,9 @@ class FeatureSet:
         if self.n_bits == 0:
             raise DataError(
                 f"drug(s) {new[:10]} are new, but this model was fitted without fingerprints "
-                "(given drug features, or --n-bits 0); it cannot featurise new drugs from SMILES."
+                "(given drug features, or --n-bits 0, the default of the factorization and "
+                "pair-mlp families); refit with --model recover to featurise new drugs from "
+                "their SMILES."
             )
         fingerprints = morgan_fingerprints(smiles, new, self.radius, self.n_bits)
         rows = np.hstack([fingerprints, np.zeros((len(new), self.n_identity), np.float32)])

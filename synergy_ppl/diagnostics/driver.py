@@ -114,11 +114,11 @@ def diagnose(
         "predicted_vs_measured": plot_predicted_vs_measured(samples, y),
         "calibration": plot_calibration(curve, agreement),
         "error_vs_std": plot_error_vs_std(samples, y),
-        "output_weights": plot_output_weights(
-            idata, weight_var, largest_weights(idata, weight_var, FOREST_MAX_WEIGHTS)
-        ),
         "noise_scale": plot_noise_scale(idata),
     }
+    if weight_var in idata.posterior:  # families without an output layer (factorization) skip
+        chosen = largest_weights(idata, weight_var, FOREST_MAX_WEIGHTS)
+        figures["output_weights"] = plot_output_weights(idata, weight_var, chosen)
     off = None
     log_alpha = bnn.guide.log_alpha() if isinstance(bnn.guide, SparseVariationalDropout) else {}
     if log_alpha:

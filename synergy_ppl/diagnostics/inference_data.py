@@ -3,8 +3,9 @@
 ``to_inference_data`` turns a run (or a fitted ``SynergyBNN`` and its screen table) into an
 ``arviz.InferenceData`` with the groups
 
-- ``posterior``: draws of the Bayesian weights and biases of the head (every Bayesian layer
-  with ``all_weights=True``; dims named ``<layer>_out``, ``<layer>_in``), ``sigma`` (the
+- ``posterior``: draws of the Bayesian weights and biases of the head, or of the family's
+  ``posterior_summary`` sites (every Bayesian layer with ``all_weights=True``; dims named
+  ``<layer>_out``, ``<layer>_in``), ``sigma`` (the
   noise site, standardised scale) and ``noise_scale`` (the same on the original score
   scale); one chain;
 - ``posterior_predictive``: ``score`` draws of a new measurement, dim ``pair``;
@@ -56,13 +57,16 @@ def var_dims(var: str, ndim: int) -> list[str]:
     return [f"{layer}_{role}" for role in roles]
 
 
-def keep_site(site: str, all_weights: bool) -> bool:
+def keep_site(site: str, all_weights: bool, summary: tuple[str, ...] = ("head.",)) -> bool:
     """Whether a latent site goes into the posterior group.
 
     With ``bayesian="all"`` the trunk holds ~99% of the weights (200 draws: ~240 MB of
-    NetCDF), so by default only the head and the noise sites are kept.
+    NetCDF), so by default only the noise sites and the network's ``summary`` sites (module
+    path prefixes, the family's ``posterior_summary``: the head) are kept.
     """
-    return all_weights or not site.startswith("net.") or site.startswith("net.head.")
+    if all_weights or not site.startswith("net."):
+        return True
+    return site.removeprefix("net.").startswith(summary)
 
 
 def part_rows(table: pd.DataFrame, part: str) -> pd.DataFrame:
@@ -161,7 +165,11 @@ def to_inference_data(
     }
     draws = bnn.posterior_draws(num_samples, seed)
     return build_inference_data(
-        {k: v for k, v in draws.items() if keep_site(k, all_weights)},
+        {
+            k: v
+            for k, v in draws.items()
+            if keep_site(k, all_weights, bnn.model.net.posterior_summary)
+        },
         bnn.sample(rows, num_samples, seed),
         rows,
         bnn.scaling.sd,

@@ -4,8 +4,9 @@ composed with any prior, likelihood and guide. A new family is one class and one
 
 from __future__ import annotations
 
+from .factorization import Factorization
 from .network import SynergyNet
 from .pair_mlp import PairMLP
 
-FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP}
+FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP, "factorization": Factorization}
 """``--model`` name -> network class (``from_config(features, config)``)."""

@@ -18,6 +18,7 @@ weight draws; deterministic layers run once whatever ``S`` is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import pyro
 import torch
@@ -76,11 +77,29 @@ class NetworkBase(PyroModule):
     """Base of the model families: the feature matrices, the trunk dropout and the optional
     latent drug and pair effects added to the output.
 
+    ``posterior_summary`` names the module paths whose draws ``diagnose`` keeps (a deep
+    trunk's would fill hundreds of MB). ``defaults`` are the options of
+    :class:`~synergy_ppl.config.ModelConfig` that a family gets when they are not given: its
+    inputs and training settings, as its benchmark chose them (``benchmarks/README.md``).
+    Here, the identities of drugs and lines as inputs, which carry a screen's many lines
+    better than fingerprints and expression.
+
     ``u[a] + u[b]`` (site ``net.drug_effect``, ``(D,)``) and, with several lines,
     ``v[c, a] + v[c, b]`` (``net.drug_cell_effect``, ``(C, D)``), each with prior
     N(0, drug_effects^2); ``w[min(a, b), max(a, b)]`` (``net.pair_effect``, ``(D, D)``) with
     prior N(0, pair_effects^2), with several lines only. All are symmetric in the drugs.
     """
+
+    posterior_summary: ClassVar[tuple[str, ...]] = ("head.",)
+    defaults: ClassVar[dict[str, float]] = {
+        "n_bits": 0,
+        "cell_components": 0,
+        "dropout": 0.3,
+        "lr": 1e-3,
+        "guide_lr": 1e-2,
+        "weight_decay": 0.05,
+        "patience": 30,
+    }
 
     def __init__(
         self,
@@ -189,6 +208,8 @@ class SynergyNet(NetworkBase):
         is a candidate in the next one, which neither the drug effects nor the fingerprints
         can say.
     """
+
+    defaults = {**NetworkBase.defaults, "n_bits": 1024, "cell_components": 32}
 
     def __init__(
         self,

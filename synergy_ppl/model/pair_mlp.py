@@ -43,6 +43,14 @@ class PairMLP(NetworkBase):
         Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
     """
 
+    defaults = {
+        **NetworkBase.defaults,
+        "dropout": 0.2,
+        "lr": 3e-4,
+        "weight_decay": 0.0,
+        "patience": 60,
+    }
+
     def __init__(
         self,
         features: FeatureSet,
