@@ -28,6 +28,7 @@ import torch
 
 from ..data import DataError
 from ..estimator import SynergyBNN
+from ..model.network import NetworkBase
 from ..runs import load_fit, read_screen
 
 PARTS = ("train", "val", "test")
@@ -57,7 +58,9 @@ def var_dims(var: str, ndim: int) -> list[str]:
     return [f"{layer}_{role}" for role in roles]
 
 
-def keep_site(site: str, all_weights: bool, summary: tuple[str, ...] = ("head.",)) -> bool:
+def keep_site(
+    site: str, all_weights: bool, summary: tuple[str, ...] = NetworkBase.posterior_summary
+) -> bool:
     """Whether a latent site goes into the posterior group.
 
     With ``bayesian="all"`` the trunk holds ~99% of the weights (200 draws: ~240 MB of
