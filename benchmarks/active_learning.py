@@ -31,10 +31,18 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestRegressor
 
-from synergy_ppl.active import ROUND_MODEL, Pool, SimulationConfig, round_seed, simulate
+from synergy_ppl.active import (
+    ROUND_MODEL,
+    Pool,
+    SimulationConfig,
+    round_options,
+    round_seed,
+    simulate,
+)
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, Screen
 from synergy_ppl.data.features import build_features
+from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.outputs import write_json
 from synergy_ppl.transfer import Transfer
 
@@ -108,16 +116,22 @@ def recall_at(out: Path, tested: int) -> dict:
 
 
 def add_round_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the BNN fitted each round (defaults: ``synergy-ppl simulate``'s)."""
+    """Options of the BNN fitted each round (defaults: ``synergy-ppl simulate``'s, and for
+    the others the family's)."""
+    parser.add_argument(
+        "--model", default=ROUND_MODEL.model, choices=list(FAMILIES), help="the rounds' family"
+    )
     parser.add_argument("--epochs", type=int, default=ROUND_MODEL.epochs, help="epochs per round")
+    parser.add_argument("--min-steps", type=int, default=ROUND_MODEL.min_steps)
     parser.add_argument(
         "--fit-batch-size",
         type=int,
         default=ROUND_MODEL.batch_size,
         help="SVI minibatch of each round's fit (default: the whole revealed set)",
     )
-    parser.add_argument("--lr", type=float, default=ROUND_MODEL.lr, help="BNN learning rate")
-    parser.add_argument("--dropout", type=float, default=ROUND_MODEL.dropout, help="trunk dropout")
+    parser.add_argument("--lr", type=float, help="learning rate of the point layers")
+    parser.add_argument("--guide-lr", type=float, help="learning rate of the guide")
+    parser.add_argument("--dropout", type=float, help="trunk dropout (recover's rounds: 0.1)")
     parser.add_argument(
         "--drug-effects",
         type=float,
@@ -140,16 +154,20 @@ def add_round_model_options(parser: argparse.ArgumentParser) -> None:
 
 def round_model(args: argparse.Namespace) -> ModelConfig:
     """The per-round ModelConfig of :func:`add_round_model_options`' options."""
-    return replace(
-        ROUND_MODEL,
-        epochs=args.epochs,
-        batch_size=args.fit_batch_size,
-        lr=args.lr,
-        dropout=args.dropout,
-        drug_effects=args.drug_effects,
-        pair_effects=args.pair_effects,
-        trunk_anchor=args.trunk_anchor,
-    )
+    given = {
+        "model": args.model,
+        "epochs": args.epochs,
+        "min_steps": args.min_steps,
+        "batch_size": args.fit_batch_size,
+        "lr": args.lr,
+        "guide_lr": args.guide_lr,
+        "dropout": args.dropout,
+        "drug_effects": args.drug_effects,
+        "pair_effects": args.pair_effects,
+        "trunk_anchor": args.trunk_anchor,
+    }
+    options = round_options(args.model)
+    return ModelConfig(**{**options, **{k: v for k, v in given.items() if v is not None}})
 
 
 def main() -> None:

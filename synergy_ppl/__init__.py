@@ -14,7 +14,7 @@ Runs on disk (what the command line writes and reads): :func:`fit_run`, :func:`l
 
 >>> import synergy_ppl as sp
 >>> screen = sp.make_demo_screen(n_drugs=6, n_cell_lines=2, n_bits=16)
->>> config = sp.ModelConfig(drug_layers=(8,), merge_dim=4, head_layers=(4,), n_bits=16, epochs=5)
+>>> config = sp.ModelConfig(rank=8, n_bits=16, epochs=5)
 >>> bnn = sp.SynergyBNN(config).fit(screen, progress=False)
 >>> sp.recommend(bnn, screen.table, batch_size=2)[["rank", "drug_a", "drug_b"]].shape
 (2, 3)

@@ -16,7 +16,7 @@ import torch
 
 from .errors import OptionError
 from .inference.svi import TrainingConfig
-from .model.families import FAMILIES
+from .model.families import FAMILIES, FAMILY_OPTIONS
 from .model.guides import GUIDES, default_guide
 from .model.likelihoods import LIKELIHOODS
 from .model.network import BAYESIAN_PARTS
@@ -40,6 +40,7 @@ ARCHITECTURE = (
     "cell_components",
     "drug_effects",
     "pair_effects",
+    "noise_effects",
 )
 """ModelConfig fields a warm start must share with the fit it starts from."""
 
@@ -55,10 +56,12 @@ class ModelConfig:
     fields of :class:`~synergy_ppl.inference.svi.TrainingConfig`), and prediction
     (``num_samples`` posterior draws on ``device``).
 
-    Fields left None (the inputs ``n_bits`` and ``cell_components``, and ``dropout``,
-    ``lr``, ``guide_lr``, ``weight_decay``, ``patience``) take the family's ``defaults``
-    (:class:`~synergy_ppl.model.network.NetworkBase`), the values its benchmark chose; once
-    made, a config holds no None there.
+    Fields left None take the family's ``defaults``
+    (:class:`~synergy_ppl.model.network.NetworkBase`), the values its benchmark chose: its
+    layer sizes, the inputs ``n_bits`` and ``cell_components``, ``dropout``,
+    ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay`` and ``patience``. The layer
+    options of other families (:data:`~synergy_ppl.model.families.FAMILY_OPTIONS` outside the
+    family's ``options``) stay None, and giving one is an error, not a silent no-op.
     """
 
     model: str = "factorization"
@@ -68,18 +71,24 @@ class ModelConfig:
     likelihood: str = "normal"
     guide: str | None = None
     """A key of ``GUIDES``; None: the prior's default (``model.guides.DEFAULT_GUIDES``)."""
-    bayesian: str = "head"
-    drug_layers: tuple[int, ...] = (256, 64)
-    merge_dim: int = 64
-    head_layers: tuple[int, ...] = (64,)
-    pair_layers: tuple[int, ...] = (1024, 512)
-    """The point-estimate trunk of the ``pair-mlp`` family (``drug_layers`` and
-    ``merge_dim`` are RECOVER's)."""
-    rank: int = 128
-    """Number of factors of the ``factorization`` family."""
+    bayesian: str | None = None
+    """recover, pair-mlp: which layers are Bayesian (``head`` or ``all``)."""
+    drug_layers: tuple[int, ...] | None = None
+    """recover: the drug MLP's widths."""
+    merge_dim: int | None = None
+    """recover: the bilinear merge's width."""
+    head_layers: tuple[int, ...] | None = None
+    """recover, pair-mlp: the Bayesian head's hidden widths."""
+    pair_layers: tuple[int, ...] | None = None
+    """pair-mlp: the point-estimate trunk's widths."""
+    rank: int | None = None
+    """factorization: the number of factors."""
     dropout: float | None = None
     drug_effects: float = 0.0
     pair_effects: float = 0.0
+    noise_effects: float | None = None
+    """Prior SD of each line's and drug's log noise scale (``SynergyModel``); 0: one noise
+    width for every row."""
     radius: int = 2
     n_bits: int | None = None
     """Morgan fingerprint bits; 0: the drugs' one-hot identities only."""
@@ -104,7 +113,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.model in FAMILIES:  # an unknown family is reported by check()
-            for name, value in FAMILIES[self.model].defaults.items():
+            family = FAMILIES[self.model]
+            for name in FAMILY_OPTIONS:
+                if name not in family.options and getattr(self, name) is not None:
+                    owners = [key for key, other in FAMILIES.items() if name in other.options]
+                    raise OptionError(
+                        f"--{name.replace('_', '-')} is an option of --model "
+                        f"{' / '.join(owners)}, not of --model {self.model}; drop it."
+                    )
+            for name, value in family.defaults.items():
                 if getattr(self, name) is None:
                     setattr(self, name, value)
         self.check()
@@ -124,25 +141,25 @@ class ModelConfig:
             ("prior", sorted(PRIORS)),
             ("likelihood", list(LIKELIHOODS)),
             ("guide", [None, *GUIDES]),
-            ("bayesian", BAYESIAN_PARTS),
+            ("bayesian", [None, *BAYESIAN_PARTS]),
         ):
             if getattr(self, name) not in choices:
                 known = [c for c in choices if c is not None]
                 raise OptionError(f"--{name} '{getattr(self, name)}' is not one of {known}.")
-        if not self.drug_layers or min(self.drug_layers) < 1:
-            raise OptionError(
-                f"--drug-layers needs one or more sizes >= 1 (e.g. 256,64), not {self.drug_layers}."
-            )
-        if not self.pair_layers or min(self.pair_layers) < 1:
-            raise OptionError(
-                f"--pair-layers needs one or more sizes >= 1 (e.g. 1024,512), not "
-                f"{self.pair_layers}."
-            )
+        for flag, sizes, example in (
+            ("--drug-layers", self.drug_layers, "256,64"),
+            ("--pair-layers", self.pair_layers, "1024,512"),
+        ):
+            if sizes is not None and (not sizes or min(sizes) < 1):
+                raise OptionError(
+                    f"{flag} needs one or more sizes >= 1 (e.g. {example}), not {sizes}."
+                )
         if self.head_layers and min(self.head_layers) < 1:
             raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
+        for flag, value in (("--merge-dim", self.merge_dim), ("--rank", self.rank)):
+            if value is not None:
+                check_range(flag, value, 1)
         for flag, value, low in (
-            ("--merge-dim", self.merge_dim, 1),
-            ("--rank", self.rank, 1),
             ("--n-bits", self.n_bits, 0),
             ("--radius", self.radius, 0),
             ("--epochs", self.epochs, 1),
@@ -154,6 +171,7 @@ class ModelConfig:
             ("--seed", self.seed, 0),
             ("--drug-effects", self.drug_effects, 0),
             ("--pair-effects", self.pair_effects, 0),
+            ("--noise-effects", self.noise_effects, 0),
             ("--weight-decay", self.weight_decay, 0),
             ("--trunk-anchor", self.trunk_anchor, 0),
         ):
@@ -161,7 +179,8 @@ class ModelConfig:
         check_range("--cell-components", self.cell_components, 0)
         if self.n_bits == 0 and not self.one_hot_drugs:
             raise OptionError("--n-bits 0 without one-hot drugs leaves the drugs no features.")
-        check_range("--dropout", self.dropout, 0, 1, high_open=True)
+        if self.dropout is not None:
+            check_range("--dropout", self.dropout, 0, 1, high_open=True)
         check_range("--lr", self.lr, 0, low_open=True)
         if self.guide_lr is not None:
             check_range("--guide-lr", self.guide_lr, 0, low_open=True)

@@ -23,10 +23,11 @@ from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
-from .model.families import FAMILIES
+from .model.families import FAMILIES, FAMILY_OPTIONS
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
+    DRUG_NOISE_SITE,
     EFFECT_SITES,
     PAIR_EFFECT_SITE,
     SynergyModel,
@@ -69,7 +70,7 @@ class SynergyBNN:
 
     >>> from synergy_ppl import ModelConfig, make_demo_screen, split_screen
     >>> screen = make_demo_screen(n_drugs=6, n_cell_lines=2, n_bits=16)
-    >>> small = dict(drug_layers=(8,), merge_dim=4, head_layers=(4,), n_bits=16, epochs=5)
+    >>> small = dict(rank=8, n_bits=16, epochs=5)
     >>> split = split_screen(screen.table, "pair")
     >>> bnn = SynergyBNN(ModelConfig(prior="laplace", **small)).fit(screen, split, False)
     >>> pairs = screen.table.head(3)
@@ -97,7 +98,7 @@ class SynergyBNN:
         net = FAMILIES[cfg.model].from_config(features, cfg)
         self.features = features
         # eval mode (no dropout) except while training steps run
-        self.model = SynergyModel(net, cfg.likelihood).to(cfg.device).eval()
+        self.model = SynergyModel(net, cfg.likelihood, cfg.noise_effects).to(cfg.device).eval()
         self.guide = make_guide(self.model, cfg.guide_name)
         self._draws = None
 
@@ -280,9 +281,10 @@ class SynergyBNN:
         acquisition wants; ``noise=True`` adds measurement noise (predictive intervals).
         """
         draws = self.posterior_draws(num_samples, seed)
-        means = network_samples(self.model, draws, self._triples(pairs))
+        triples = self._triples(pairs)
+        means = network_samples(self.model, draws, triples)
         if noise:
-            means = observation_samples(self.model, draws, means, seed)
+            means = observation_samples(self.model, draws, means, seed, triples)
         return (means * self.scaling.sd + self.scaling.mean).cpu()
 
     def predict(
@@ -316,8 +318,15 @@ class SynergyBNN:
     @local_params()
     def from_state(cls, state: dict) -> SynergyBNN:
         """Rebuild a fitted object from :meth:`state`."""
-        # runs saved before model families were RECOVER's
-        bnn = cls(ModelConfig.from_dict({"model": "recover", **state["config"]}))
+        # runs saved before model families were RECOVER's; before noise effects, one noise
+        # width; before a config refused other families' options, it held them all
+        saved = {"model": "recover", "noise_effects": 0.0, **state["config"]}
+        family = FAMILIES.get(saved["model"])
+        if family is not None:
+            saved = {
+                k: v for k, v in saved.items() if k not in FAMILY_OPTIONS or k in family.options
+            }
+        bnn = cls(ModelConfig.from_dict(saved))
         bnn._build(FeatureSet.from_dict(state["features"]))
         bnn.model.load_state_dict(state["model"])
         bnn._create_guide_params()
@@ -341,9 +350,10 @@ class SynergyBNN:
         for key, value in state["guide"].items():
             kind, _, param = key.partition(".")  # "locs.net.drug_effect_unconstrained"
             site = param.removesuffix("_unconstrained")
-            if site not in EFFECT_SITES:
+            if site not in (*EFFECT_SITES, DRUG_NOISE_SITE):
                 continue
-            # a new drug's effects: mean 0, as uncertain as the least-known drug's
+            # a new drug's effects (and noise effect): mean 0, as uncertain as the least-known
+            # drug's
             fill = 0.0 if kind == "locs" else value.max().item()
             for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
                 shape = list(value.shape)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .active import ROUND_OPTIONS, SimulationConfig
+from .active import SimulationConfig, round_options
 from .config import ModelConfig
 from .data import DataConfig
 from .errors import OptionError
@@ -108,8 +108,9 @@ def resolve(
             sections.setdefault(section, {})[field] = value
     where = "" if source == "options" else f"{source}: "
     data = DataConfig.from_dict(sections.get("data", {}), f"{where}data")
-    defaults = ROUND_OPTIONS if command == "simulate" else {}
-    model = ModelConfig.from_dict({**defaults, **sections.get("model", {})}, f"{where}model")
+    model_section = sections.get("model", {})
+    defaults = round_options(model_section.get("model")) if command == "simulate" else {}
+    model = ModelConfig.from_dict({**defaults, **model_section}, f"{where}model")
     simulation = sections.get("simulation", {})
     if isinstance(simulation.get("transfer"), Mapping):  # a config file's nested transfer
         sections["transfer"] = {**simulation.pop("transfer"), **sections.get("transfer", {})}
@@ -122,6 +123,10 @@ def resolve(
     values = typed_fields(SimulationConfig, simulation, f"{where}simulation")
     simulation = SimulationConfig(**values, transfer=transfer)
     simulation.check()
+    if simulation.pretrain_dropout is not None and model.dropout is None:
+        raise OptionError(
+            f"{where}--pretrain-dropout: --model {model.model} has no dropout; drop the option."
+        )
     return Settings(data, model, transfer, simulation=simulation)
 
 

@@ -44,7 +44,8 @@ SMALL = ModelConfig(
     num_samples=50,
     dropout=0.0,
 )
-SMALL_FLAGS = ["--drug-layers", "64,32", "--merge-dim", "32", "--head-layers", "32"]
+SMALL_FLAGS = ["--model", "recover", "--drug-layers", "64,32", "--merge-dim", "32"]
+SMALL_FLAGS += ["--head-layers", "32"]
 
 
 def without_seconds(path):

@@ -22,7 +22,7 @@ SMILES = {
     "Caffeine": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
     "Ibuprofen": "CC(C)CC1=CC=C(C=C1)C(C)C(=O)O",
 }
-TINY = ["--drug-layers", "16", "--merge-dim", "8", "--head-layers", "8", "--n-bits", "64"]
+TINY = ["--rank", "8", "--n-bits", "64"]
 TINY += ["--epochs", "3", "--num-samples", "10", "--quiet"]
 
 

@@ -5,6 +5,7 @@ own defaults; the factorisation keeps a drug it never saw wide."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,10 +13,12 @@ import torch
 import yaml
 from pyro import poutine
 
+from synergy_ppl.active import round_options
 from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import Split, make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
+from synergy_ppl.errors import OptionError
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.predictive import draw_posterior, network_samples
 from synergy_ppl.model.families import FAMILIES
@@ -23,10 +26,24 @@ from synergy_ppl.model.guides import GUIDES, default_guide
 from synergy_ppl.model.network import SynergyModel, local_params
 from synergy_ppl.model.priors import PRIORS
 from synergy_ppl.runs import load_fit, load_state
+from synergy_ppl.settings import resolve
 
-SMALL = dict(pair_layers=(32, 16), head_layers=(8,), rank=8, n_bits=64, num_samples=20)
-SMALL_FLAGS = ["--pair-layers", "32,16", "--head-layers", "8", "--drug-layers", "16,8"]
-SMALL_FLAGS += ["--merge-dim", "8", "--rank", "8", "--num-samples", "20", "--quiet"]
+SIZES = dict(pair_layers=(32, 16), head_layers=(8,), drug_layers=(16, 8), merge_dim=8, rank=8)
+
+
+def small(family: str) -> dict:
+    """Small layer sizes of ``family`` (a config refuses another family's)."""
+    sizes = {k: v for k, v in SIZES.items() if k in FAMILIES[family].options}
+    return {**sizes, "n_bits": 64, "num_samples": 20}
+
+
+def small_flags(family: str) -> list[str]:
+    flags = ["--num-samples", "20", "--quiet"]
+    for name, value in small(family).items():
+        if name in SIZES:
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            flags += [f"--{name.replace('_', '-')}", text]
+    return flags
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +84,7 @@ def test_the_families_are_exactly_symmetric_in_the_drugs(demo, family, options):
 @pytest.mark.parametrize("prior", sorted(PRIORS))
 def test_every_prior_fits_each_family_and_draws_are_one_run_per_draw(demo, prior, family):
     screen, features, (a, b, c) = demo
-    bnn = SynergyBNN(ModelConfig(model=family, prior=prior, epochs=3, **SMALL))
+    bnn = SynergyBNN(ModelConfig(model=family, prior=prior, epochs=3, **small(family)))
     bnn.fit(screen, progress=False)
     assert isinstance(bnn.model.net, FAMILIES[family])
     assert type(bnn.guide) is GUIDES[default_guide(prior)](bnn.model).__class__
@@ -83,7 +100,7 @@ def test_every_prior_fits_each_family_and_draws_are_one_run_per_draw(demo, prior
 @pytest.mark.parametrize("family", ["pair-mlp", "factorization"])
 def test_a_family_runs_through_every_command(tmp_path, capsys, family):
     out = tmp_path / "run"
-    fast = ["--epochs", "5", *SMALL_FLAGS]
+    fast = ["--epochs", "5", *small_flags(family)]
     assert main(["fit", "--model", family, *fast, "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["model"]["model"] == family
     bnn, _ = load_fit(out)
@@ -102,7 +119,7 @@ def test_a_family_runs_through_every_command(tmp_path, capsys, family):
     sweep = {
         "command": "fit",
         "metric": "test.pearson",
-        "fixed": {"data": "demo", "model": family, "epochs": 2, "rank": 8, "num-samples": 10},
+        "fixed": {"data": "demo", "model": family, "epochs": 2, "num-samples": 10},
         "search": {"seed": {"grid": [0, 1]}},
     }
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
@@ -120,19 +137,50 @@ def test_each_family_gets_its_own_defaults_and_given_options_win():
     assert ModelConfig(model="factorization").n_bits == 0
     assert ModelConfig(model="factorization").guide_lr == 3e-3
     assert ModelConfig(model="pair-mlp").lr == 3e-4
-    given = ModelConfig(model="factorization", n_bits=256, guide_lr=1e-2, dropout=0.0)
-    assert (given.n_bits, given.guide_lr, given.dropout) == (256, 1e-2, 0.0)
+    given = ModelConfig(model="factorization", n_bits=256, guide_lr=1e-2, rank=16)
+    assert (given.n_bits, given.guide_lr, given.rank) == (256, 1e-2, 16)
     assert ModelConfig.from_dict({}).model == "factorization"  # a config file without model:
+
+
+@pytest.mark.parametrize(
+    ("family", "option", "owners"),
+    [
+        ("factorization", {"dropout": 0.1}, "--dropout is an option of --model recover / pair-mlp"),
+        ("factorization", {"drug_layers": (8,)}, "--drug-layers is an option of --model recover,"),
+        ("recover", {"rank": 8}, "--rank is an option of --model factorization,"),
+        ("pair-mlp", {"merge_dim": 8}, "--merge-dim is an option of --model recover,"),
+    ],
+)
+def test_another_familys_option_is_refused_not_ignored(tmp_path, capsys, family, option, owners):
+    with pytest.raises(OptionError, match=re.escape(owners)):
+        ModelConfig(model=family, **option)
+    assert all(getattr(ModelConfig(model=family), name) is None for name in option)
+    (name, value), out = next(iter(option.items())), tmp_path / "run"
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    flag = [f"--{name.replace('_', '-')}", text]
+    assert main(["fit", "--model", family, *flag, "--out", str(out)]) == 2
+    assert owners in capsys.readouterr().err and not out.exists()
+
+
+def test_simulate_rounds_of_another_family_leave_out_recovers_options():
+    assert "dropout" in round_options() and "dropout" not in round_options("factorization")
+    settings = resolve("simulate", {"model": "factorization"})
+    assert settings.model.dropout is None and settings.model.drug_effects == 0.3
+    with pytest.raises(OptionError, match="--pretrain-dropout: --model factorization has no"):
+        resolve("simulate", {"model": "factorization", "pretrain_dropout": 0.2})
 
 
 def test_a_run_saved_before_families_loads_as_recover(tmp_path):
     out = tmp_path / "run"
-    assert (
-        main(["fit", "--model", "recover", *SMALL_FLAGS, "--epochs", "2", "--out", str(out)]) == 0
-    )
+    fit = ["fit", "--model", "recover", *small_flags("recover"), "--epochs", "2"]
+    assert main([*fit, "--out", str(out)]) == 0
     state = load_state(out / "model.pt")
-    del state["config"]["model"]
-    assert isinstance(SynergyBNN.from_state(state).model.net, FAMILIES["recover"])
+    del state["config"]["model"], state["config"]["noise_effects"]
+    # configs then held every family's options
+    state["config"].update(rank=128, pair_layers=[1024, 512])
+    bnn = SynergyBNN.from_state(state)
+    assert isinstance(bnn.model.net, FAMILIES["recover"])
+    assert bnn.config.rank is None and bnn.config.noise_effects == 0.0
 
 
 def test_the_factorisation_keeps_a_drug_without_rows_wide():

@@ -175,10 +175,11 @@ def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data, drug_effects)
     if drug_effects:  # the new drug's effect: mean 0, as uncertain as the least-known drug's
         bnn, _ = load_fit(out)
         grown = bnn.with_features(bnn.features.with_new_drugs({"ASPIRIN": "CCO"}))
-        with local_params():
-            loc, scale = grown.guide._get_loc_and_scale("net.drug_effect")
-        assert loc.shape == (len(bnn.features.drugs) + 1,)
-        assert loc[-1] == 0 and scale[-1] == scale.max()
+        for site in ("net.drug_effect", "noise_drug_effect"):
+            with local_params():
+                loc, scale = grown.guide._get_loc_and_scale(site)
+            assert loc.shape == (len(bnn.features.drugs) + 1,)
+            assert loc[-1] == 0 and torch.isclose(scale[-1], scale.max())
 
 
 def test_new_drug_gets_pair_effects_at_the_widest_known_scale(shared_data):
@@ -187,7 +188,13 @@ def test_new_drug_gets_pair_effects_at_the_widest_known_scale(shared_data):
     rows = np.arange(200)
     split = Split(rows, rows[:0], rows[:0], "first rows")
     config = ModelConfig(
-        drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=3, n_bits=256, pair_effects=0.4
+        model="recover",
+        drug_layers=(16, 8),
+        merge_dim=8,
+        head_layers=(8,),
+        epochs=3,
+        n_bits=256,
+        pair_effects=0.4,
     )
     bnn = SynergyBNN(config).fit(screen, split, progress=False)
     grown = bnn.with_features(bnn.features.with_new_drugs({"NEW": "CCO"}))
@@ -206,7 +213,7 @@ def test_min_steps_raises_the_number_of_epochs():
     screen = make_demo_screen()
     rows = np.arange(40)  # two minibatches of 32 per epoch
     split = Split(rows, rows[:0], rows[:0], "first rows")
-    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), batch_size=32)
+    config = ModelConfig(rank=8, batch_size=32)
     short = SynergyBNN(replace(config, epochs=3)).fit(screen, split, progress=False)
     long = SynergyBNN(replace(config, epochs=3, min_steps=20)).fit(screen, split, progress=False)
     assert len(short.history.elbo) == 3 and len(long.history.elbo) == 10
@@ -241,7 +248,7 @@ def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
 def test_fit_without_a_split_trains_on_every_row_without_early_stopping():
     full = make_demo_screen()
     screen = full.subset(np.arange(len(full.table)) < 60)
-    config = ModelConfig(drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=4)
+    config = ModelConfig(rank=8, epochs=4)
     bnn = SynergyBNN(config).fit(screen, progress=False)
     assert len(bnn.history.elbo) == 4 and bnn.history.val_rmse == []
     scores = screen.table["score"]

@@ -65,6 +65,7 @@ from .simulation import (
     load_pool_and_pretraining,
     prepare_out_dir,
     pretrained_model,
+    round_options,
     simulate,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "PRETRAIN_KINDS",
     "ROUND_MODEL",
     "ROUND_OPTIONS",
+    "round_options",
     "SIMULATION_WRITES",
     "STRATEGIES",
     "ArmState",

@@ -87,18 +87,21 @@ def _add_model_options(
         choices=list(GUIDES),
         help="variational family (default: the prior's; svd for log-uniform, else mean-field)",
     )
-    group.add_argument("--bayesian", choices=BAYESIAN_PARTS, help="which layers are Bayesian")
-    group.add_argument("--drug-layers", type=_int_list, help="drug MLP sizes, e.g. 256,64")
-    group.add_argument("--merge-dim", type=int)
-    group.add_argument("--head-layers", type=_int_list, help="head hidden sizes, e.g. 64")
     group.add_argument(
-        "--pair-layers", type=_int_list, help="pair-mlp trunk sizes (default 1024,512)"
+        "--bayesian", choices=BAYESIAN_PARTS, help="recover, pair-mlp: which layers are Bayesian"
     )
-    group.add_argument("--rank", type=int, help="factors of the factorization family (128)")
+    group.add_argument("--drug-layers", type=_int_list, help="recover: drug MLP sizes (256,64)")
+    group.add_argument("--merge-dim", type=int, help="recover: bilinear merge width (64)")
+    group.add_argument(
+        "--head-layers", type=_int_list, help="recover, pair-mlp: head hidden sizes (64)"
+    )
+    group.add_argument("--pair-layers", type=_int_list, help="pair-mlp: trunk sizes (1024,512)")
+    group.add_argument("--rank", type=int, help="factorization: number of factors (128)")
     group.add_argument(
         "--dropout",
         type=float,
-        help="training dropout of the trunk (fit 0.3; simulate's rounds 0.1)",
+        help="recover, pair-mlp: training dropout of the trunk (fit 0.3 / 0.2; simulate's "
+        "rounds 0.1)",
     )
     group.add_argument(
         "--drug-effects",
@@ -110,6 +113,12 @@ def _add_model_options(
         type=float,
         help="prior SD of a latent effect per drug pair shared by all cell lines (several "
         "lines only); 0 = none (default)",
+    )
+    group.add_argument(
+        "--noise-effects",
+        type=float,
+        help="prior SD of each line's and drug's log noise scale; 0 = one noise width "
+        "(factorization 0.5, others 0)",
     )
     group.add_argument(
         "--n-bits",

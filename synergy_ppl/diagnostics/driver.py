@@ -116,7 +116,7 @@ def diagnose(
         "error_vs_std": plot_error_vs_std(samples, y),
         "noise_scale": plot_noise_scale(idata),
     }
-    if weight_var in idata.posterior:  # families without an output layer (factorization) skip
+    if weight_var is not None and weight_var in idata.posterior:
         chosen = largest_weights(idata, weight_var, FOREST_MAX_WEIGHTS)
         figures["output_weights"] = plot_output_weights(idata, weight_var, chosen)
     off = None

@@ -158,9 +158,10 @@ def to_inference_data(
     rows = part_rows(table, part)
     num_samples = num_samples or bnn.config.num_samples
     attrs = {
+        "model": bnn.config.model,
         "prior": bnn.config.prior,
         "likelihood": bnn.config.likelihood,
-        "bayesian": bnn.config.bayesian,
+        **({"bayesian": bnn.config.bayesian} if bnn.config.bayesian else {}),
         "part": part,
         "seed": seed,
         "score_mean": bnn.scaling.mean,

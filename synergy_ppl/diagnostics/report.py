@@ -140,12 +140,14 @@ def report_html(
     model = config["model"]
     part = idata.posterior.attrs["part"]
     num_samples = idata.posterior.sizes["draw"]
+    layers = f", Bayesian layers: {html.escape(model['bayesian'])}" if model["bayesian"] else ""
     summary = (
         f"data <b>{html.escape(str(config['data']['data']))}</b>, split "
-        f"{html.escape(str(config['data']['split']))}; prior <b>{html.escape(model['prior'])}</b>"
-        f", likelihood {html.escape(model['likelihood'])}, Bayesian layers: "
-        f"{html.escape(model['bayesian'])}; {metrics['epochs_run']} epochs in "
-        f"{metrics['fit_seconds']:.1f} s, kept epoch {metrics['best_epoch']}."
+        f"{html.escape(str(config['data']['split']))}; model "
+        f"<b>{html.escape(model.get('model', 'recover'))}</b>, prior "
+        f"<b>{html.escape(model['prior'])}</b>, likelihood {html.escape(model['likelihood'])}"
+        f"{layers}; {metrics['epochs_run']} epochs in {metrics['fit_seconds']:.1f} s, kept "
+        f"epoch {metrics['best_epoch']}."
     )
     parts = [
         f"<h1>Diagnostics of {html.escape(run_dir.name)}</h1>",

@@ -46,9 +46,10 @@ def binned_means(x: np.ndarray, y: np.ndarray, n_bins: int = 8) -> pd.DataFrame:
     return frame.groupby("bin", observed=True)[["x", "y"]].mean().reset_index(drop=True)
 
 
-def output_weight_var(head_layers: tuple[int, ...]) -> str:
-    """Posterior variable of the output layer's weights (the head MLP's last layer)."""
-    return f"head_layers_{len(head_layers)}_weight"
+def output_weight_var(head_layers: tuple[int, ...] | None) -> str | None:
+    """Posterior variable of the output layer's weights (the head MLP's last layer); None for
+    a family without a head (``head_layers`` None)."""
+    return None if head_layers is None else f"head_layers_{len(head_layers)}_weight"
 
 
 def largest_weights(idata: az.InferenceData, var: str, k: int) -> list[int]:

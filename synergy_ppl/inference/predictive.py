@@ -78,13 +78,17 @@ def observation_samples(
     draws: dict[str, torch.Tensor],
     means: torch.Tensor,
     seed: int = 0,
+    triples: Triples | None = None,
 ) -> torch.Tensor:
     """Draws of a new measurement ``y`` around the network means ``(S, N)``: ``(S, N)``.
 
     Draw s adds noise from the model's likelihood with that draw's noise parameters
-    (``model.likelihood.predictive_noise``), e.g. y = f_s + sigma_s eps, eps ~ N(0, 1).
+    (``model.likelihood.predictive_noise``), e.g. y = f_s + sigma_s eps, eps ~ N(0, 1); with
+    noise effects, y = f_s + sigma_s s_{s, i} eps with each row's factor s_i
+    (``SynergyModel.row_noise_scale``; ``triples``, the rows, are needed then).
     """
-    noise = model.likelihood.predictive_noise(draws)  # batch shape (S, 1)
+    row_scale = model.row_noise_scale(draws, triples)
+    noise = model.likelihood.predictive_noise(draws, row_scale)  # batch (S, 1) or (S, N)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return means + noise.sample((means.shape[-1],)).squeeze(-1).T
+        return means + noise.expand(means.shape).sample()

@@ -48,7 +48,8 @@ class Factorization(NetworkBase):
     """
 
     posterior_summary = ("drug_embedding.", "cell_embedding.")
-    defaults = {**NetworkBase.defaults, "guide_lr": 3e-3}
+    options = ("rank",)
+    defaults = {**NetworkBase.defaults, "rank": 128, "guide_lr": 3e-3, "noise_effects": 0.5}
 
     def __init__(
         self,

@@ -10,3 +10,6 @@ from .pair_mlp import PairMLP
 
 FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP, "factorization": Factorization}
 """``--model`` name -> network class (``from_config(features, config)``)."""
+
+FAMILY_OPTIONS = tuple(sorted({name for family in FAMILIES.values() for name in family.options}))
+"""ModelConfig fields that belong to some families only (``options`` of each class)."""

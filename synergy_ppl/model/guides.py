@@ -32,7 +32,7 @@ from pyro.infer.autoguide.utils import deep_setattr
 from pyro.nn import PyroParam
 from torch.distributions import register_kl
 
-from .network import EFFECT_SITES, SynergyModel
+from .network import EFFECT_SITES, NOISE_SITES, SynergyModel
 from .priors import LogUniform
 
 MOLCHANOV_K1, MOLCHANOV_K2, MOLCHANOV_K3 = 0.63576, 1.87320, 1.48695
@@ -78,7 +78,8 @@ def kl_normal_log_uniform(q: dist.Normal, p: LogUniform) -> torch.Tensor:
 def fan_in_init(site: dict) -> torch.Tensor:
     """Initial guide mean: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights, as ``nn.Linear``.
 
-    Biases and drug effects start at zero; other sites (noise scale) at their prior median.
+    Biases, drug effects and noise effects start at zero; other sites (noise scale) at their
+    prior median.
     Starting from prior draws instead leaves a deep net far from any fit for many epochs.
     """
     shape = site["fn"].shape()
@@ -87,7 +88,7 @@ def fan_in_init(site: dict) -> torch.Tensor:
     if name.endswith(".weight"):
         bound = 1.0 / math.sqrt(shape[-1])
         return torch.empty(shape, device=device).uniform_(-bound, bound)
-    if name.endswith(".bias") or name in EFFECT_SITES:
+    if name.endswith(".bias") or name in (*EFFECT_SITES, *NOISE_SITES):
         return torch.zeros(shape, device=device)
     return init_to_median(site)
 

@@ -24,6 +24,7 @@ Adding a likelihood is one subclass giving :meth:`~Likelihood.priors` and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import pyro
 import pyro.distributions as dist
@@ -34,8 +35,13 @@ class Likelihood:
     """Base class: noise parameters with priors and the observation distribution they define.
 
     Subclasses implement :meth:`priors` and :meth:`distribution`; the model and the
-    predictive code call only :meth:`__call__` and :meth:`predictive_noise`.
+    predictive code call only :meth:`__call__` and :meth:`predictive_noise`. Both take an
+    optional ``row_scale``, a positive factor per row that multiplies the noise site
+    :attr:`scale_site` (the model's per-line noise scales).
     """
+
+    scale_site: ClassVar[str] = "sigma"
+    """The noise site that sets the noise's width, multiplied by ``row_scale``."""
 
     def priors(self) -> dict[str, dist.Distribution]:
         """Site name -> prior of each noise parameter, sampled in this order."""
@@ -57,25 +63,38 @@ class Likelihood:
         mean: torch.Tensor,
         y: torch.Tensor | None = None,
         n_total: int | None = None,
+        row_scale: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sample the noise sites, then ``obs`` for the ``N`` rows of ``mean`` ``(..., N)``.
 
         The noise sites lie outside the data plate (one value for all rows); ``obs`` lies
         inside it, and ``n_total`` (training-set size) scales a minibatch's log-likelihood
-        to the whole data set.
+        to the whole data set. ``row_scale`` ``(..., N)``, if given, multiplies each row's
+        noise width.
         """
         noise = {name: pyro.sample(name, prior) for name, prior in self.priors().items()}
-        observation = self.distribution(mean, noise)
+        observation = self.distribution(mean, self._rescaled(noise, row_scale))
         n = mean.shape[-1]
         with pyro.plate("data", size=n_total or n, subsample=torch.arange(n, device=mean.device)):
             return pyro.sample("obs", observation, obs=y)
 
-    def predictive_noise(self, draws: Mapping[str, torch.Tensor]) -> dist.Distribution:
-        """Measurement noise around 0 for each of ``S`` posterior draws: batch shape ``(S, 1)``.
+    def predictive_noise(
+        self, draws: Mapping[str, torch.Tensor], row_scale: torch.Tensor | None = None
+    ) -> dist.Distribution:
+        """Measurement noise around 0 for each of ``S`` posterior draws: batch shape ``(S, 1)``,
+        or ``(S, N)`` with ``row_scale`` ``(S, N)`` (each draw's factor for each row).
 
         ``draws`` maps site name -> ``(S,)`` draws (at least the noise sites).
         """
-        return self.distribution(0.0, {name: draws[name].unsqueeze(-1) for name in self.sites})
+        noise = {name: draws[name].unsqueeze(-1) for name in self.sites}
+        return self.distribution(0.0, self._rescaled(noise, row_scale))
+
+    def _rescaled(
+        self, noise: dict[str, torch.Tensor], row_scale: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        if row_scale is None:
+            return noise
+        return {**noise, self.scale_site: noise[self.scale_site] * row_scale}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -34,6 +34,8 @@ __all__ = [
     "BAYESIAN_PARTS",
     "CELL_EFFECT_SITE",
     "EFFECT_SITES",
+    "DRUG_NOISE_SITE",
+    "NOISE_SITES",
     "PAIR_EFFECT_SITE",
     "SynergyModel",
     "NetworkBase",
@@ -71,6 +73,11 @@ PAIR_EFFECT_SITE = "net.pair_effect"
 """The per-pair effects ``(D, D)`` of ``SynergyNet(pair_effects=scale)`` (upper triangle used)."""
 EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
 """The latent effects of ``SynergyNet(drug_effects=..., pair_effects=...)``."""
+DRUG_NOISE_SITE = "noise_drug_effect"
+"""The per-drug log noise scales ``(D,)`` of ``SynergyModel(noise_effects=scale)``."""
+NOISE_SITES = ("noise_line_effect", DRUG_NOISE_SITE)
+"""The log noise-scale effects of ``SynergyModel(noise_effects=scale)``: per line ``(C,)``
+(several lines only) and per drug ``(D,)``."""
 
 
 class NetworkBase(PyroModule):
@@ -78,11 +85,12 @@ class NetworkBase(PyroModule):
     latent drug and pair effects added to the output.
 
     ``posterior_summary`` names the module paths whose draws ``diagnose`` keeps (a deep
-    trunk's would fill hundreds of MB). ``defaults`` are the options of
-    :class:`~synergy_ppl.config.ModelConfig` that a family gets when they are not given: its
-    inputs and training settings, as its benchmark chose them (``benchmarks/README.md``).
-    Here, the identities of drugs and lines as inputs, which carry a screen's many lines
-    better than fingerprints and expression.
+    trunk's would fill hundreds of MB). ``options`` names the
+    :class:`~synergy_ppl.config.ModelConfig` fields that belong to this family alone (its
+    layer sizes; a config refuses another family's). ``defaults`` are the options a family
+    gets when they are not given: its own, its inputs and its training settings, as its
+    benchmark chose them (``benchmarks/README.md``). Here, the identities of drugs and lines
+    as inputs, which carry a screen's many lines better than fingerprints and expression.
 
     ``u[a] + u[b]`` (site ``net.drug_effect``, ``(D,)``) and, with several lines,
     ``v[c, a] + v[c, b]`` (``net.drug_cell_effect``, ``(C, D)``), each with prior
@@ -91,10 +99,11 @@ class NetworkBase(PyroModule):
     """
 
     posterior_summary: ClassVar[tuple[str, ...]] = ("head.",)
-    defaults: ClassVar[dict[str, float]] = {
+    options: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, object]] = {
         "n_bits": 0,
         "cell_components": 0,
-        "dropout": 0.3,
+        "noise_effects": 0.0,
         "lr": 1e-3,
         "guide_lr": 1e-2,
         "weight_decay": 0.05,
@@ -209,7 +218,17 @@ class SynergyNet(NetworkBase):
         can say.
     """
 
-    defaults = {**NetworkBase.defaults, "n_bits": 1024, "cell_components": 32}
+    options = ("bayesian", "drug_layers", "merge_dim", "head_layers", "dropout")
+    defaults = {
+        **NetworkBase.defaults,
+        "bayesian": "head",
+        "drug_layers": (256, 64),
+        "merge_dim": 64,
+        "head_layers": (64,),
+        "dropout": 0.3,
+        "n_bits": 1024,
+        "cell_components": 32,
+    }
 
     def __init__(
         self,
@@ -253,28 +272,52 @@ class SynergyNet(NetworkBase):
 class SynergyModel(PyroModule):
     """The Pyro model: the network's mean observed through a likelihood.
 
-        f_i = net(a_i, b_i, c_i),   y_i ~ p(y | f_i, theta),   theta ~ p(theta)
+        f_i = net(a_i, b_i, c_i),   y_i ~ p(y | f_i, theta, s_i),   theta ~ p(theta)
 
     on the standardised score scale; p(y | f, theta) and the noise parameters theta with
     their priors are the likelihood's (e.g. Normal(f, sigma^2) with sigma ~ HalfNormal(1)).
+    With ``noise_effects > 0`` the noise width of a row is heteroscedastic,
+
+        sigma_i = sigma s_i,   log s_i = r_{c_i} + q_{a_i} + q_{b_i},   r, q ~ N(0, noise_effects^2)
+
+    (sites :data:`NOISE_SITES`; r only with several lines): lines and drugs of a screen
+    differ in how far their scores scatter (O'Neil's per-line residual SDs span 3x), and one
+    shared sigma makes intervals too wide for quiet rows and too narrow for noisy ones.
 
     Parameters
     ----------
-    net : SynergyNet
+    net : NetworkBase
         The network; its module path ``net`` prefixes every weight site's name.
     likelihood : Likelihood or str
         A :class:`~synergy_ppl.model.likelihoods.Likelihood`, or the name of a registered one
         (:data:`~synergy_ppl.model.likelihoods.LIKELIHOODS`). It holds no parameters, so the
         model's state dict is the net's alone.
+    noise_effects : float
+        Prior SD of the per-line and per-drug log noise scales; 0: one width for every row.
 
     ``forward(drug_a, drug_b, cell, y=None, n_total=None)``: pass ``n_total`` (training-set
     size) with a minibatch so that ``pyro.plate`` scales its likelihood to the whole data set.
     """
 
-    def __init__(self, net: SynergyNet, likelihood: Likelihood | str = "normal"):
+    def __init__(
+        self,
+        net: NetworkBase,
+        likelihood: Likelihood | str = "normal",
+        noise_effects: float = 0.0,
+    ):
         super().__init__()
+        if noise_effects < 0:
+            raise ValueError(f"noise_effects is a prior SD and must be >= 0, not {noise_effects}")
         self.net = net
         self.likelihood = make_likelihood(likelihood)
+        self.noise_effects = noise_effects
+        n_drugs, n_lines = net.drug_matrix.shape[0], net.cell_matrix.shape[0]
+        if noise_effects:
+            self.noise_drug_effect = PyroSample(normal(torch.Size([n_drugs]), noise_effects))
+        # with one line r would only duplicate sigma
+        self.line_noise = noise_effects > 0 and n_lines > 1
+        if self.line_noise:
+            self.noise_line_effect = PyroSample(normal(torch.Size([n_lines]), noise_effects))
 
     def forward(
         self,
@@ -284,4 +327,30 @@ class SynergyModel(PyroModule):
         y: torch.Tensor | None = None,
         n_total: int | None = None,
     ) -> torch.Tensor:
-        return self.likelihood(self.net(drug_a, drug_b, cell), y, n_total)
+        mean = self.net(drug_a, drug_b, cell)
+        row_scale = None
+        if self.noise_effects:
+            effects = {DRUG_NOISE_SITE: self.noise_drug_effect}
+            if self.line_noise:
+                effects["noise_line_effect"] = self.noise_line_effect
+            row_scale = self._row_scale(effects, (drug_a, drug_b, cell))
+        return self.likelihood(mean, y, n_total, row_scale)
+
+    def row_noise_scale(
+        self, draws: dict[str, torch.Tensor], triples: Triples | None
+    ) -> torch.Tensor | None:
+        """Each draw's noise factor s_i for the rows ``triples``: ``(S, N)``; None without
+        noise effects. ``draws``: site name -> ``(S, ...)`` posterior draws."""
+        if not self.noise_effects:
+            return None
+        if triples is None:
+            raise ValueError("a model with noise effects needs the rows' drugs and cell lines")
+        return self._row_scale(draws, triples)
+
+    def _row_scale(self, effects: dict[str, torch.Tensor], triples: Triples) -> torch.Tensor:
+        drug_a, drug_b, cell = triples
+        drug = effects[DRUG_NOISE_SITE]  # (..., D)
+        log_scale = drug[..., drug_a] + drug[..., drug_b]
+        if self.line_noise:
+            log_scale = log_scale + effects["noise_line_effect"][..., cell]
+        return torch.exp(log_scale)

@@ -43,8 +43,12 @@ class PairMLP(NetworkBase):
         Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
     """
 
+    options = ("bayesian", "pair_layers", "head_layers", "dropout")
     defaults = {
         **NetworkBase.defaults,
+        "bayesian": "head",
+        "pair_layers": (1024, 512),
+        "head_layers": (64,),
         "dropout": 0.2,
         "lr": 3e-4,
         "weight_decay": 0.0,
