@@ -145,6 +145,9 @@ def add_round_model_options(parser: argparse.ArgumentParser) -> None:
         help="prior SD of the BNN's pair effects",
     )
     parser.add_argument(
+        "--noise-effects", type=float, help="prior SD of the per-line and per-drug noise scales"
+    )
+    parser.add_argument(
         "--trunk-anchor",
         type=float,
         default=ROUND_MODEL.trunk_anchor,
@@ -164,6 +167,7 @@ def round_model(args: argparse.Namespace) -> ModelConfig:
         "dropout": args.dropout,
         "drug_effects": args.drug_effects,
         "pair_effects": args.pair_effects,
+        "noise_effects": args.noise_effects,
         "trunk_anchor": args.trunk_anchor,
     }
     options = round_options(args.model)

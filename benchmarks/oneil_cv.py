@@ -42,6 +42,7 @@ from scipy import stats
 
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
+from synergy_ppl.errors import TrainingDiverged
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
 from synergy_ppl.model.families import FAMILIES, FAMILY_OPTIONS
@@ -70,7 +71,14 @@ fit is reused only if they match."""
 BASELINE_EPOCHS = 80
 """The one-hot MLP's epochs (its reference run: 0.715 after 40 epochs, 0.724 after 80)."""
 REFERENCE = {"method": "DeepSynergy (published)", "pearson": 0.73, "mse": 255.0}
-DIGITS = {**dict.fromkeys(METRICS, 3), "rmse": 1, "mse": 1, "fit_seconds": 0, "epochs_run": 0}
+DIGITS = {
+    **dict.fromkeys(METRICS, 3),
+    "rmse": 1,
+    "mse": 1,
+    "fit_seconds": 0,
+    "epochs_run": 0,
+    "diverged": 0,
+}
 """Printed columns and their decimals."""
 HEADERS = {
     "coverage_50": "cov50",
@@ -222,16 +230,22 @@ def cached_fit(method: str, fold: int, args: argparse.Namespace, cache: Path, in
         print(f"{method} fold {fold}: cached")
         return saved["test"]
     data = DataConfig(data="oneil", data_dir=args.data_dir, split="fold", test_fold=fold)
-    if method == POINT:
-        result = fit_point(data, args)
-    elif method == BASELINE:
-        result = fit_baseline(data, args)
+    try:
+        if method == POINT:
+            result = fit_point(data, args)
+        elif method == BASELINE:
+            result = fit_baseline(data, args)
+        else:
+            run_dir = cache.parent / "runs" / f"{method}-fold{fold}"
+            result = fit_bayesian(method, data, args, run_dir)
+    except TrainingDiverged as err:  # a result too: the method fails on this fold
+        result = {"diverged": str(err)}
+        print(f"{method} fold {fold}: {err}")
     else:
-        result = fit_bayesian(method, data, args, cache.parent / "runs" / f"{method}-fold{fold}")
-    print(
-        f"{method} fold {fold}: pearson {result['pearson']:.3f}, mse {result['mse']:.1f}, "
-        f"{result['fit_seconds']:.0f} s"
-    )
+        print(
+            f"{method} fold {fold}: pearson {result['pearson']:.3f}, mse {result['mse']:.1f}, "
+            f"{result['fit_seconds']:.0f} s"
+        )
     write_json(
         path,
         {"method": method, "fold": fold, "settings": settings, "machine": info, "test": result},
@@ -240,9 +254,12 @@ def cached_fit(method: str, fold: int, args: argparse.Namespace, cache: Path, in
 
 
 def summarise(per_fold: dict[int, dict]) -> dict:
-    """Mean, SD, min and max over folds of every metric and of the fit seconds."""
-    keys = (*METRICS, "fit_seconds", "epochs_run")
-    return {key: spread([result[key] for result in per_fold.values()]) for key in keys}
+    """Mean, SD, min and max over the folds that finished of every metric and of the fit
+    seconds, and the number of folds whose training diverged."""
+    finished = [result for result in per_fold.values() if "diverged" not in result]
+    keys = (*METRICS, "fit_seconds", "epochs_run") if finished else ()
+    summary = {key: spread([result[key] for result in finished]) for key in keys}
+    return {**summary, "diverged": len(per_fold) - len(finished)}
 
 
 def print_summary(summary: dict[str, dict], n_folds: int) -> None:
@@ -253,7 +270,7 @@ def print_summary(summary: dict[str, dict], n_folds: int) -> None:
             if key not in row:
                 return "-"
             value = row[key]
-            if isinstance(value, float):
+            if isinstance(value, int | float):
                 return f"{value:.{digits}f}"
             return f"{value['mean']:.{digits}f}±{value['sd']:.{digits}f}"
 

@@ -59,10 +59,22 @@ def test_oneil_cv_smoke(tmp_path, shared_data):
         assert positive(result["fit_seconds"]) and math.isfinite(result["nll"])
         assert summary["pearson"]["mean"] == pytest.approx(result["pearson"])
         assert summary["pearson"]["sd"] == 0.0  # one fold
+        assert summary["diverged"] == 0
     for point in ("map", "onehot-mlp"):  # point estimates: intervals from validation residuals
         assert positive(payload["per_fold"][point]["0"]["residual_sd"])
     # the cache is written per (method, fold): a rerun reuses it
     assert (tmp_path / "oneil_cv" / "fits" / "factorization-fold0.json").exists()
+
+
+def test_oneil_cv_reports_a_diverged_fit_and_goes_on(tmp_path, shared_data):
+    out = tmp_path / "cv.json"
+    arguments = ["oneil_cv.py", "--methods", "factorization", "--folds", "0", "--epochs", "2"]
+    arguments += ["--guide-lr", "1000", "--batch-size", "1024", "--out", str(out)]
+    done = run_script(arguments, shared_data)
+    assert "factorization fold 0: training diverged in epoch" in done.stdout
+    payload = json.loads(out.read_text())
+    assert payload["summary"]["factorization"] == {"diverged": 1}
+    assert "training diverged" in payload["per_fold"]["factorization"]["0"]["diverged"]
 
 
 def test_training_speed_smoke(tmp_path, shared_data):

@@ -166,6 +166,7 @@ def test_simulate_rounds_of_another_family_leave_out_recovers_options():
     assert "dropout" in round_options() and "dropout" not in round_options("factorization")
     settings = resolve("simulate", {"model": "factorization"})
     assert settings.model.dropout is None and settings.model.drug_effects == 0.3
+    assert settings.model.noise_effects == 0.0  # fit's factorization default is 0.5
     with pytest.raises(OptionError, match="--pretrain-dropout: --model factorization has no"):
         resolve("simulate", {"model": "factorization", "pretrain_dropout": 0.2})
 

@@ -42,6 +42,7 @@ ROUND_OPTIONS = {
     "num_samples": 100,
     "dropout": 0.1,
     "drug_effects": 0.3,
+    "noise_effects": 0.0,
     "trunk_anchor": 10.0,
 }
 """The options in which ``simulate``'s round model differs from ``fit``'s defaults; the
@@ -49,13 +50,15 @@ others (inputs, learning rates, patience) are the family's."""
 ROUND_MODEL = ModelConfig(**ROUND_OPTIONS)
 """``simulate``'s model fitted each round (its CLI defaults and the benchmark's), made for fits
 on the 30-330 rows a simulation reveals: full batches, light dropout, drug effects (whose
-uncertainty guides the search), a trunk anchored to a pretrained one, and ``fit``'s learning
-rate. ``benchmarks/README.md`` gives the measurements behind each choice."""
+uncertainty guides the search), one noise width (per-drug and per-line widths explain the
+few large scores away as noise, the very rows the search is after), a trunk anchored to a
+pretrained one, and ``fit``'s learning rate. ``benchmarks/README.md`` gives the measurements
+behind each choice."""
 
 
 def round_options(model: str | None = None) -> dict:
     """:data:`ROUND_OPTIONS` for rounds fitted with the family ``model`` (None: the rounds'
-    default): the family's own options of another family (e.g. recover's ``dropout`` for
+    default), the options that belong to another family (e.g. recover's ``dropout`` for
     ``factorization``) left out, since a config refuses them."""
     family = FAMILIES.get(model or ROUND_OPTIONS["model"])
     if family is None:  # an unknown family is reported by ModelConfig

@@ -37,7 +37,7 @@ class Likelihood:
     Subclasses implement :meth:`priors` and :meth:`distribution`; the model and the
     predictive code call only :meth:`__call__` and :meth:`predictive_noise`. Both take an
     optional ``row_scale``, a positive factor per row that multiplies the noise site
-    :attr:`scale_site` (the model's per-line noise scales).
+    :attr:`scale_site` (the model's noise effects, ``SynergyModel``).
     """
 
     scale_site: ClassVar[str] = "sigma"

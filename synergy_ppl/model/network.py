@@ -35,6 +35,7 @@ __all__ = [
     "CELL_EFFECT_SITE",
     "EFFECT_SITES",
     "DRUG_NOISE_SITE",
+    "LINE_NOISE_SITE",
     "NOISE_SITES",
     "PAIR_EFFECT_SITE",
     "SynergyModel",
@@ -73,11 +74,12 @@ PAIR_EFFECT_SITE = "net.pair_effect"
 """The per-pair effects ``(D, D)`` of ``SynergyNet(pair_effects=scale)`` (upper triangle used)."""
 EFFECT_SITES = ("net.drug_effect", CELL_EFFECT_SITE, PAIR_EFFECT_SITE)
 """The latent effects of ``SynergyNet(drug_effects=..., pair_effects=...)``."""
+LINE_NOISE_SITE = "noise_line_effect"
+"""The per-line log noise scales ``(C,)`` of ``SynergyModel(noise_effects=scale)``."""
 DRUG_NOISE_SITE = "noise_drug_effect"
 """The per-drug log noise scales ``(D,)`` of ``SynergyModel(noise_effects=scale)``."""
-NOISE_SITES = ("noise_line_effect", DRUG_NOISE_SITE)
-"""The log noise-scale effects of ``SynergyModel(noise_effects=scale)``: per line ``(C,)``
-(several lines only) and per drug ``(D,)``."""
+NOISE_SITES = (LINE_NOISE_SITE, DRUG_NOISE_SITE)
+"""The log noise-scale effects of ``SynergyModel(noise_effects=scale)``."""
 
 
 class NetworkBase(PyroModule):
@@ -332,7 +334,7 @@ class SynergyModel(PyroModule):
         if self.noise_effects:
             effects = {DRUG_NOISE_SITE: self.noise_drug_effect}
             if self.line_noise:
-                effects["noise_line_effect"] = self.noise_line_effect
+                effects[LINE_NOISE_SITE] = self.noise_line_effect
             row_scale = self._row_scale(effects, (drug_a, drug_b, cell))
         return self.likelihood(mean, y, n_total, row_scale)
 
@@ -352,5 +354,5 @@ class SynergyModel(PyroModule):
         drug = effects[DRUG_NOISE_SITE]  # (..., D)
         log_scale = drug[..., drug_a] + drug[..., drug_b]
         if self.line_noise:
-            log_scale = log_scale + effects["noise_line_effect"][..., cell]
+            log_scale = log_scale + effects[LINE_NOISE_SITE][..., cell]
         return torch.exp(log_scale)
