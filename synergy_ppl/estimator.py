@@ -39,7 +39,7 @@ from .model.priors import set_priors
 __all__ = [
     "Scaling",
     "SynergyBNN",
-    "new_line_effects",
+    "pooled_unseen",
     "summarise",
 ]
 
@@ -192,8 +192,43 @@ class SynergyBNN:
         )
         training = cfg.training(anchored=init is not None)
         self.history = train(self.model, self.guide, data, training, progress)
+        if init is None:
+            self._pool_unseen_drugs(train_rows)
         self._check_converged(data)
         return self
+
+    @local_params()
+    def _pool_unseen_drugs(self, train_rows: pd.DataFrame) -> None:
+        """Give every drug without training rows the measured drugs' population as posterior.
+
+        A drug that no training row names keeps its one-hot embedding column (the family's
+        ``drug_identity_site``) and its noise effect at their priors, wider than the spread
+        of the measured drugs' posteriors, so its predictions would be wider than anything
+        the screen suggests. Each such column becomes the moment-matched mixture of the
+        measured drugs' columns (:func:`pooled_unseen`).
+        """
+        names = set(train_rows["drug_a"]) | set(train_rows["drug_b"])
+        seen = torch.tensor([d in names for d in self.features.drugs])
+        identity_site, width = self.model.net.drug_identity_site, self.features.n_identity
+        sites = [identity_site] if identity_site and width else []
+        if self.model.noise_effects:
+            sites.append(DRUG_NOISE_SITE)
+        if seen.all() or not seen.any() or not sites:
+            return
+        state = self.guide.state_dict()
+        scale_map = torch.distributions.transform_to(self.guide.scale_constraint)
+        for site in sites:
+            loc_key, scale_key = (f"{kind}.{site}_unconstrained" for kind in ("locs", "scales"))
+            loc, scale = state[loc_key], scale_map(state[scale_key])
+            if site == identity_site:  # (R, F): the identity block's columns, one per drug
+                block = slice(loc.shape[-1] - width, None)
+                pooled = pooled_unseen(loc[:, block].T, scale[:, block].T, seen.to(loc.device))
+                loc[:, block], scale[:, block] = (t.T for t in pooled)
+            else:  # (D,)
+                loc, scale = pooled_unseen(loc, scale, seen.to(loc.device))
+            state[loc_key], state[scale_key] = loc, scale_map.inv(scale)
+        self.guide.load_state_dict(state)
+        self._draws = None
 
     def _check_converged(self, data: TrainData) -> None:
         """Raise :class:`TrainingDiverged` if the predictive mean misses the training rows by
@@ -233,7 +268,7 @@ class SynergyBNN:
         > 1 lets the next fit move further from this one. A cell line this fit had no rows
         of (the target line after pretraining on the others) has per-line drug effects that
         are still at their prior; they get the population prior of the seen lines instead
-        (:func:`new_line_effects`), so that a drug whose effect varies from line to line is
+        (:func:`pooled_unseen`), so that a drug whose effect varies from line to line is
         uncertain in the new line and one that behaves alike everywhere is not.
         """
         self._require_fitted()
@@ -249,7 +284,7 @@ class SynergyBNN:
                         device=loc.device,
                     )
                     if seen.any() and not seen.all():
-                        loc, scale = new_line_effects(loc, scale, seen)
+                        loc, scale = pooled_unseen(loc, scale, seen)
                 priors[name] = dist.Normal(loc, widen * scale).to_event(loc.dim())
         return priors
 
@@ -363,23 +398,23 @@ class SynergyBNN:
         return SynergyBNN.from_state(state)
 
 
-def new_line_effects(
+def pooled_unseen(
     loc: torch.Tensor, scale: torch.Tensor, seen: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean-field posterior of per-(line, drug) effects with unseen lines' rows replaced.
+    """Mean-field posterior with the rows of entities without data replaced by the population.
 
-    ``loc`` and ``scale`` are ``(C, D)``; ``seen`` ``(C,)`` marks the lines with data. A line
-    without data is exchangeable with the seen ones, so its effect of drug d is a draw from
-    the mixture (1/C_seen) sum_c N(loc[c, d], scale[c, d]^2) over the seen lines c, here
-    matched in moments::
+    ``loc`` and ``scale`` are ``(E, ...)``, one row per entity (a line's per-drug effects, a
+    drug's embedding column); ``seen`` ``(E,)`` marks the entities with data. One without data
+    is exchangeable with the seen ones, so its row is a draw from the mixture
+    (1/E_seen) sum_e N(loc[e], scale[e]^2) over the seen entities e, here matched in moments::
 
-        mean[d] = mean_c loc[c, d],   var[d] = var_c loc[c, d] + mean_c scale[c, d]^2
+        mean = mean_e loc[e],   var = var_e loc[e] + mean_e scale[e]^2   (elementwise)
 
-    Returns ``(loc, scale)`` ``(C, D)``, seen rows unchanged.
+    Returns ``(loc, scale)`` ``(E, ...)``, seen rows unchanged.
     """
     mean = loc[seen].mean(0)
     sd = torch.sqrt(loc[seen].var(0, unbiased=False) + scale[seen].pow(2).mean(0))
-    unseen = ~seen.unsqueeze(-1)
+    unseen = (~seen).reshape(-1, *([1] * (loc.dim() - 1)))
     return torch.where(unseen, mean, loc), torch.where(unseen, sd, scale)
 
 

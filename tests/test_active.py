@@ -27,7 +27,7 @@ from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
 from synergy_ppl.errors import OptionError, OutputError
-from synergy_ppl.estimator import SynergyBNN, new_line_effects
+from synergy_ppl.estimator import SynergyBNN, pooled_unseen
 from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params
 from synergy_ppl.model.priors import set_priors
@@ -283,11 +283,11 @@ def test_a_new_line_gets_the_seen_lines_population_as_prior_after_pretraining(de
     assert restored.cell_lines_seen == pretrained.cell_lines_seen
 
 
-def test_new_line_effects_is_the_moment_matched_mixture_of_seen_lines():
+def test_pooled_unseen_is_the_moment_matched_mixture_of_seen_lines():
     loc = torch.tensor([[1.0, 0.0], [3.0, 0.0], [9.0, 9.0]])
     scale = torch.tensor([[1.0, 0.1], [1.0, 0.1], [5.0, 5.0]])
     seen = torch.tensor([True, True, False])
-    new_loc, new_scale = new_line_effects(loc, scale, seen)
+    new_loc, new_scale = pooled_unseen(loc, scale, seen)
     # drug 0: effects 1 and 3 (variance 1) with posterior variance 1 each -> mean 2, var 2
     assert torch.allclose(new_loc[2], torch.tensor([2.0, 0.0]))
     assert torch.allclose(new_scale[2], torch.tensor([2.0**0.5, 0.1]))
