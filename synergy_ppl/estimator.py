@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyro.distributions as dist
 import torch
+from pyro.infer.autoguide import AutoNormal
 
 from .config import ARCHITECTURE, ModelConfig
 from .data import DataError, Screen, Split
@@ -23,12 +24,14 @@ from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
+from .inference.unseen import pool_guide, pooled_unseen
 from .model.families import FAMILIES, FAMILY_OPTIONS
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
     DRUG_NOISE_SITE,
     EFFECT_SITES,
+    LINE_NOISE_SITE,
     PAIR_EFFECT_SITE,
     SynergyModel,
     dummy_triples,
@@ -39,7 +42,6 @@ from .model.priors import set_priors
 __all__ = [
     "Scaling",
     "SynergyBNN",
-    "pooled_unseen",
     "summarise",
 ]
 
@@ -193,41 +195,38 @@ class SynergyBNN:
         training = cfg.training(anchored=init is not None)
         self.history = train(self.model, self.guide, data, training, progress)
         if init is None:
-            self._pool_unseen_drugs(train_rows)
+            self._pool_unseen(train_rows)
         self._check_converged(data)
         return self
 
     @local_params()
-    def _pool_unseen_drugs(self, train_rows: pd.DataFrame) -> None:
-        """Give every drug without training rows the measured drugs' population as posterior.
+    def _pool_unseen(self, train_rows: pd.DataFrame) -> None:
+        """Give every drug and line without training rows the measured ones' population.
 
-        A drug that no training row names keeps its one-hot embedding column (the family's
-        ``drug_identity_site``) and its noise effect at their priors, wider than the spread
-        of the measured drugs' posteriors, so its predictions would be wider than anything
-        the screen suggests. Each such column becomes the moment-matched mixture of the
-        measured drugs' columns (:func:`pooled_unseen`).
+        Such a drug (line) keeps its one-hot embedding column (the family's
+        ``drug_identity_site`` / ``line_identity_site``) and its noise effect at their priors,
+        wider than anything the screen suggests; :func:`~.inference.unseen.pool_guide` gives
+        it the measured ones' population instead. Guides without scales (MAP) are left as is.
         """
-        names = set(train_rows["drug_a"]) | set(train_rows["drug_b"])
-        seen = torch.tensor([d in names for d in self.features.drugs])
-        identity_site, width = self.model.net.drug_identity_site, self.features.n_identity
-        sites = [identity_site] if identity_site and width else []
-        if self.model.noise_effects:
-            sites.append(DRUG_NOISE_SITE)
-        if seen.all() or not seen.any() or not sites:
+        net, features = self.model.net, self.features
+        if not isinstance(self.guide, AutoNormal):
             return
-        state = self.guide.state_dict()
-        scale_map = torch.distributions.transform_to(self.guide.scale_constraint)
-        for site in sites:
-            loc_key, scale_key = (f"{kind}.{site}_unconstrained" for kind in ("locs", "scales"))
-            loc, scale = state[loc_key], scale_map(state[scale_key])
-            if site == identity_site:  # (R, F): the identity block's columns, one per drug
-                block = slice(loc.shape[-1] - width, None)
-                pooled = pooled_unseen(loc[:, block].T, scale[:, block].T, seen.to(loc.device))
-                loc[:, block], scale[:, block] = (t.T for t in pooled)
-            else:  # (D,)
-                loc, scale = pooled_unseen(loc, scale, seen.to(loc.device))
-            state[loc_key], state[scale_key] = loc, scale_map.inv(scale)
-        self.guide.load_state_dict(state)
+        drug_sites, line_sites = [], []
+        if net.drug_identity_site and features.n_identity:  # (R, F): identities last
+            columns = slice(features.drug_matrix.shape[1] - features.n_identity, None)
+            drug_sites.append((net.drug_identity_site, columns))
+        n_lines = features.cell_matrix.shape[0]
+        if net.line_identity_site and torch.equal(features.cell_matrix.cpu(), torch.eye(n_lines)):
+            line_sites.append((net.line_identity_site, slice(None)))  # a column per line
+        if self.model.noise_effects:
+            drug_sites.append((DRUG_NOISE_SITE, None))
+        if self.model.line_noise:
+            line_sites.append((LINE_NOISE_SITE, None))
+        drugs = set(train_rows["drug_a"]) | set(train_rows["drug_b"])
+        lines = set(train_rows["cell_line"])
+        pool_guide(self.guide, drug_sites, torch.tensor([d in drugs for d in features.drugs]))
+        seen_lines = torch.tensor([c in lines for c in features.cell_lines])
+        pool_guide(self.guide, line_sites, seen_lines)
         self._draws = None
 
     def _check_converged(self, data: TrainData) -> None:
@@ -268,8 +267,8 @@ class SynergyBNN:
         > 1 lets the next fit move further from this one. A cell line this fit had no rows
         of (the target line after pretraining on the others) has per-line drug effects that
         are still at their prior; they get the population prior of the seen lines instead
-        (:func:`pooled_unseen`), so that a drug whose effect varies from line to line is
-        uncertain in the new line and one that behaves alike everywhere is not.
+        (:func:`~.inference.unseen.pooled_unseen`), so that a drug whose effect varies from
+        line to line is uncertain in the new line and one that behaves alike everywhere is not.
         """
         self._require_fitted()
         if not widen > 0:
@@ -396,26 +395,6 @@ class SynergyBNN:
                 value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
             state["guide"][key] = value
         return SynergyBNN.from_state(state)
-
-
-def pooled_unseen(
-    loc: torch.Tensor, scale: torch.Tensor, seen: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean-field posterior with the rows of entities without data replaced by the population.
-
-    ``loc`` and ``scale`` are ``(E, ...)``, one row per entity (a line's per-drug effects, a
-    drug's embedding column); ``seen`` ``(E,)`` marks the entities with data. One without data
-    is exchangeable with the seen ones, so its row is a draw from the mixture
-    (1/E_seen) sum_e N(loc[e], scale[e]^2) over the seen entities e, here matched in moments::
-
-        mean = mean_e loc[e],   var = var_e loc[e] + mean_e scale[e]^2   (elementwise)
-
-    Returns ``(loc, scale)`` ``(E, ...)``, seen rows unchanged.
-    """
-    mean = loc[seen].mean(0)
-    sd = torch.sqrt(loc[seen].var(0, unbiased=False) + scale[seen].pow(2).mean(0))
-    unseen = (~seen).reshape(-1, *([1] * (loc.dim() - 1)))
-    return torch.where(unseen, mean, loc), torch.where(unseen, sd, scale)
 
 
 def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:

@@ -27,7 +27,8 @@ from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, load_screen, split_screen
 from synergy_ppl.errors import OptionError, OutputError
-from synergy_ppl.estimator import SynergyBNN, pooled_unseen
+from synergy_ppl.estimator import SynergyBNN
+from synergy_ppl.inference.unseen import pooled_unseen
 from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params
 from synergy_ppl.model.priors import set_priors

@@ -49,6 +49,7 @@ class Factorization(NetworkBase):
 
     posterior_summary = ("drug_embedding.", "cell_embedding.")
     drug_identity_site = "net.drug_embedding.weight"
+    line_identity_site = "net.cell_embedding.weight"
     options = ("rank",)
     defaults = {**NetworkBase.defaults, "rank": 128, "guide_lr": 3e-3, "noise_effects": 0.5}
 

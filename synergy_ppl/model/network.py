@@ -88,9 +88,10 @@ class NetworkBase(PyroModule):
 
     ``posterior_summary`` names the module paths whose draws ``diagnose`` keeps (a deep
     trunk's would fill hundreds of MB). ``drug_identity_site`` is the Bayesian weight site,
-    ``(out, F)``, whose last columns take the drugs' one-hot identities, if there is one: a
-    drug without training rows gets the measured drugs' population there
-    (``SynergyBNN.fit``). ``options`` names the
+    ``(out, F)``, whose last columns take the drugs' one-hot identities, if there is one, and
+    ``line_identity_site`` the one whose columns take one-hot lines: a drug or line without
+    training rows gets the measured ones' population there (``SynergyBNN.fit``). ``options``
+    names the
     :class:`~synergy_ppl.config.ModelConfig` fields that belong to this family alone (its
     layer sizes; a config refuses another family's). ``defaults`` are the options a family
     gets when they are not given: its own, its inputs and its training settings, as its
@@ -105,6 +106,7 @@ class NetworkBase(PyroModule):
 
     posterior_summary: ClassVar[tuple[str, ...]] = ("head.",)
     drug_identity_site: ClassVar[str | None] = None
+    line_identity_site: ClassVar[str | None] = None
     options: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, object]] = {
         "n_bits": 0,
