@@ -174,7 +174,11 @@ def test_simulate_sweep_reads_the_strategy_summary(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "trials"),
-    [("almanac_mcf7_acquisition.yaml", 30), ("oneil_fold0_hparams.yaml", 12)],
+    [
+        ("almanac_mcf7_acquisition.yaml", 30),
+        ("oneil_fold0_hparams.yaml", 12),
+        ("oneil_fold0_noise.yaml", 8),
+    ],
 )
 def test_example_sweep_configs_are_valid(name, trials):
     path = Path(__file__).resolve().parents[1] / "examples" / "sweeps" / name

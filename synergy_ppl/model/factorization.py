@@ -29,11 +29,14 @@ class Factorization(NetworkBase):
     features (``--n-bits 0 --cell-components 0``) the maps are free latent embeddings, one per
     drug and line, each with its prior; with fingerprints and expression they are tied to
     chemistry and biology, so a new drug or line gets an embedding from its features. A drug
-    or line seen in few rows keeps an embedding near its prior, and so a wide prediction.
+    or line seen in few rows keeps a wide embedding, and so a wide prediction; one with no
+    rows at all gets the measured ones' population (``drug_identity_site``,
+    ``line_identity_site``; ``SynergyBNN.fit``).
 
-    Everything is Bayesian, so ``bayesian`` does not apply; dropout is not used (there is no
-    point-estimate trunk to regularise). ``forward(drug_a, drug_b, cell)`` takes index tensors
-    ``(N,)`` and returns ``(N,)`` with point weights or ``(S, N)`` with ``S`` draws.
+    Everything is Bayesian and there is no point-estimate trunk to regularise, so a config
+    refuses ``bayesian`` and ``dropout`` for this family. ``forward(drug_a, drug_b, cell)``
+    takes index tensors ``(N,)`` and returns ``(N,)`` with point weights or ``(S, N)`` with
+    ``S`` draws.
 
     Parameters
     ----------
