@@ -45,7 +45,7 @@ from synergy_ppl.data import DataConfig
 from synergy_ppl.errors import TrainingDiverged
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
-from synergy_ppl.model.families import FAMILIES, FAMILY_OPTIONS
+from synergy_ppl.model.families import FAMILIES, own_options
 from synergy_ppl.model.guides import fan_in_init
 from synergy_ppl.model.network import local_params
 from synergy_ppl.model.priors import PRIORS
@@ -137,10 +137,8 @@ def parse_method(method: str) -> tuple[str, str]:
 def model_config(method: str, args: argparse.Namespace) -> ModelConfig:
     """The fit options of ``method``: the family's defaults, then the options given here."""
     family, prior = ("recover", "normal") if method == POINT else parse_method(method)
-    given = {name: getattr(args, name) for name in SETTINGS}
     # an option of other families only (--dropout for factorization) is not this family's
-    own = FAMILIES[family].options
-    given = {k: v for k, v in given.items() if k not in FAMILY_OPTIONS or k in own}
+    given = own_options(family, {name: getattr(args, name) for name in SETTINGS})
     return ModelConfig(
         model=family, prior=prior, **{k: v for k, v in given.items() if v is not None}
     )

@@ -25,7 +25,7 @@ from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
 from .inference.unseen import pool_guide, pooled_unseen
-from .model.families import FAMILIES, FAMILY_OPTIONS
+from .model.families import FAMILIES, own_options
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
@@ -355,12 +355,7 @@ class SynergyBNN:
         # runs saved before model families were RECOVER's; before noise effects, one noise
         # width; before a config refused other families' options, it held them all
         saved = {"model": "recover", "noise_effects": 0.0, **state["config"]}
-        family = FAMILIES.get(saved["model"])
-        if family is not None:
-            saved = {
-                k: v for k, v in saved.items() if k not in FAMILY_OPTIONS or k in family.options
-            }
-        bnn = cls(ModelConfig.from_dict(saved))
+        bnn = cls(ModelConfig.from_dict(own_options(saved["model"], saved)))
         bnn._build(FeatureSet.from_dict(state["features"]))
         bnn.model.load_state_dict(state["model"])
         bnn._create_guide_params()

@@ -15,7 +15,7 @@ from ..config import ModelConfig
 from ..data import DataConfig, DataError, Screen, Split, split_screen
 from ..errors import OptionError, OutputError
 from ..estimator import SynergyBNN
-from ..model.families import FAMILIES, FAMILY_OPTIONS
+from ..model.families import own_options
 from ..outputs import prepare_folder, record, write_json
 from ..runs import load_fit, load_state, model_from_state, save_state
 from ..transfer import Transfer
@@ -60,12 +60,7 @@ def round_options(model: str | None = None) -> dict:
     """:data:`ROUND_OPTIONS` for rounds fitted with the family ``model`` (None: the rounds'
     default), the options that belong to another family (e.g. recover's ``dropout`` for
     ``factorization``) left out, since a config refuses them."""
-    family = FAMILIES.get(model or ROUND_OPTIONS["model"])
-    if family is None:  # an unknown family is reported by ModelConfig
-        return dict(ROUND_OPTIONS)
-    return {
-        k: v for k, v in ROUND_OPTIONS.items() if k not in FAMILY_OPTIONS or k in family.options
-    }
+    return own_options(model or ROUND_OPTIONS["model"], ROUND_OPTIONS)
 
 
 @dataclass

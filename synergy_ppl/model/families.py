@@ -4,6 +4,8 @@ composed with any prior, likelihood and guide. A new family is one class and one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .factorization import Factorization
 from .network import SynergyNet
 from .pair_mlp import PairMLP
@@ -13,3 +15,12 @@ FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP, "factorization": Factori
 
 FAMILY_OPTIONS = tuple(sorted({name for family in FAMILIES.values() for name in family.options}))
 """ModelConfig fields that belong to some families only (``options`` of each class)."""
+
+
+def own_options(model: str, values: Mapping[str, object]) -> dict[str, object]:
+    """``values`` without the options that belong to families other than ``model`` (all of
+    them kept for an unknown family, which ``ModelConfig`` reports)."""
+    family = FAMILIES.get(model)
+    if family is None:
+        return dict(values)
+    return {k: v for k, v in values.items() if k not in FAMILY_OPTIONS or k in family.options}
