@@ -31,8 +31,10 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestRegressor
 
+from synergy_ppl.acquisition import top_q
 from synergy_ppl.active import (
     ROUND_MODEL,
+    LabRules,
     Pool,
     SimulationConfig,
     round_options,
@@ -79,9 +81,9 @@ def forest_ucb(batch_size: int, kappa: float = 1.0, trees: int = 200):
             forest = RandomForestRegressor(trees, random_state=round_seed(seed, round_index))
             forest.fit(x[revealed], pool.scores[revealed])
             per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])
-            score = per_tree.mean(0) + kappa * per_tree.std(0)
-            score[revealed] = -np.inf
-            return np.argsort(-score, kind="stable")[:batch_size]
+            score = torch.as_tensor(per_tree.mean(0) + kappa * per_tree.std(0))
+            closed = pool.closed(revealed)  # the lab's rules bind the forest as well
+            return top_q(score, batch_size, closed, constraints=pool.lab.constraints).numpy()
 
         return propose
 
@@ -202,6 +204,8 @@ def main() -> None:
         "--pretrain-batch-size", type=int, default=SimulationConfig.pretrain_batch_size
     )
     parser.add_argument("--pretrain-dropout", type=float, default=SimulationConfig.pretrain_dropout)
+    parser.add_argument("--max-lines", type=int, help="at most this many cell lines per batch")
+    parser.add_argument("--max-drug-uses", type=int, help="at most this many triples per drug")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=None, help="default benchmarks/results/active-<line>")
     args = parser.parse_args()
@@ -228,6 +232,7 @@ def main() -> None:
         pretrain_epochs=args.pretrain_epochs,
         pretrain_batch_size=args.pretrain_batch_size,
         pretrain_dropout=args.pretrain_dropout,
+        lab=LabRules(args.max_lines, args.max_drug_uses),
     )
     shift, rest = divmod(args.initial - args.pretrained_initial, args.batch_size)
     if rest or shift < 0:

@@ -25,7 +25,14 @@ from __future__ import annotations
 from importlib import import_module
 
 from .acquisition import SCORES, STRATEGIES, make_strategy
-from .active import ROUND_MODEL, SimulationConfig, recommend, recommend_run, simulate
+from .active import (
+    ROUND_MODEL,
+    LabRules,
+    SimulationConfig,
+    recommend,
+    recommend_run,
+    simulate,
+)
 from .config import ModelConfig
 from .data import (
     DataConfig,
@@ -65,6 +72,7 @@ __all__ = [
     "STRATEGIES",
     "DataConfig",
     "DataError",
+    "LabRules",
     "Likelihood",
     "ModelConfig",
     "OptionError",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .active import SimulationConfig, round_options
+from .active import LabRules, SimulationConfig, round_options
 from .config import ModelConfig
 from .data import DataConfig
 from .errors import OptionError
@@ -65,10 +65,11 @@ def option_names(command: str) -> dict[str, tuple[str, str]]:
     if command == "fit":
         names["prior_from"] = ("fit", "prior_from")
     else:
-        skip = {"strategies", "pairs_per_round", "transfer"}
+        skip = {"strategies", "pairs_per_round", "transfer", "lab"}
         names |= {
             f.name: ("simulation", f.name) for f in fields(SimulationConfig) if f.name not in skip
         }
+        names |= {f.name: ("lab", f.name) for f in fields(LabRules)}
         del names["batch_size"]  # simulate's --batch-size is the pairs per round (RENAMED)
     return names | RENAMED[command]
 
@@ -112,8 +113,9 @@ def resolve(
     defaults = round_options(model_section.get("model")) if command == "simulate" else {}
     model = ModelConfig.from_dict({**defaults, **model_section}, f"{where}model")
     simulation = sections.get("simulation", {})
-    if isinstance(simulation.get("transfer"), Mapping):  # a config file's nested transfer
-        sections["transfer"] = {**simulation.pop("transfer"), **sections.get("transfer", {})}
+    for nested in ("transfer", "lab"):  # a config file's nested mappings
+        if isinstance(simulation.get(nested), Mapping):
+            sections[nested] = {**simulation.pop(nested), **sections.get(nested, {})}
     transfer = Transfer(**typed_fields(Transfer, sections.get("transfer", {}), f"{where}transfer"))
     if command == "fit":
         prior_from = sections.get("fit", {}).get("prior_from")
@@ -121,7 +123,8 @@ def resolve(
             raise OptionError(f"prior_from: expected a run directory, not {prior_from!r}.")
         return Settings(data, model, transfer, None if prior_from is None else str(prior_from))
     values = typed_fields(SimulationConfig, simulation, f"{where}simulation")
-    simulation = SimulationConfig(**values, transfer=transfer)
+    lab = LabRules(**typed_fields(LabRules, sections.get("lab", {}), f"{where}simulation.lab"))
+    simulation = SimulationConfig(**values, transfer=transfer, lab=lab)
     simulation.check()
     if simulation.pretrain_dropout is not None and model.dropout is None:
         raise OptionError(

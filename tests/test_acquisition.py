@@ -1,6 +1,7 @@
 """Tests for synergy_ppl.acquisition on hand-made samples with known answers."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from synergy_ppl.acquisition import (
     SCORES,
     STRATEGIES,
     AcquisitionSettings,
+    BatchConstraints,
     QExpectedImprovement,
     QUpperConfidenceBound,
     ThompsonBatch,
@@ -243,3 +245,134 @@ def test_strategy_errors(noisy):
     bad[3, 4] = math.nan
     with pytest.raises(ValueError, match="NaN"):
         make_strategy("ucb").select(bad, 2)
+
+
+# --- lab rules on a batch -------------------------------------------------------------------
+
+
+def lab(n: int = 30, **limits) -> BatchConstraints:
+    """Candidate j: cell line j % 5, drugs (j % 6, 6 + j % 4), cost 1 + j % 3."""
+    j = torch.arange(n)
+    return BatchConstraints(j % 5, j % 6, 6 + j % 4, (1 + j % 3).double(), **limits)
+
+
+def check_rules(batch: torch.Tensor, rules: BatchConstraints) -> None:
+    lines = rules.line[batch]
+    drugs = torch.cat([rules.drug_a[batch], rules.drug_b[batch]])
+    if rules.max_lines is not None:
+        assert len(set(lines.tolist())) <= rules.max_lines
+    if rules.max_drug_uses is not None:
+        assert int(torch.bincount(drugs).max()) <= rules.max_drug_uses
+    if rules.budget is not None:
+        assert float(rules.costs()[batch].sum()) <= rules.budget + 1e-9
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize(
+    "limits",
+    [{"max_lines": 2}, {"max_drug_uses": 2}, {"budget": 9.0}, {"max_lines": 1, "budget": 6.0}],
+)
+def test_every_strategy_honours_the_lab_rules(noisy, name, limits):
+    rules = lab(**limits)
+    exclude = torch.arange(30) % 7 == 0
+    batch = make_strategy(name, best_f=0.5).select(noisy, 12, exclude, gen(1), rules)
+    assert len(batch) > 0 and len(set(batch.tolist())) == len(batch)
+    assert not exclude[batch].any()
+    check_rules(batch, rules)
+
+
+def test_top_q_under_rules_is_the_greedy_choice_among_feasible():
+    scores = torch.tensor([9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    line = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    drug_a, drug_b = torch.zeros(10, dtype=torch.long), torch.arange(1, 11)
+    # two lines: 0 and 1 come first, then every later candidate of lines 0 or 1
+    two_lines = BatchConstraints(line, drug_a, drug_b, max_lines=2)
+    assert top_q(scores, 5, constraints=two_lines).tolist() == [0, 1, 3, 4, 6]
+    # drug 0 is in every candidate: at most 3 uses end the batch at 3
+    assert top_q(scores, 5, constraints=replace(two_lines, max_drug_uses=3)).tolist() == [0, 1, 3]
+    # a budget of 10 with costs 4, 7, 1, 1, ...: 0 (4), skip 1 (7 > 6), then 2, 3, 4 ... until 10
+    cost = torch.tensor([4.0, 7.0, 1, 1, 1, 1, 1, 1, 1, 1])
+    budget = BatchConstraints(line, drug_a, drug_b, cost, budget=10.0)
+    assert top_q(scores, 10, constraints=budget).tolist() == [0, 2, 3, 4, 5, 6, 7]
+
+
+def test_without_rules_the_batches_are_unchanged(noisy):
+    free = lab()
+    for name in STRATEGIES:
+        strategy = make_strategy(name, best_f=0.5)
+        plain = strategy.select(noisy, 8, None, gen(3))
+        assert torch.equal(plain, strategy.select(noisy, 8, None, gen(3), free))
+
+
+def test_q_ucb_with_one_line_picks_its_best_batch_in_that_line(twins):
+    # candidates 0, 1 in line 0; 2, 3 in line 1: with one line, q-ucb's 2-batch stays in line 0
+    rules = BatchConstraints(
+        torch.tensor([0, 0, 1, 1]),
+        torch.tensor([0, 1, 2, 3]),
+        torch.tensor([4, 5, 6, 7]),
+        max_lines=1,
+    )
+    assert make_strategy("q-ucb").select(twins, 2, constraints=rules).tolist() == [0, 1]
+    assert make_strategy("q-ucb").select(twins, 2).tolist() == [0, 2]
+
+
+def test_constraints_check_their_arguments():
+    j = torch.arange(4)
+    with pytest.raises(ValueError, match=r"drug_b must have shape \(4,\)"):
+        BatchConstraints(j, j, j[:3])
+    with pytest.raises(ValueError, match="cost must be finite and >= 0"):
+        BatchConstraints(j, j, j, torch.tensor([1.0, -1, 1, 1]))
+    with pytest.raises(ValueError, match="max_lines must be an integer >= 1"):
+        BatchConstraints(j, j, j, max_lines=0)
+    with pytest.raises(ValueError, match="describe 4 candidates, not 30"):
+        make_strategy("ucb").select(torch.randn(5, 30), 2, constraints=BatchConstraints(j, j, j))
+
+
+# --- what chose each pick -------------------------------------------------------------------
+
+
+def batch_value(utility: torch.Tensor, batch: list[int]) -> float:
+    return float(utility[:, batch].max(dim=1).values.mean()) if batch else 0.0
+
+
+@pytest.mark.parametrize("name", ["q-ei", "q-ucb"])
+def test_gains_of_a_greedy_batch_sum_to_its_value(noisy, name):
+    strategy = make_strategy(name, best_f=0.5)
+    batch = strategy.select(noisy, 6, generator=gen(0))
+    gains = strategy.gains(noisy, batch)
+    if name == "q-ei":
+        utility = (noisy - 0.5).clamp(min=0)
+    else:
+        utility = strategy.utility(noisy)
+    picks = batch.tolist()
+    steps = [
+        batch_value(utility, picks[: t + 1]) - batch_value(utility, picks[:t]) for t in range(6)
+    ]
+    assert gains.tolist() == pytest.approx(steps, rel=1e-5, abs=1e-6)
+    assert (gains[1:] >= -1e-9).all()  # adding a candidate never lowers the batch maximum
+
+
+def test_thompson_gains_are_the_share_of_draws_a_pick_tops(twins):
+    exclude = torch.tensor([False, False, False, True])
+    batch = torch.tensor([0, 2])
+    gains = ThompsonBatch().gains(twins, batch, exclude)
+    # the first pick against {0, 1, 2}, the second against what was left: {1, 2}
+    top0 = (twins[:, 0] >= twins[:, :3].max(dim=1).values).double().mean()
+    top2 = (twins[:, 2] >= twins[:, 1:3].max(dim=1).values).double().mean()
+    assert gains.tolist() == pytest.approx([float(top0), float(top2)])
+    assert ThompsonBatch.gain_text.format(0.25) == "tops the untested rest in 25% of draws"
+
+
+def test_top_q_gains_are_the_scores_of_the_picks(noisy):
+    strategy = make_strategy("ucb", kappa=2.0)
+    batch = strategy.select(noisy, 4)
+    assert torch.equal(strategy.gains(noisy, batch), ucb(noisy, 2.0)[batch])
+
+
+@pytest.mark.parametrize("name", ["q-ei", "q-ucb"])
+def test_once_one_pick_tops_every_draw_the_rest_are_the_best_alone(name):
+    # candidate 0 is far above the rest in every draw, so the others add nothing to the
+    # batch's value; they then come in the order of their own value, not of their index
+    noise = 0.1 * torch.randn(200, 5, generator=gen(0))
+    samples = torch.tensor([100.0, 1.0, 5.0, 3.0, 2.0]) + noise
+    assert make_strategy(name, best_f=0.0).select(samples, 4).tolist() == [0, 2, 3, 4]

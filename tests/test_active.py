@@ -388,7 +388,7 @@ def test_recommend_returns_q_untested_candidates(user_run, strategy):
     bnn, _ = load_fit(user_run)
     measured = read_screen(user_run)
     batch = recommend(bnn, measured, strategy=strategy, batch_size=8, num_samples=40)
-    columns = "rank drug_a drug_b cell_line mean std q05 q95 score"
+    columns = "rank drug_a drug_b cell_line mean std q05 q95 score why"
     assert list(batch.columns) == columns.split()
     assert len(batch) == 8 and batch["rank"].tolist() == list(range(1, 9))
     keys = set(zip(measured["drug_a"], measured["drug_b"], measured["cell_line"], strict=True))

@@ -15,6 +15,9 @@ The modules, each importing only those before it:
 ``scores``
     Per-candidate scores ``(S, N) -> (N,)``, one function each, and :data:`SCORES`, the
     registry of the ranked ones under their command-line names.
+``constraints``
+    The lab's rules on a batch (:class:`BatchConstraints`: cell lines, drug uses, budget)
+    and :class:`OpenSet`, the candidates that may still join a batch being built.
 ``batch``
     Batch selection: :class:`Strategy` (``select`` a batch, report a ``marginal`` score),
     one subclass per method with only its own parameters: :class:`TopQ` of a score,
@@ -42,6 +45,7 @@ from .batch import (
     TopQ,
     top_q,
 )
+from .constraints import BatchConstraints, OpenSet
 from .scores import (
     SCORES,
     AcquisitionSettings,
@@ -61,6 +65,8 @@ __all__ = [
     "SCORES",
     "STRATEGIES",
     "AcquisitionSettings",
+    "BatchConstraints",
+    "OpenSet",
     "QExpectedImprovement",
     "QUpperConfidenceBound",
     "Score",

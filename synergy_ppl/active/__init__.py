@@ -20,6 +20,8 @@ run gives the same result as an uninterrupted one.
 
 The modules, each importing only those before it:
 
+``lab``
+    :class:`LabRules`, what a lab can run in one round, applied to a table of candidates.
 ``pool``
     :class:`Pool`, the initial draw, the budget check and one round's record.
 ``recommendation``
@@ -35,6 +37,7 @@ The modules, each importing only those before it:
 """
 
 from ..acquisition import STRATEGIES
+from .lab import LabConstraints, LabRules
 from .loop import (
     ArmState,
     BatchChoice,
@@ -79,6 +82,8 @@ __all__ = [
     "ArmState",
     "BNNProposer",
     "BatchChoice",
+    "LabConstraints",
+    "LabRules",
     "Pool",
     "Proposer",
     "RoundStart",

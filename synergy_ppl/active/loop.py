@@ -115,21 +115,15 @@ def run_arm(
 # ------------------------------------------------------------------------------- proposers
 
 
-def _revealed_mask(n: int, revealed: np.ndarray) -> torch.Tensor:
-    """Bool mask ``(n,)`` of the revealed pool indices."""
-    mask = torch.zeros(n, dtype=torch.bool)
-    mask[torch.as_tensor(revealed)] = True
-    return mask
-
-
 def random_proposer(pool: Pool, batch_size: int, seed: int) -> Proposer:
     """Uniformly random unrevealed rows (no model): top-q of random scores, whose (rare) ties
-    fall in index order."""
+    fall in index order; within the lab's rules, the random order filled greedily."""
     n = len(pool.scores)
 
     def propose(revealed: np.ndarray, round_index: int) -> np.ndarray:
         scores = random_scores(n, round_generator(seed, round_index))
-        return top_q(scores, batch_size, _revealed_mask(n, revealed)).numpy()
+        closed = pool.closed(revealed)
+        return top_q(scores, batch_size, closed, constraints=pool.lab.constraints).numpy()
 
     return propose
 
@@ -246,6 +240,9 @@ class BNNProposer:
         # with nothing measured there is no incumbent: EI and PI then rank by the draws' level
         best_f = float(self.pool.scores[revealed].max() if len(revealed) else samples.min())
         strategy = make_strategy(self.choice.strategy, kappa=self.choice.kappa, best_f=best_f)
-        exclude = _revealed_mask(len(self.pool.scores), revealed)
+        closed = self.pool.closed(revealed)
         generator = round_generator(self.seed, round_index)
-        return strategy.select(samples, self.choice.batch_size, exclude, generator).numpy()
+        batch = strategy.select(
+            samples, self.choice.batch_size, closed, generator, self.pool.lab.constraints
+        )
+        return batch.numpy()

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..errors import OptionError
+from .lab import LabConstraints, LabRules
 
 
 @dataclass
@@ -23,14 +25,19 @@ class Pool:
         The hidden scores.
     top : ndarray of bool ``(N,)``
         The ``ceil(fraction * N)`` highest scores (ties broken by row order).
+    lab : LabConstraints
+        The lab's rules on each round's batch, the drugs out of stock, each row's cost.
     """
 
     table: pd.DataFrame
     scores: np.ndarray
     top: np.ndarray
+    lab: LabConstraints
 
     @classmethod
-    def of(cls, table: pd.DataFrame, top_fraction: float = 0.01) -> Pool:
+    def of(
+        cls, table: pd.DataFrame, top_fraction: float = 0.01, rules: LabRules | None = None
+    ) -> Pool:
         """The pool of ``table``'s rows, its top set the ``top_fraction`` best scores.
 
         Parameters
@@ -39,6 +46,8 @@ class Pool:
             Rows with a ``score`` column.
         top_fraction : float
             In ``(0, 1)``.
+        rules : LabRules, optional
+            What a round's batch may hold (default: any rows).
         """
         if not 0 < top_fraction < 1:
             raise OptionError(f"top fraction must be in (0, 1), not {top_fraction}.")
@@ -46,7 +55,14 @@ class Pool:
         scores = table["score"].to_numpy(dtype=float)
         top = np.zeros(len(scores), dtype=bool)
         top[np.argsort(-scores, kind="stable")[: math.ceil(top_fraction * len(scores))]] = True
-        return cls(table, scores, top)
+        lab = rules.apply(table) if rules is not None else LabConstraints.none(len(scores))
+        return cls(table, scores, top, lab)
+
+    def closed(self, revealed: np.ndarray) -> torch.Tensor:
+        """Bool mask ``(N,)`` of the rows a batch may not hold: revealed or out of stock."""
+        mask = torch.as_tensor(self.lab.out_of_stock).clone()
+        mask[torch.as_tensor(revealed, dtype=torch.long)] = True
+        return mask
 
 
 def initial_draw(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
@@ -107,8 +123,9 @@ def round_record(
         ``recall``: the fraction of the pool's top set found; ``random``: its expectation
         under random testing (tested / pool); ``oracle``: the best possible
         (min(tested, |top|) / |top|); ``regret``: best score in the pool - best found (NaN
-        while nothing is tested); ``distinct_drugs`` of the batch; and ``round``,
-        ``tested``, ``found_top``, ``best_found``, ``seconds``.
+        while nothing is tested); ``cost``: the total cost of the revealed rows (1 each
+        without a cost table); ``distinct_drugs`` and ``distinct_lines`` of the batch; and
+        ``round``, ``tested``, ``found_top``, ``best_found``, ``seconds``.
     """
     n_top = int(pool.top.sum())
     best = float(pool.scores[revealed].max()) if len(revealed) else math.nan
@@ -122,6 +139,8 @@ def round_record(
         "oracle": min(len(revealed), n_top) / n_top,
         "best_found": best,
         "regret": float(pool.scores.max() - best),
+        "cost": float(pool.lab.cost[revealed].sum()),
         "distinct_drugs": len(set(batch_rows["drug_a"]) | set(batch_rows["drug_b"])),
+        "distinct_lines": int(batch_rows["cell_line"].nunique()),
         "seconds": seconds,
     }

@@ -15,10 +15,12 @@ from ..estimator import SynergyBNN, summarise
 from ..options import check_range
 from ..outputs import check_file, prepare_file
 from ..runs import load_fit, read_screen
+from .explain import explanations
+from .lab import LabRules
 
 KEYS = ["drug_a", "drug_b", "cell_line"]
 """The columns that name a triple."""
-COLUMNS = ["rank", *KEYS, "mean", "std", "q05", "q95", "score"]
+COLUMNS = ["rank", *KEYS, "mean", "std", "q05", "q95", "score", "why"]
 """The columns of :func:`recommend`'s table."""
 
 
@@ -97,6 +99,7 @@ def recommend(
     kappa: float = 1.0,
     num_samples: int | None = None,
     seed: int = 0,
+    rules: LabRules | None = None,
 ) -> pd.DataFrame:
     """The next ``batch_size`` untested triples to measure, best first.
 
@@ -119,28 +122,56 @@ def recommend(
         Posterior draws (default: the model's).
     seed : int
         Seed of the draws and of the choice (ties, Thompson rows).
+    rules : LabRules, optional
+        What the batch may hold: cell lines, drug uses, drugs in stock, cost and budget.
 
     Returns
     -------
     DataFrame
         ``rank, drug_a, drug_b, cell_line, mean, std, q05, q95`` (of the synergy function,
-        original scale: the uncertainty acquisition acts on) and ``score``, the strategy's
-        per-candidate score (``marginal``).
+        original scale: the uncertainty acquisition acts on), ``score``, the strategy's
+        per-candidate score (``marginal``), ``why``, one line a chemist can argue with (what
+        chose the triple, its prediction, the nearest measured rows:
+        :func:`~synergy_ppl.active.explain.explanations`), and ``cost`` with a cost table or
+        a budget.
+        Under a budget the batch may be shorter than ``batch_size``.
+
+    Raises
+    ------
+    OptionError
+        A batch size outside 1 and the candidates left, or rules that let fewer than
+        ``batch_size`` triples join without a budget being the reason.
     """
     check_strategy(strategy)
+    rules = rules or LabRules()
     pool = untested_candidates(measured, candidates)
-    if batch_size < 1 or batch_size > len(pool):
+    lab = rules.apply(pool)
+    n_open = int((~lab.out_of_stock).sum())
+    if batch_size < 1 or batch_size > n_open:
         raise OptionError(
-            f"--batch-size {batch_size} must be between 1 and the {len(pool)} untested "
-            "candidate(s); lower it or give more candidates."
+            f"--batch-size {batch_size} must be between 1 and the {n_open} untested "
+            "candidate(s) in stock; lower it or give more candidates."
         )
     samples = bnn.sample(pool, num_samples, seed, noise=False)
     choice = make_strategy(strategy, kappa=kappa, best_f=float(measured["score"].max()))
-    chosen = choice.select(samples, batch_size, generator=torch.Generator().manual_seed(seed))
+    out_of_stock = torch.as_tensor(lab.out_of_stock)
+    chosen = choice.select(
+        samples, batch_size, out_of_stock, torch.Generator().manual_seed(seed), lab.constraints
+    )
+    if len(chosen) < batch_size and rules.budget is None:
+        limits = [f"{flag} {value}" for flag, value in rules.limits().items()]
+        raise OptionError(
+            f"{' and '.join(limits)} let only {len(chosen)} of the --batch-size {batch_size} "
+            "triples into one batch; loosen them or lower --batch-size."
+        )
     scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
     out = summarise(pool.iloc[chosen.numpy()], samples[:, chosen])
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out["score"] = scores[chosen].numpy()
+    gains = choice.gains(samples, chosen, out_of_stock, torch.Generator().manual_seed(seed))
+    out["why"] = explanations(strategy, choice.gain_text, gains.numpy(), out, measured)
+    if rules.costs is not None or rules.budget is not None:
+        return out[COLUMNS].assign(cost=lab.cost[chosen.numpy()])
     return out[COLUMNS]
 
 
@@ -154,6 +185,7 @@ def recommend_run(
     kappa: float = 1.0,
     num_samples: int | None = None,
     seed: int = 0,
+    rules: LabRules | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
 ) -> tuple[pd.DataFrame, Path]:
@@ -170,6 +202,8 @@ def recommend_run(
     if num_samples is not None:
         check_range("--num-samples", num_samples, 2)
     check_range("--kappa", kappa, 0)
+    if rules is not None:
+        rules.check()
     bnn = load_fit(run_dir)[0]
     pool = read_pairs(candidates) if candidates is not None else None
     if drugs is not None:
@@ -177,7 +211,7 @@ def recommend_run(
     out = Path(out) if out is not None else Path(run_dir) / "recommendations.csv"
     check_file(out, overwrite)
     batch = recommend(
-        bnn, read_screen(run_dir), pool, strategy, batch_size, kappa, num_samples, seed
+        bnn, read_screen(run_dir), pool, strategy, batch_size, kappa, num_samples, seed, rules
     )
     batch.to_csv(prepare_file(out, overwrite), index=False)
     return batch, out

@@ -54,7 +54,9 @@ def summarise_runs(rows: pd.DataFrame) -> dict:
     dict
         Strategy -> final recall (mean, SD, min, max over seeds), tested rows needed for 50%
         and 80% of the top set (mean over the seeds that got there, and how many did), final
-        best found and regret, and the median seconds per round (rounds >= 1).
+        best found and regret, the median seconds per round (rounds >= 1), and the final
+        cost with recall per test and per unit of cost (means over seeds; under a budget
+        the arms may test different numbers of rows: ``tested`` is the first seed's).
     """
     summary = {}
     for name, group in rows.groupby("strategy", sort=False):
@@ -71,7 +73,12 @@ def summarise_runs(rows: pd.DataFrame) -> dict:
             "best_found_mean": float(finals["best_found"].mean()),
             "regret_mean": float(finals["regret"].mean()),
             "median_seconds_per_round": float(group.loc[group["round"] > 0, "seconds"].median()),
+            "tested_mean": float(finals["tested"].mean()),
+            "recall_per_test": float((finals["recall"] / finals["tested"]).mean()),
         }
+        if "cost" in finals:  # runs saved before costs were recorded lack it
+            entry["cost_mean"] = float(finals["cost"].mean())
+            entry["recall_per_cost"] = float((finals["recall"] / finals["cost"]).mean())
         for level in (0.5, 0.8):
             per_seed = [pairs_to_reach(g, level) for _, g in group.groupby("seed")]
             hit = [v for v in per_seed if not math.isnan(v)]

@@ -19,6 +19,7 @@ from ..model.families import own_options
 from ..outputs import prepare_folder, record, write_json
 from ..runs import load_fit, load_state, model_from_state, save_state
 from ..transfer import Transfer
+from .lab import LabRules
 from .loop import (
     ArmState,
     BatchChoice,
@@ -87,6 +88,9 @@ class SimulationConfig:
     pretrain: str = "none"
     transfer: Transfer = field(default_factory=Transfer)
     """How the pretrained model enters each round's fit (with ``pretrain``)."""
+    lab: LabRules = field(default_factory=LabRules)
+    """What each round's batch may hold (cell lines, drug uses, drugs in stock, cost); the
+    initial random draw stands for earlier measurements and ignores it."""
     warm_start: bool = False
     pretrain_epochs: int = 30
     pretrain_batch_size: int = 256
@@ -104,6 +108,9 @@ class SimulationConfig:
             check_strategy(name)
         if not isinstance(self.transfer, Transfer):
             raise OptionError(f"transfer must be a Transfer, not {self.transfer!r}.")
+        if not isinstance(self.lab, LabRules):
+            raise OptionError(f"lab must be LabRules, not {self.lab!r}.")
+        self.lab.check()
         if self.seeds < 1:
             raise OptionError(f"--seeds must be >= 1, not {self.seeds}.")
         if self.first_seed < 0:
@@ -198,7 +205,7 @@ def load_pool_and_pretraining(
     """
     if sim.pretrain != "other-cell-lines":
         screen = data.load()
-        return screen, Pool.of(screen.table, sim.top_fraction), None
+        return screen, Pool.of(screen.table, sim.top_fraction, sim.lab), None
     if not data.cell_line or "," in data.cell_line:
         raise DataError("--pretrain other-cell-lines needs one target --cell-line NAME.")
     whole = replace(data, cell_line=None).load()
@@ -217,7 +224,7 @@ def load_pool_and_pretraining(
     )
     split = Split(others[part.train], others[part.val], others[part.test], "other-cell-lines")
     screen = whole.subset(target)
-    return screen, Pool.of(screen.table, sim.top_fraction), (whole, split)
+    return screen, Pool.of(screen.table, sim.top_fraction, sim.lab), (whole, split)
 
 
 def pretrained_model(

@@ -90,8 +90,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from ..active import recommend_run
+    from ..active import LabRules, recommend_run
 
+    rules = LabRules(
+        args.max_lines, args.max_drug_uses, args.available_drugs, args.costs, args.budget
+    )
     batch, out = recommend_run(
         args.run,
         candidates=args.candidates,
@@ -101,10 +104,15 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         kappa=args.kappa,
         num_samples=args.num_samples,
         seed=args.seed,
+        rules=rules,
         out=args.out,
         overwrite=args.overwrite,
     )
-    print(batch.head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    shown = batch.drop(columns="why").head(10)
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("why:")
+    for rank, why in zip(batch["rank"].head(10), batch["why"].head(10), strict=True):
+        print(f"{rank:>4}  {why}")
     print(f"{len(batch)} recommendations ({args.acquisition}) written to {out}")
     return 0
 

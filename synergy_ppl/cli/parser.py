@@ -66,6 +66,18 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--study", help="keep one study of a DrugComb export (e.g. ALMANAC)")
 
 
+def _add_lab_options(parser: argparse.ArgumentParser) -> None:
+    """What a lab can run in one batch (``recommend`` and each round of ``simulate``)."""
+    group = parser.add_argument_group("lab rules on a batch")
+    group.add_argument("--max-lines", type=int, help="at most this many cell lines per batch")
+    group.add_argument("--max-drug-uses", type=int, help="at most this many triples per drug")
+    group.add_argument("--available-drugs", help="table with a 'drug' column: drugs in stock")
+    group.add_argument(
+        "--costs", help="cost table: cell_line,cost (per test) or drug_a,drug_b,cell_line,cost"
+    )
+    group.add_argument("--budget", type=float, help="most total cost of one batch")
+
+
 def _add_model_options(
     parser: argparse.ArgumentParser,
     title: str = "model and training",
@@ -216,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--seed", type=int, default=0, help="seed of the draws and tie-breaking")
     rec.add_argument("--out", help="output CSV (default <run>/recommendations.csv)")
     rec.add_argument("--overwrite", action="store_true")
+    _add_lab_options(rec)
     rec.set_defaults(func=commands.cmd_recommend)
 
     simu = sub.add_parser("simulate", help="in-silico sequential model optimisation (RECOVER)")
@@ -261,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="trunk dropout of the pretraining (default: fit's for the family)",
     )
+    _add_lab_options(simu)
     _add_model_options(simu, "model fitted each round", batch_flag="--fit-batch-size")
     simu.add_argument("--out", help="output folder (default runs/simulate-<data>-<time>)")
     simu.add_argument("--overwrite", action="store_true", help="start an existing --out afresh")

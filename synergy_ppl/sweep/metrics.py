@@ -7,10 +7,11 @@ import difflib
 import functools
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
-from ..active import STRATEGIES, summarise_runs
+from ..active import STRATEGIES, Pool, round_record, summarise_runs
 from ..inference.metrics import regression_metrics
 
 FIT_PARTS = ("train", "val", "test")
@@ -61,12 +62,15 @@ def simulate_metric_names() -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        Read off :func:`~synergy_ppl.active.summarise_runs` on a one-round table, so that
-        they follow that function.
+        Read off :func:`~synergy_ppl.active.summarise_runs` of a one-round record of a
+        two-row pool (:func:`~synergy_ppl.active.round_record`), so that they follow both.
     """
-    row = {"strategy": "s", "seed": 0, "round": 0, "tested": 1, "found_top": 1, "recall": 1.0}
-    row.update(random=0.5, oracle=1.0, best_found=1.0, regret=0.0, distinct_drugs=2, seconds=0.0)
-    return tuple(summarise_runs(pd.DataFrame([row]))["s"])
+    table = pd.DataFrame(
+        {"drug_a": ["A", "A"], "drug_b": ["B", "C"], "cell_line": "X", "score": [1.0, 0.0]}
+    )
+    revealed = np.array([0])
+    row = round_record(Pool.of(table, 0.5), revealed, revealed, 0, 0.0)
+    return tuple(summarise_runs(pd.DataFrame([{"strategy": "s", "seed": 0, **row}]))["s"])
 
 
 def metric_problem(
