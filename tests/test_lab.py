@@ -224,3 +224,27 @@ def test_each_recommendation_says_why(demo_run, strategy):
     assert f"{best['score']:.1f} in {best['cell_line']} (best of {lines})" in first["why"]
     if strategy == "ucb":
         assert f"score {first['score']:.3g}" in first["why"]
+
+
+def test_cli_simulate_with_lab_rules_prints_cost(tmp_path, capsys):
+    args = ["simulate", "--acquisition", "random", "--rounds", "2", "--seeds", "1", "--quiet"]
+    args += ["--batch-size", "10", "--initial", "10", "--max-lines", "1", "--budget", "8"]
+    assert main([*args, "--out", str(tmp_path / "s")]) == 0
+    printed = capsys.readouterr().out
+    assert "recall/cost" in printed
+    rows = pd.read_csv(tmp_path / "s" / "results.csv")
+    assert rows["tested"].tolist() == [10, 18, 26]  # a budget of 8 buys 8 tests a round
+    assert (rows["distinct_lines"].iloc[1:] == 1).all() and rows["cost"].iloc[-1] == 26
+    assert main([*args[:-4], "--max-lines", "0", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--max-lines must be an integer >= 1, not 0" in err
+
+
+def test_simulate_refuses_more_rounds_than_the_drugs_in_stock_allow(tmp_path):
+    stock = write(tmp_path / "s.csv", "drug\nD00\nD01\nD02\n")  # 3 pairs x 4 lines = 12 rows
+    sim = SimulationConfig(
+        ("random",), rounds=2, pairs_per_round=10, lab=LabRules(available_drugs=stock)
+    )
+    with pytest.raises(OptionError, match="only 12 of the pool's have both drugs in"):
+        simulate(DataConfig(), sim, SMALL, tmp_path / "sim", progress=False)
+    assert not (tmp_path / "sim").exists()

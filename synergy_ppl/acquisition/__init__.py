@@ -21,6 +21,7 @@ The modules, each importing only those before it:
 ``batch``
     Batch selection: :class:`Strategy` (``select`` a batch, report a ``marginal`` score),
     one subclass per method with only its own parameters: :class:`TopQ` of a score,
+    :class:`GreedyBatch` (a Monte Carlo batch objective from per-draw utilities),
     :class:`QExpectedImprovement`, :class:`QUpperConfidenceBound`, :class:`ThompsonBatch`.
 ``strategies``
     :data:`STRATEGIES`, every command-line name with its constructor, and
@@ -38,6 +39,7 @@ torch.Size([3])
 """
 
 from .batch import (
+    GreedyBatch,
     QExpectedImprovement,
     QUpperConfidenceBound,
     Strategy,
@@ -66,6 +68,7 @@ __all__ = [
     "STRATEGIES",
     "AcquisitionSettings",
     "BatchConstraints",
+    "GreedyBatch",
     "OpenSet",
     "QExpectedImprovement",
     "QUpperConfidenceBound",

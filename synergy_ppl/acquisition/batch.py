@@ -248,8 +248,32 @@ class TopQ(Strategy):
         return self.score(samples, generator)
 
 
+class GreedyBatch(Strategy):
+    r"""A batch built by :func:`_greedy_max_batch` on per-draw utilities :meth:`utility`:
+    the Monte Carlo objective :math:`U(B) = \frac{1}{S}\sum_s \max_{j \in B} u_{sj}`."""
+
+    @abstractmethod
+    def utility(self, samples: Tensor) -> Tensor:
+        """Per-draw utilities ``(S, N)`` whose mean batch maximum is the objective."""
+
+    def choose(
+        self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
+    ) -> Tensor:
+        return _greedy_max_batch(self.utility(samples), q, open_set)
+
+    def gains(
+        self,
+        samples: Tensor,
+        batch: Tensor,
+        exclude: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Each pick's increase of the objective ``(B,)`` (the first: its value alone)."""
+        return _greedy_gains(self.utility(samples), batch)
+
+
 @dataclass(frozen=True)
-class QExpectedImprovement(Strategy):
+class QExpectedImprovement(GreedyBatch):
     r"""Sequential greedy maximisation of Monte Carlo q-expected improvement.
 
     BoTorch's qEI of a batch :math:`B` over joint draws:
@@ -258,7 +282,8 @@ class QExpectedImprovement(Strategy):
         \mathrm{qEI}(B) = \frac{1}{S} \sum_{s=1}^S
             \max\Bigl(0,\ \max_{j \in B} f^{(s)}_j - f^*\Bigr)
 
-    Candidates are added one at a time, each maximising qEI of the batch so far plus itself.
+    Candidates are added one at a time, each maximising qEI of the batch so far plus itself
+    (:class:`GreedyBatch` on the improvements).
 
     Parameters
     ----------
@@ -269,28 +294,17 @@ class QExpectedImprovement(Strategy):
     best_f: float
     gain_text: ClassVar[str] = "adds {:.3g} to the batch's q-EI"
 
-    def choose(
-        self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
-    ) -> Tensor:
-        return _greedy_max_batch(improvement(samples, self.best_f), q, open_set)
+    def utility(self, samples: Tensor) -> Tensor:
+        """The improvement ``max(0, f - f*)`` of every draw ``(S, N)``."""
+        return improvement(samples, self.best_f)
 
     def marginal(self, samples: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Expected improvement ``(N,)``: qEI of each candidate alone."""
         return expected_improvement(samples, self.best_f)
 
-    def gains(
-        self,
-        samples: Tensor,
-        batch: Tensor,
-        exclude: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Each pick's increase of the batch's qEI ``(B,)``."""
-        return _greedy_gains(improvement(samples, self.best_f), batch)
-
 
 @dataclass(frozen=True)
-class QUpperConfidenceBound(Strategy):
+class QUpperConfidenceBound(GreedyBatch):
     r"""Sequential greedy maximisation of Monte Carlo q-upper confidence bound.
 
     BoTorch's qUCB of a batch :math:`B` over joint draws:
@@ -319,24 +333,9 @@ class QUpperConfidenceBound(Strategy):
         mean = samples.mean(dim=0)
         return mean + self.kappa * math.sqrt(math.pi / 2) * (samples - mean).abs()
 
-    def choose(
-        self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
-    ) -> Tensor:
-        return _greedy_max_batch(self.utility(samples), q, open_set)
-
     def marginal(self, samples: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The upper confidence bound ``(N,)`` of each candidate."""
         return ucb(samples, self.kappa)
-
-    def gains(
-        self,
-        samples: Tensor,
-        batch: Tensor,
-        exclude: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Each pick's increase of the batch's qUCB ``(B,)`` (the first: its own qUCB)."""
-        return _greedy_gains(self.utility(samples), batch)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ SIMULATION_COLUMNS = (
     ("tested_to_80", "n@80%"),
     ("median_seconds_per_round", "s/round"),
 )
+COST_COLUMNS = (("cost_mean", "cost"), ("recall_per_cost", "recall/cost"))
+"""Added to the table when the lab's rules price the tests."""
 
 
 def _settings(command: str, args: argparse.Namespace) -> Settings:
@@ -113,7 +115,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     print("why:")
     for rank, why in zip(batch["rank"].head(10), batch["why"].head(10), strict=True):
         print(f"{rank:>4}  {why}")
-    print(f"{len(batch)} recommendations ({args.acquisition}) written to {out}")
+    spent = f", total cost {batch['cost'].sum():g}" if "cost" in batch else ""
+    print(f"{len(batch)} recommendations ({args.acquisition}{spent}) written to {out}")
     return 0
 
 
@@ -137,10 +140,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"after {first['tested']} tests (random expects {first['random']:.0%} of the top set, "
         f"the oracle {first['oracle']:.0%}):"
     )
-    print(f"{'strategy':<16}" + "".join(f"{label:>10}" for _, label in SIMULATION_COLUMNS))
+    lab = settings.simulation.lab
+    priced = lab.costs is not None or lab.budget is not None
+    columns = SIMULATION_COLUMNS + (COST_COLUMNS if priced else ())
+    print(f"{'strategy':<16}" + "".join(f"{label:>12}" for _, label in columns))
     for name, entry in summary.items():
-        cells = [entry[key] for key, _ in SIMULATION_COLUMNS]
-        print(f"{name:<16}" + "".join(f"{'-' if v is None else f'{v:.2f}':>10}" for v in cells))
+        cells = [entry[key] for key, _ in columns]
+        print(f"{name:<16}" + "".join(f"{'-' if v is None else f'{v:.3g}':>12}" for v in cells))
     print(f"results written to {out} (results.csv, results.json, recall.png)")
     return 0
 
