@@ -175,6 +175,7 @@ def test_simulate_rounds_honour_the_rules_and_report_cost(tmp_path):
             assert line_cost[batch].sum() <= 20
         assert arm_rows["cost"].iloc[-1] == pytest.approx(line_cost[revealed].sum())
     assert (rows.loc[rows["round"] > 0, "distinct_lines"] == 1).all()
+    assert (tmp_path / "sim" / "recall.png").stat().st_size > 10_000  # recall vs tests and cost
     for entry in summary.values():
         assert entry["recall_per_cost"] == pytest.approx(entry["recall_mean"] / entry["cost_mean"])
 

@@ -93,28 +93,41 @@ def plot_recall(rows: pd.DataFrame, path: Path, n_pool: int, n_top: int, title: 
     """Top-set recall vs tested rows: mean +- SD over seeds per strategy.
 
     With the random expectation (tested / ``n_pool``) and the oracle
-    (min(tested, ``n_top``) / ``n_top``); written to ``path`` (PNG).
+    (min(tested, ``n_top``) / ``n_top``); written to ``path`` (PNG). When the rows are priced
+    (a ``cost`` column that is not the count of tests) a second panel shows recall vs cost.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, group in rows.groupby("strategy", sort=False):
-        stats = group.groupby("tested")["recall"].agg(["mean", "std"]).fillna(0.0)
-        x = stats.index.to_numpy()
-        ax.plot(x, stats["mean"], marker="o", ms=3, label=name)
-        ax.fill_between(x, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+    priced = "cost" in rows and not np.allclose(rows["cost"], rows["tested"])
+    fig, axes = plt.subplots(1, 2 if priced else 1, figsize=(12 if priced else 7, 4.5))
+    axes = np.atleast_1d(axes)
+    for ax, x_column in zip(axes, ("tested", "cost"), strict=False):
+        for name, group in rows.groupby("strategy", sort=False):
+            stats = group.groupby("round")[[x_column, "recall"]].agg(["mean", "std"]).fillna(0.0)
+            x, mean, sd = (
+                stats[(x_column, "mean")],
+                stats[("recall", "mean")],
+                stats[("recall", "std")],
+            )
+            ax.plot(x, mean, marker="o", ms=3, label=name)
+            ax.fill_between(x, mean - sd, mean + sd, alpha=0.2)
+        ax.set_ylabel(f"fraction of the pool's top {n_top} pairs found")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
     tested = np.arange(0, rows["tested"].max() + 1)
-    ax.plot(tested, tested / n_pool, "k--", lw=1, label="random (expected)")
-    ax.plot(tested, np.minimum(tested, n_top) / n_top, "k:", lw=1, label="oracle (best possible)")
-    ax.set_xlabel("pairs tested")
-    ax.set_ylabel(f"fraction of the pool's top {n_top} pairs found")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    axes[0].plot(tested, tested / n_pool, "k--", lw=1, label="random (expected)")
+    axes[0].plot(
+        tested, np.minimum(tested, n_top) / n_top, "k:", lw=1, label="oracle (best possible)"
+    )
+    axes[0].set_xlabel("pairs tested (mean over seeds)")
+    axes[0].set_title(title)
+    axes[0].legend(loc="upper left", fontsize=8)
+    if priced:
+        axes[1].set_xlabel("cost spent (mean over seeds)")
+        axes[1].set_title("recall per unit of cost")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
