@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -149,6 +150,16 @@ def test_active_learning_on_the_whole_screen_has_no_pretraining(tmp_path, shared
     assert set(table) == {"ucb (scratch)", "thompson-batch (scratch)", "random", "rf-ucb"}
     refused = run_script(arguments, shared_data, returncode=2)  # default variants pretrain
     assert "--variants scratch" in refused.stderr
+
+
+def test_active_learning_binds_every_arm_to_the_lab_rules(tmp_path, shared_data):
+    out = tmp_path / "active-lines"
+    arguments = ["active_learning.py", "--data", "demo", "--cell-line", "all", *TINY_LOOP]
+    arguments += ["--variants", "scratch", "--max-lines", "1", "--out", str(out)]
+    run_script(arguments, shared_data)
+    rows = pd.read_csv(out / "scratch" / "results.csv")
+    assert set(rows["strategy"]) == {"ucb", "thompson-batch", "random", "rf-ucb"}
+    assert (rows.loc[rows["round"] > 0, "distinct_lines"] == 1).all()
 
 
 def test_sweep_speed_smoke_runs_both_engines_to_the_same_table(tmp_path, shared_data):
