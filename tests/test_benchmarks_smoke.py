@@ -171,3 +171,13 @@ def test_sweep_speed_smoke_runs_both_engines_to_the_same_table(tmp_path, shared_
     assert payload["speedup"] == pytest.approx(
         payload["sequential_seconds"] / payload["ray_seconds"]
     )
+
+
+def test_epistemic_smoke_compares_function_bands_with_the_truth(tmp_path, shared_data):
+    payload = run_smoke("epistemic.py", tmp_path, shared_data)
+    ((family, runs),) = payload["per_seed"].items()
+    result = runs[0]
+    assert 0 <= result["truth_coverage_50"] <= result["truth_coverage_90"] <= 1
+    assert positive(result["z_sd"]) and positive(result["function_sd"])
+    assert positive(result["rmse_truth"])
+    assert payload["summary"][family]["z_sd"]["mean"] == pytest.approx(result["z_sd"])
