@@ -40,7 +40,8 @@ def function_calibration(family: str, seed: int, epochs: int | None, num_samples
     screen = data.load()
     split = data.split_of(screen)
     start = time.perf_counter()
-    bnn = SynergyBNN(ModelConfig(model=family, seed=seed, epochs=epochs))
+    given = {"epochs": epochs} if epochs is not None else {}  # else the family's default
+    bnn = SynergyBNN(ModelConfig(model=family, seed=seed, **given))
     bnn.fit(screen, split, progress=False)
     seconds = time.perf_counter() - start
     test = screen.table.iloc[split.test]
