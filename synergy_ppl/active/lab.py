@@ -110,7 +110,8 @@ class LabRules:
         a = candidates["drug_a"].astype(str).to_numpy()
         b = candidates["drug_b"].astype(str).to_numpy()
         lines = candidates["cell_line"].astype(str).to_numpy()
-        out_of_stock = LabConstraints.none(len(candidates)).out_of_stock
+        unruled = LabConstraints.none(len(candidates))
+        out_of_stock, cost = unruled.out_of_stock, unruled.cost
         if self.available_drugs is not None:
             stock = read_drug_list(self.available_drugs, set(a) | set(b))
             out_of_stock = ~(np.isin(a, list(stock)) & np.isin(b, list(stock)))
@@ -119,7 +120,6 @@ class LabRules:
                     f"--available-drugs {self.available_drugs}: no candidate has both drugs in "
                     "stock; list more drugs."
                 )
-        cost = np.ones(len(candidates))
         if self.costs is not None:
             cost = read_costs(self.costs, a, b, lines)
         if self.budget is not None and not (cost[~out_of_stock] <= self.budget).any():
