@@ -6,19 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
-def _canonical(measured: pd.DataFrame) -> pd.DataFrame:
-    """``drug_a <= drug_b, cell_line, score`` of ``measured``, replicates averaged."""
-    a, b = measured["drug_a"].astype(str).to_numpy(), measured["drug_b"].astype(str).to_numpy()
-    table = pd.DataFrame(
-        {
-            "drug_a": np.minimum(a, b),
-            "drug_b": np.maximum(a, b),
-            "cell_line": measured["cell_line"].astype(str).to_numpy(),
-            "score": measured["score"].to_numpy(dtype=float),
-        }
-    )
-    return table.groupby(["drug_a", "drug_b", "cell_line"], as_index=False)["score"].mean()
+from ..data import canonicalise_and_average
 
 
 def nearest_measured(measured: pd.DataFrame, picks: pd.DataFrame) -> list[str]:
@@ -38,7 +26,7 @@ def nearest_measured(measured: pd.DataFrame, picks: pd.DataFrame) -> list[str]:
         One phrase per pick, e.g. ``"A+B: 45.1 in MCF7 (best of 3 lines); here A+X: 30.2
         (best of 5 with A or B)"``.
     """
-    table = _canonical(measured)
+    table = canonicalise_and_average(measured[["drug_a", "drug_b", "cell_line", "score"]])
     by_pair = table.groupby(["drug_a", "drug_b"])
     pair_best, pair_count = table.loc[by_pair["score"].idxmax()], by_pair.size()
     pair_best = pair_best.set_index(["drug_a", "drug_b"])

@@ -90,6 +90,11 @@ class LabRules:
             if path is not None and not Path(path).is_file():
                 raise OptionError(f"{flag} {path}: no such file; give a table file.")
 
+    @property
+    def priced(self) -> bool:
+        """Whether tests have a cost to report (a cost table or a budget)."""
+        return self.costs is not None or self.budget is not None
+
     def limits(self) -> dict[str, int]:
         """The set limits on a batch's lines and drug uses, by flag."""
         limits = {"--max-lines": self.max_lines, "--max-drug-uses": self.max_drug_uses}

@@ -71,9 +71,15 @@ def initial_draw(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
 
 
 def check_budget(
-    n_pool: int, initial: int, rounds: int, batch_size: int, pretrained: bool = False
+    n_pool: int,
+    initial: int,
+    rounds: int,
+    batch_size: int,
+    pretrained: bool = False,
+    in_stock: int | None = None,
 ) -> None:
-    """Raise unless ``initial + rounds * batch_size`` rows fit in the pool.
+    """Raise unless ``initial + rounds * batch_size`` rows fit in the pool, and the rounds'
+    ``rounds * batch_size`` in its ``in_stock`` rows (both drugs available; None: all).
 
     ``initial`` may be 0 only with a ``pretrained`` model, which then chooses the first batch.
 
@@ -97,6 +103,11 @@ def check_budget(
         raise OptionError(
             f"--initial {initial} + --rounds {rounds} x --batch-size {batch_size} = {needed} "
             f"rows, but the pool has {n_pool}; lower them."
+        )
+    if in_stock is not None and rounds * batch_size > in_stock:
+        raise OptionError(
+            f"--rounds {rounds} x --batch-size {batch_size} rows, but only {in_stock} of the "
+            "pool's have both drugs in --available-drugs; lower them or list more drugs."
         )
 
 

@@ -170,7 +170,7 @@ def recommend(
     out["score"] = scores[chosen].numpy()
     gains = choice.gains(samples, chosen, out_of_stock, torch.Generator().manual_seed(seed))
     out["why"] = explanations(strategy, choice.gain_text, gains.numpy(), out, measured)
-    if rules.costs is not None or rules.budget is not None:
+    if rules.priced:
         return out[COLUMNS].assign(cost=lab.cost[chosen.numpy()])
     return out[COLUMNS]
 

@@ -316,15 +316,13 @@ def simulate(
     }
     screen, pool, pretraining = load_pool_and_pretraining(data, sim)
     check_budget(
-        len(pool.scores), sim.initial, sim.rounds, sim.pairs_per_round, sim.pretrain != "none"
+        len(pool.scores),
+        sim.initial,
+        sim.rounds,
+        sim.pairs_per_round,
+        sim.pretrain != "none",
+        in_stock=int((~pool.lab.out_of_stock).sum()),
     )
-    in_stock = int((~pool.lab.out_of_stock).sum())
-    if sim.rounds * sim.pairs_per_round > in_stock:
-        raise OptionError(
-            f"--rounds {sim.rounds} x --batch-size {sim.pairs_per_round} rows, but only "
-            f"{in_stock} of the pool's have both drugs in --available-drugs; lower them or "
-            "list more drugs."
-        )
     prepare_out_dir(out, config, overwrite)
     model = pretrained_model(sim, model_config, pretraining, out, progress)
     start = RoundStart(warm_start=sim.warm_start)

@@ -140,9 +140,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"after {first['tested']} tests (random expects {first['random']:.0%} of the top set, "
         f"the oracle {first['oracle']:.0%}):"
     )
-    lab = settings.simulation.lab
-    priced = lab.costs is not None or lab.budget is not None
-    columns = SIMULATION_COLUMNS + (COST_COLUMNS if priced else ())
+    columns = SIMULATION_COLUMNS + (COST_COLUMNS if settings.simulation.lab.priced else ())
     print(f"{'strategy':<16}" + "".join(f"{label:>12}" for _, label in columns))
     for name, entry in summary.items():
         cells = [entry[key] for key, _ in columns]
