@@ -74,6 +74,8 @@ def test_a_wrong_drug_list_is_refused(tmp_path, text, message):
         ("cell_line,cost\nX,cheap\nY,2\n", r"data row 1 is 'cheap'"),
         ("line,price\nX,1\n", "a cost table has columns cell_line,cost"),
         ("drug_a,drug_b,cell_line,cost\nA,B,X,1\n", r"candidate \('A', 'C', 'X'\) has no cost"),
+        ("cell_line,cost\nX,1\n ,2\n", r"column 'cell_line' is empty at data row 2"),
+        ("drug_a,drug_b,cell_line,cost\nA,,X,1\n", r"column 'drug_b' is empty at data row 1"),
     ],
 )
 def test_a_wrong_cost_table_is_refused_naming_the_row(tmp_path, text, message):

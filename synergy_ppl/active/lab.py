@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from ..acquisition import BatchConstraints
-from ..data.tables import read_table
+from ..data.tables import clean_names, read_table
 from ..errors import DataError, OptionError
 
 TRIPLE_COSTS = ("drug_a", "drug_b", "cell_line", "cost")
@@ -187,9 +187,9 @@ def read_costs(path: str | Path, a: np.ndarray, b: np.ndarray, lines: np.ndarray
             f"{path}: column 'cost' at data row {row} is {table['cost'].iloc[bad.argmax()]!r}; "
             "a cost is a number >= 0."
         )
-    line = table["cell_line"].astype(str).str.strip().to_numpy()
+    line = clean_names(table["cell_line"], path).to_numpy()
     if per_triple:
-        x, y = (table[c].astype(str).str.strip().to_numpy() for c in ("drug_a", "drug_b"))
+        x, y = (clean_names(table[c], path).to_numpy() for c in ("drug_a", "drug_b"))
         keys = list(zip(np.minimum(x, y), np.maximum(x, y), line, strict=True))
         wanted = list(zip(np.minimum(a, b), np.maximum(a, b), lines, strict=True))
     else:

@@ -273,7 +273,7 @@ def smiles_from_table(
             )
     drugs = drugs.reset_index(drop=True)
     drugs = drugs[~drugs.isna().all(axis=1)]  # blank spacing rows (index = data row - 1)
-    names = _names(drugs[name_column], source)
+    names = clean_names(drugs[name_column], source)
     smiles: dict[str, str] = {}
     first_row: dict[str, int] = {}
     for row, name, text in zip(drugs.index, names, drugs[smiles_column], strict=True):
@@ -302,11 +302,11 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     if table.empty:
         raise DataError(f"{path}: the table has no rows.")
     for col in PAIR_COLUMNS:
-        table[col] = _names(table[col], path)
+        table[col] = clean_names(table[col], path)
     return table.reset_index(drop=True)
 
 
-def _names(values: pd.Series, source: str | Path) -> pd.Series:
+def clean_names(values: pd.Series, source: str | Path) -> pd.Series:
     """A name column of a table read from a file, stripped; a blank name is an error naming
     its data row (the index + 1: blank spacing rows were dropped, the index kept)."""
     names = values.astype("string").str.strip()
