@@ -28,20 +28,21 @@ from common import add_common_options, describe, machine, print_table, spread, w
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
 from synergy_ppl.estimator import SynergyBNN
+from synergy_ppl.inference.svi import STOPPING_LOSSES
 from synergy_ppl.model.families import FAMILIES
 
 KEYS = ("truth_coverage_50", "truth_coverage_90", "z_sd", "function_sd", "rmse_truth")
 
 
-def function_calibration(family: str, seed: int, epochs: int | None, num_samples: int) -> dict:
-    """Fit ``family`` on the demo with ``seed`` and compare its test-row function draws with
-    the truth (the keys of :data:`KEYS` and ``coverage_90``, ``seconds``)."""
+def function_calibration(family: str, seed: int, options: dict, num_samples: int) -> dict:
+    """Fit ``family`` on the demo with ``seed`` (and ``options``, ModelConfig fields; the
+    others the family's defaults) and compare its test-row function draws with the truth
+    (the keys of :data:`KEYS` and ``coverage_90``, ``seconds``)."""
     data = DataConfig()
     screen = data.load()
     split = data.split_of(screen)
     start = time.perf_counter()
-    given = {"epochs": epochs} if epochs is not None else {}  # else the family's default
-    bnn = SynergyBNN(ModelConfig(model=family, seed=seed, **given))
+    bnn = SynergyBNN(ModelConfig(model=family, seed=seed, **options))
     bnn.fit(screen, split, progress=False)
     seconds = time.perf_counter() - start
     test = screen.table.iloc[split.test]
@@ -71,17 +72,21 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, help="default: the family's")
+    parser.add_argument("--patience", type=int, help="default: the family's")
+    parser.add_argument("--stop-on", choices=list(STOPPING_LOSSES), help="default: the library's")
     parser.add_argument("--num-samples", type=int, default=200)
     add_common_options(parser, "epistemic.json")
     args = parser.parse_args()
     info = machine(args.threads)
     families = args.families.split(",")[:1] if args.smoke else args.families.split(",")
     seeds = 1 if args.smoke else args.seeds
-    epochs = 3 if args.smoke else args.epochs
+    given = {"epochs": 3 if args.smoke else args.epochs}
+    given |= {"patience": args.patience, "stop_on": args.stop_on}
+    options = {name: value for name, value in given.items() if value is not None}
     print(describe(info))
     per_seed = {
         family: [
-            function_calibration(family, seed, epochs, args.num_samples) for seed in range(seeds)
+            function_calibration(family, seed, options, args.num_samples) for seed in range(seeds)
         ]
         for family in families
     }
@@ -95,7 +100,13 @@ def main() -> None:
         columns.append((key, lambda r, k=key: f"{r[k]['mean']:.3f} ± {r[k]['sd']:.3f}"))
     print(f"\ndemo test rows, {seeds} seed(s): the function's bands against the truth")
     print_table(rows, columns)
-    payload = {"machine": info, "smoke": args.smoke, "per_seed": per_seed, "summary": summary}
+    payload = {
+        "machine": info,
+        "smoke": args.smoke,
+        "options": options,
+        "per_seed": per_seed,
+        "summary": summary,
+    }
     write_json(args.out, payload)
     print(f"written to {args.out}")
 

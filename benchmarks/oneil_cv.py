@@ -45,6 +45,7 @@ from synergy_ppl.data import DataConfig
 from synergy_ppl.errors import TrainingDiverged
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
+from synergy_ppl.inference.svi import STOPPING_LOSSES
 from synergy_ppl.model.families import FAMILIES, own_options
 from synergy_ppl.model.guides import fan_in_init
 from synergy_ppl.model.network import local_params
@@ -58,6 +59,7 @@ METRICS = ("pearson", "spearman", "rmse", "mse", "nll", "coverage_50", "coverage
 SETTINGS = (
     "epochs",
     "patience",
+    "stop_on",
     "batch_size",
     "lr",
     "guide_lr",
@@ -301,6 +303,9 @@ def main() -> None:
         ("--dropout", float),
     ):
         parser.add_argument(flag, type=kind, help="default: the family's (the library's)")
+    parser.add_argument(
+        "--stop-on", choices=list(STOPPING_LOSSES), help="default: the library's (nll)"
+    )
     parser.add_argument("--num-samples", type=int, default=200, help="predictive draws")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", help="per-fit JSON folder (default: <out without .json>/fits)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 import torch
 
 from .errors import OptionError
-from .inference.svi import TrainingConfig
+from .inference.svi import STOPPING_LOSSES, TrainingConfig
 from .model.families import FAMILIES, FAMILY_OPTIONS
 from .model.guides import GUIDES, default_guide
 from .model.likelihoods import LIKELIHOODS
@@ -101,6 +101,8 @@ class ModelConfig:
     batch_size: int = 256
     lr: float | None = None
     patience: int | None = None
+    stop_on: str = "nll"
+    """The validation loss early stopping watches: ``nll`` or ``rmse`` (``STOPPING_LOSSES``)."""
     num_particles: int = 1
     weight_decay: float | None = None
     trunk_anchor: float = 0.0
@@ -142,10 +144,12 @@ class ModelConfig:
             ("likelihood", list(LIKELIHOODS)),
             ("guide", [None, *GUIDES]),
             ("bayesian", [None, *BAYESIAN_PARTS]),
+            ("stop_on", list(STOPPING_LOSSES)),
         ):
             if getattr(self, name) not in choices:
                 known = [c for c in choices if c is not None]
-                raise OptionError(f"--{name} '{getattr(self, name)}' is not one of {known}.")
+                flag = name.replace("_", "-")
+                raise OptionError(f"--{flag} '{getattr(self, name)}' is not one of {known}.")
         for flag, sizes, example in (
             ("--drug-layers", self.drug_layers, "256,64"),
             ("--pair-layers", self.pair_layers, "1024,512"),

@@ -107,8 +107,8 @@ def save_fit(
     test_predictions.to_csv(run_dir / "predictions_test.csv", index=False)
     history = bnn.history
     elbo = pd.DataFrame({"epoch": range(1, len(history.elbo) + 1), "loss": history.elbo})
-    if history.val_rmse:
-        elbo["val_rmse"] = history.val_rmse
+    for name, values in history.validation.items():
+        elbo[f"val_{name}"] = values
     elbo.to_csv(run_dir / "elbo.csv", index=False)
 
 

@@ -23,6 +23,8 @@ def test_unknown_names_are_refused_naming_the_option():
         ModelConfig(guide="delta")
     with pytest.raises(OptionError, match="--likelihood 'cauchy'"):
         ModelConfig(likelihood="cauchy")
+    with pytest.raises(OptionError, match=r"--stop-on 'loss' is not one of \['nll', 'rmse'\]"):
+        ModelConfig(stop_on="loss")
 
 
 def test_the_guide_is_part_of_the_architecture_and_compared_resolved():

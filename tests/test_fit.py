@@ -250,9 +250,27 @@ def test_fit_without_a_split_trains_on_every_row_without_early_stopping():
     screen = full.subset(np.arange(len(full.table)) < 60)
     config = ModelConfig(rank=8, epochs=4)
     bnn = SynergyBNN(config).fit(screen, progress=False)
-    assert len(bnn.history.elbo) == 4 and bnn.history.val_rmse == []
+    assert len(bnn.history.elbo) == 4 and bnn.history.validation == {}
     scores = screen.table["score"]
     assert bnn.scaling.mean == pytest.approx(scores.mean()) and bnn.scaling.sd > 0
     every = Split(np.arange(60), np.arange(0), np.arange(0), "every row")
     same = SynergyBNN(config).fit(screen, every, progress=False)
     assert same.history.elbo == bnn.history.elbo
+
+
+@pytest.mark.parametrize("stop_on", ["nll", "rmse"])
+def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
+    """Both validation losses are recorded every epoch; the kept epoch is the first minimum
+    of the one named by ``stop_on`` (ties within MIN_IMPROVEMENT go to the earlier epoch)."""
+    screen = make_demo_screen()
+    data = DataConfig()
+    config = ModelConfig(rank=8, epochs=40, patience=5, stop_on=stop_on)
+    bnn = SynergyBNN(config).fit(screen, data.split_of(screen), progress=False)
+    history = bnn.history
+    assert set(history.validation) == {"nll", "rmse"}
+    assert all(len(v) == len(history.elbo) for v in history.validation.values())
+    watched = np.array(history.validation[stop_on])
+    assert watched[history.best_epoch] <= watched.min() + 1e-4
+    stopped_early = len(history.elbo) < 40
+    assert not stopped_early or len(history.elbo) - 1 - history.best_epoch >= 5
+    assert np.isfinite(history.validation["nll"]).all()

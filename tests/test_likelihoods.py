@@ -13,7 +13,12 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.estimator import SynergyBNN
-from synergy_ppl.inference.predictive import draw_posterior, network_samples, observation_samples
+from synergy_ppl.inference.predictive import (
+    draw_posterior,
+    log_predictive_density,
+    network_samples,
+    observation_samples,
+)
 from synergy_ppl.model.guides import mean_field
 from synergy_ppl.model.likelihoods import (
     LIKELIHOODS,
@@ -151,3 +156,23 @@ def test_a_noisier_line_gets_a_wider_noise_scale_and_wider_intervals():
     assert math.exp(line_c1 - line_c0) > 3.0
     width = bnn.predict(table)["std"].groupby(table["cell_line"]).median()
     assert width["C1"] > 3.0 * width["C0"]
+
+
+def test_log_predictive_density_is_the_draws_mixture(demo):
+    """log p(y_i) = log (1/S) sum_s N(y_i | f_si, width_si^2), each draw with its own width
+    (noise effects included), written out with explicit sums."""
+    features, (a, b, c) = demo
+    with local_params():
+        torch.manual_seed(0)
+        model = SynergyModel(SynergyNet(features, head_layers=(8,)), "normal", noise_effects=0.5)
+        guide = mean_field(model, init_scale=0.3)
+        draws = draw_posterior(model, guide, num_samples=6)
+        rows = (a[:15], b[:15], c[:15])
+        means = network_samples(model, draws, rows)
+    y = torch.linspace(-2.0, 2.0, 15)
+    got = log_predictive_density(model, draws, means, y, rows)
+    r, q = (draws[name] for name in NOISE_SITES)
+    width = draws["sigma"].unsqueeze(-1) * torch.exp(q[:, rows[0]] + q[:, rows[1]] + r[:, rows[2]])
+    density = torch.exp(-0.5 * ((y - means) / width) ** 2) / (width * math.sqrt(2 * math.pi))
+    assert got.shape == (15,)
+    assert torch.allclose(got, torch.log(density.mean(0)), atol=1e-5)

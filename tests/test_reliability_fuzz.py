@@ -115,6 +115,7 @@ OPTION_VALUES = {
     "--drug-effects": ["0.3", "-1"],
     "--pair-effects": ["0.5", "nan"],
     "--min-steps": ["5", "-1"],
+    "--stop-on": ["nll", "rmse", "loss"],
     "--num-samples": ["2", "1"],
     "--lr": ["1e-2", "abc", "1e6"],
     "--columns": ["score=synergy", "synergy=score", "fold=nope", "drug_a"],

@@ -8,6 +8,7 @@ import argparse
 from ..active import SimulationConfig
 from ..data import SPLIT_KINDS, check_column_map
 from ..errors import OptionError
+from ..inference.svi import STOPPING_LOSSES
 from ..model.families import FAMILIES
 from ..model.guides import GUIDES
 from ..model.likelihoods import LIKELIHOODS
@@ -150,6 +151,12 @@ def _add_model_options(
     group.add_argument("--lr", type=float, help="learning rate of the point layers (1e-3)")
     group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    group.add_argument(
+        "--stop-on",
+        choices=list(STOPPING_LOSSES),
+        help="validation loss that early stopping watches: the predictive's NLL (default) or "
+        "the posterior median's RMSE",
+    )
     group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
     group.add_argument(
         "--trunk-anchor",

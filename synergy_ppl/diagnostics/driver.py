@@ -51,7 +51,7 @@ DIAGNOSTICS_WRITES = (
 
 
 def read_elbo(run_dir: Path) -> pd.DataFrame:
-    """The run's ``elbo.csv`` (epoch, loss, val_rmse)."""
+    """The run's ``elbo.csv`` (epoch, loss, and with validation rows val_rmse, val_nll)."""
     path = run_dir / "elbo.csv"
     if not path.is_file():
         raise DataError(f"{path}: missing; the run directory is incomplete, refit the run.")

@@ -36,16 +36,22 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
 
 
 def plot_elbo(elbo: pd.DataFrame, score_sd: float, best_epoch: int) -> Figure:
-    """Loss (negative ELBO per row) and validation RMSE (original units) per epoch."""
-    has_val = "val_rmse" in elbo.columns
-    fig = Figure(figsize=(7, 5.5 if has_val else 3.5), layout="constrained")
-    axes = fig.subplots(2 if has_val else 1, 1, sharex=True, squeeze=False)[:, 0]
+    """Loss (negative ELBO per row) and the validation losses per epoch: the RMSE in original
+    units, the predictive NLL (runs saved before it was recorded have the RMSE only)."""
+    panels = [name for name in ("val_rmse", "val_nll") if name in elbo.columns]
+    fig = Figure(figsize=(7, 3.5 + 2 * len(panels)), layout="constrained")
+    axes = fig.subplots(1 + len(panels), 1, sharex=True, squeeze=False)[:, 0]
     axes[0].plot(elbo["epoch"], elbo["loss"], color="C0")
     axes[0].set_ylabel("negative ELBO per training row\n(standardised scale; lower is better)")
     axes[0].set_title("Training: ELBO trace")
-    if has_val:
-        axes[1].plot(elbo["epoch"], elbo["val_rmse"] * score_sd, color="C1")
-        axes[1].set_ylabel("validation RMSE\n(original units)")
+    labels = {
+        "val_rmse": ("validation RMSE\n(original units)", score_sd),
+        "val_nll": ("validation NLL per row\n(standardised scale)", 1.0),
+    }
+    for ax, name in zip(axes[1:], panels, strict=True):
+        label, factor = labels[name]
+        ax.plot(elbo["epoch"], elbo[name] * factor, color="C1")
+        ax.set_ylabel(label)
     for ax in axes:
         ax.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"kept epoch {best_epoch}")
         ax.grid(alpha=0.3)

@@ -10,6 +10,8 @@ Bayesian layers broadcast over the ``S`` draws. Every chunk sees the same draws,
 
 from __future__ import annotations
 
+import math
+
 import torch
 from pyro import poutine
 from pyro.infer import Predictive
@@ -27,12 +29,14 @@ def draw_posterior(
     Returns site name -> tensor of shape ``(S, *event_shape)``.
     """
     dummy = dummy_triples(model.net.drug_matrix.device)
-    sites = [
-        name
-        for name, site in poutine.trace(guide).get_trace(*dummy).nodes.items()
-        if site["type"] == "sample"
-    ]
+    # the global RNG is left as it was: a fit that draws between its steps (validation)
+    # trains exactly as one that does not
     with torch.random.fork_rng(), torch.no_grad():
+        sites = [
+            name
+            for name, site in poutine.trace(guide).get_trace(*dummy).nodes.items()
+            if site["type"] == "sample"
+        ]
         torch.manual_seed(seed)
         draws = Predictive(
             model, guide=guide, num_samples=num_samples, return_sites=sites, parallel=True
@@ -92,3 +96,24 @@ def observation_samples(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return means + noise.expand(means.shape).sample()
+
+
+def log_predictive_density(
+    model: SynergyModel,
+    draws: dict[str, torch.Tensor],
+    means: torch.Tensor,
+    y: torch.Tensor,
+    triples: Triples | None = None,
+) -> torch.Tensor:
+    """log p(y_i | data) of each measured row under the posterior predictive: ``(N,)``.
+
+    The predictive is the mixture of the ``S`` draws' likelihoods,
+    log p(y_i) ~= logsumexp_s log p(y_i | f_si, theta_s) - log S, with ``means`` the network
+    outputs ``(S, N)`` and theta_s each draw's noise parameters (``triples`` needed with noise
+    effects, as in :func:`observation_samples`). Unlike a Gaussian fitted to the draws, it
+    scores the function's spread and the noise's as the model states them.
+    """
+    row_scale = model.row_noise_scale(draws, triples)
+    noise = model.likelihood.predictive_noise(draws, row_scale)
+    log_density = noise.log_prob(y - means)  # (S, N)
+    return torch.logsumexp(log_density, 0) - math.log(log_density.shape[0])

@@ -1,5 +1,8 @@
 """Stochastic variational inference: minibatch SVI with early stopping on the validation split.
 
+Early stopping watches one of :data:`STOPPING_LOSSES` on the validation rows (``stop_on``):
+the posterior predictive's negative log density (the default) or the posterior median's RMSE.
+
 Parameters live in the model and guide modules (``module_local_params``), not in Pyro's
 global param store; the ELBO is used as a ``torch.nn.Module`` with one torch optimizer,
 which also removes most of Pyro's per-step overhead.
@@ -21,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import TrainingDiverged
 from ..model.network import SynergyModel, Triples, local_params
+from .predictive import draw_posterior, log_predictive_density, network_samples
 
 
 @dataclass
@@ -43,8 +47,9 @@ class History:
 
     elbo: list[float] = field(default_factory=list)
     """Mean negative ELBO per training row (loss, lower is better)."""
-    val_rmse: list[float] = field(default_factory=list)
-    """Validation RMSE of the posterior-median network, standardised scale."""
+    validation: dict[str, list[float]] = field(default_factory=dict)
+    """Name of :data:`STOPPING_LOSSES` -> that validation loss per epoch (standardised scale);
+    empty without validation rows."""
     best_epoch: int = 0
     seconds: float = 0.0
 
@@ -78,7 +83,12 @@ class TrainingConfig:
         noise scale live on a log scale and need more room to move than the trunk's weights
         in the few steps a small data set gives.
     patience : int
-        Epochs without a better validation RMSE before training stops.
+        Epochs without a better validation loss before training stops.
+    stop_on : str
+        The validation loss early stopping watches, a key of :data:`STOPPING_LOSSES`:
+        ``"nll"`` (the predictive's negative log density, which weighs the means, the
+        function's spread and the noise together) or ``"rmse"`` (the posterior median's
+        error, blind to the spread).
     num_particles : int
         ELBO samples per step (vectorised when > 1).
     weight_decay : float
@@ -98,6 +108,7 @@ class TrainingConfig:
     lr: float = 3e-3
     guide_lr: float | None = None
     patience: int = 30
+    stop_on: str = "nll"
     num_particles: int = 1
     weight_decay: float = 0.0
     trunk_anchor: float = 0.0
@@ -105,8 +116,31 @@ class TrainingConfig:
 
 
 MIN_IMPROVEMENT = 1e-4
-"""Validation RMSE (standardised scale) an epoch must gain to count as better: smaller gains
+"""Validation loss (standardised scale) an epoch must gain to count as better: smaller gains
 are noise of the minibatch order and would keep a converged fit running."""
+VALIDATION_DRAWS = 32
+"""Posterior draws behind the validation NLL of each epoch."""
+
+
+def validation_rmse(model: SynergyModel, guide: AutoGuide, data: TrainData, seed: int) -> float:
+    """RMSE of the posterior-median network on the validation rows (standardised scale)."""
+    pred = point_prediction(model, guide, data.val)
+    return torch.sqrt(torch.mean((pred - data.y_val) ** 2)).item()
+
+
+def validation_nll(model: SynergyModel, guide: AutoGuide, data: TrainData, seed: int) -> float:
+    """Mean negative log predictive density of the validation rows (standardised scale).
+
+    -1/N sum_i log (1/S sum_s p(y_i | f_si, theta_s)) over :data:`VALIDATION_DRAWS` draws of
+    the guide; the same ``seed`` every epoch, so that epochs differ by the guide alone.
+    """
+    draws = draw_posterior(model, guide, VALIDATION_DRAWS, seed)
+    means = network_samples(model, draws, data.val)
+    return -log_predictive_density(model, draws, means, data.y_val, data.val).mean().item()
+
+
+STOPPING_LOSSES = {"nll": validation_nll, "rmse": validation_rmse}
+"""``--stop-on`` name -> validation loss ``(model, guide, data, seed) -> float``, lower better."""
 
 
 @local_params()
@@ -123,10 +157,11 @@ def train(
     training rows as (N / |B|) sum_{i in B} log p(y_i | w) - KL. The data plate scales a
     batch's likelihood to the full training set, so the KL term counts once per step as it
     should. ``TraceMeanField_ELBO`` uses the analytic KLs where registered and a Monte Carlo
-    estimate otherwise. After every epoch the validation RMSE of the posterior-median
-    network is computed; training stops after ``training.patience`` epochs without an
-    improvement of :data:`MIN_IMPROVEMENT` and the best epoch's parameters are restored.
-    Without validation rows every epoch runs and the last one is kept.
+    estimate otherwise. After every epoch both validation losses of :data:`STOPPING_LOSSES`
+    are recorded; training stops after ``training.patience`` epochs without an improvement
+    of :data:`MIN_IMPROVEMENT` in the one named by ``training.stop_on``, and the best
+    epoch's parameters are restored. Without validation rows every epoch runs and the last
+    one is kept.
 
     Parameters
     ----------
@@ -142,7 +177,7 @@ def train(
     Returns
     -------
     History
-        Per-epoch losses and validation RMSEs.
+        Per-epoch losses and validation losses.
 
     Raises
     ------
@@ -176,7 +211,7 @@ def train(
     anchor = Anchor(trunk, training.trunk_anchor) if training.trunk_anchor > 0 else None
     generator = torch.Generator().manual_seed(training.seed)
     history = History()
-    best_state, best_rmse, stale = None, float("inf"), 0
+    best_state, best_loss, stale = None, float("inf"), 0
     start = time.perf_counter()
     steps_per_epoch = -(-n_train // training.batch_size)
     epochs = max(training.epochs, -(-training.min_steps // steps_per_epoch))
@@ -208,12 +243,19 @@ def train(
             if not len(data.y_val):
                 history.best_epoch = epoch
                 continue
-            pred = point_prediction(model, guide, data.val)
-            rmse = torch.sqrt(torch.mean((pred - data.y_val) ** 2)).item()
-            history.val_rmse.append(rmse)
-            bar.set_postfix(loss=f"{history.elbo[-1]:.3f}", val_rmse=f"{rmse:.3f}")
-            if rmse < best_rmse - MIN_IMPROVEMENT:
-                best_rmse, stale, history.best_epoch = rmse, 0, epoch
+            losses = {
+                name: loss_of(model, guide, data, training.seed)
+                for name, loss_of in STOPPING_LOSSES.items()
+            }
+            for name, value in losses.items():
+                history.validation.setdefault(name, []).append(value)
+            watched = losses[training.stop_on]
+            bar.set_postfix(
+                loss=f"{history.elbo[-1]:.3f}",
+                **{f"val_{k}": f"{v:.3f}" for k, v in losses.items()},
+            )
+            if watched < best_loss - MIN_IMPROVEMENT:
+                best_loss, stale, history.best_epoch = watched, 0, epoch
                 best_state = _snapshot(loss_fn)
             else:
                 stale += 1
