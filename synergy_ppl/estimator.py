@@ -302,6 +302,12 @@ class SynergyBNN:
             self._draws = {**draws, "_key": key}
         return {k: v for k, v in self._draws.items() if k != "_key"}
 
+    def noise_sd(self, num_samples: int | None = None, seed: int = 0) -> float:
+        """The posterior mean of the noise's scale site (``sigma``) on the score scale: the
+        measurement noise's SD of a row whose noise effects are zero."""
+        draws = self.posterior_draws(num_samples, seed)
+        return float(draws[self.model.likelihood.scale_site].mean()) * self.scaling.sd
+
     def sample(
         self,
         pairs: pd.DataFrame,

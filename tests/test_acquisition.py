@@ -3,6 +3,7 @@
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from synergy_ppl.acquisition import (
     QExpectedImprovement,
     QUpperConfidenceBound,
     ThompsonBatch,
+    TopSetInformation,
     expected_improvement,
     greedy,
     make_strategy,
@@ -125,7 +127,7 @@ def test_strategies_that_need_the_incumbent_say_so(name):
 
 
 def test_unknown_strategy_lists_valid_names():
-    valid = "greedy, ucb, ei, pi, thompson, random, q-ei, q-ucb, thompson-batch"
+    valid = "greedy, ucb, ei, pi, thompson, random, q-ei, q-ucb, thompson-batch, top-set-info"
     assert ", ".join(STRATEGIES) == valid
     with pytest.raises(ValueError, match=f"unknown acquisition 'foo'; valid: {valid}"):
         make_strategy("foo")
@@ -226,7 +228,7 @@ def test_thompson_batch_needs_enough_draws():
 def test_strategy_invariants(noisy, name, q):
     n = noisy.shape[1]
     exclude = torch.arange(n) % 3 == 0
-    batch = make_strategy(name, best_f=0.5).select(noisy, q, exclude, gen(0))
+    batch = make_strategy(name, noise_sd=1.0, best_f=0.5).select(noisy, q, exclude, gen(0))
     assert batch.dtype == torch.long
     assert len(batch) == min(q, int((~exclude).sum()))
     assert len(set(batch.tolist())) == len(batch)
@@ -240,7 +242,7 @@ def test_strategy_errors(noisy):
         make_strategy("q-ei", best_f=0.0).select(noisy, 0)
     for name in STRATEGIES:
         with pytest.raises(ValueError, match=r"shape \(S, N\); got \(30,\)"):
-            make_strategy(name, best_f=0.0).select(noisy[0], 2)
+            make_strategy(name, noise_sd=1.0, best_f=0.0).select(noisy[0], 2)
     bad = noisy.clone()
     bad[3, 4] = math.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -275,7 +277,7 @@ def check_rules(batch: torch.Tensor, rules: BatchConstraints) -> None:
 def test_every_strategy_honours_the_lab_rules(noisy, name, limits):
     rules = lab(**limits)
     exclude = torch.arange(30) % 7 == 0
-    batch = make_strategy(name, best_f=0.5).select(noisy, 12, exclude, gen(1), rules)
+    batch = make_strategy(name, noise_sd=1.0, best_f=0.5).select(noisy, 12, exclude, gen(1), rules)
     assert len(batch) > 0 and len(set(batch.tolist())) == len(batch)
     assert not exclude[batch].any()
     check_rules(batch, rules)
@@ -299,7 +301,7 @@ def test_top_q_under_rules_is_the_greedy_choice_among_feasible():
 def test_without_rules_the_batches_are_unchanged(noisy):
     free = lab()
     for name in STRATEGIES:
-        strategy = make_strategy(name, best_f=0.5)
+        strategy = make_strategy(name, best_f=0.5, noise_sd=1.0)
         plain = strategy.select(noisy, 8, None, gen(3))
         assert torch.equal(plain, strategy.select(noisy, 8, None, gen(3), free))
 
@@ -376,3 +378,64 @@ def test_once_one_pick_tops_every_draw_the_rest_are_the_best_alone(name):
     noise = 0.1 * torch.randn(200, 5, generator=gen(0))
     samples = torch.tensor([100.0, 1.0, 5.0, 3.0, 2.0]) + noise
     assert make_strategy(name, best_f=0.0).select(samples, 4).tolist() == [0, 2, 3, 4]
+
+
+# --- information about the top set -------------------------------------------------------------
+
+
+def brute_force_risk(samples: torch.Tensor, batch: list[int], k: int, noise_sd: float) -> float:
+    """R(B) of TopSetInformation written out with loops over the truth u and draws s, t."""
+    f = samples.double()
+    n_draws = f.shape[0]
+    tops = [set(f[s].topk(k).indices.tolist()) for s in range(n_draws)]
+    total = 0.0
+    for u in range(n_draws):
+        log_w = torch.tensor(
+            [
+                sum(-((f[u, j] - f[s, j]) ** 2) / (4 * noise_sd**2) for j in batch)
+                for s in range(n_draws)
+            ],
+            dtype=torch.float64,
+        )
+        w = torch.softmax(log_w, 0)
+        for s in range(n_draws):
+            for t in range(n_draws):
+                total += float(w[s] * w[t]) * (1 - len(tops[s] & tops[t]) / k)
+    return total / n_draws
+
+
+def test_top_set_information_gains_are_the_drops_of_the_written_out_risk():
+    samples = torch.randn(7, 9, generator=gen(4)) * torch.linspace(0.5, 2.0, 9)
+    strategy = TopSetInformation(noise_sd=0.7, top_k=3, outer_draws=7)
+    batch = strategy.select(samples, 3)
+    risks = [brute_force_risk(samples, batch.tolist()[:t], 3, 0.7) for t in range(4)]
+    gains = strategy.gains(samples, batch)
+    assert gains.tolist() == pytest.approx(np.diff(risks) * -1, abs=1e-9)
+    # each pick lowers R most among the shortlist: the 2q candidates not yet chosen that are
+    # most often in a draw's top 3, ties by their mean
+    share = {j: sum(j in samples[s].topk(3).indices.tolist() for s in range(7)) for j in range(9)}
+    mean = samples.mean(0)
+    order = sorted(range(9), key=lambda j: (-share[j], -float(mean[j])))
+    for t, j in enumerate(batch.tolist()):
+        shortlist = [o for o in order if o not in batch.tolist()[:t]][:6]
+        assert j in shortlist
+        best = min(brute_force_risk(samples, [*batch.tolist()[:t], o], 3, 0.7) for o in shortlist)
+        assert risks[t + 1] <= best + 1e-9
+
+
+def test_top_set_information_measures_what_tells_the_draws_apart():
+    # half the draws put candidate 0 on top, half candidate 1; candidate 2 is certain and
+    # never on top, candidate 3 certain and low: measuring 0 or 1 settles the top set
+    half = torch.tensor([[5.0, 0.0, 1.0, -3.0]]).repeat(20, 1)
+    samples = torch.cat([half, half[:, [1, 0, 2, 3]]])
+    strategy = TopSetInformation(noise_sd=0.5, top_k=1)
+    batch = strategy.select(samples, 1)
+    assert batch.tolist()[0] in (0, 1)
+    assert strategy.gains(samples, batch).tolist() == pytest.approx([0.5], abs=1e-6)
+
+
+def test_top_set_information_needs_the_noise_sd():
+    with pytest.raises(ValueError, match="'top-set-info' needs noise_sd"):
+        make_strategy("top-set-info")
+    with pytest.raises(ValueError, match="noise SD > 0, not 0.0"):
+        make_strategy("top-set-info", noise_sd=0.0)

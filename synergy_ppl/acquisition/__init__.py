@@ -23,6 +23,9 @@ The modules, each importing only those before it:
     one subclass per method with only its own parameters: :class:`TopQ` of a score,
     :class:`GreedyBatch` (a Monte Carlo batch objective from per-draw utilities),
     :class:`QExpectedImprovement`, :class:`QUpperConfidenceBound`, :class:`ThompsonBatch`.
+``information``
+    :class:`TopSetInformation`: the batch that most reduces the draws' disagreement about
+    the top set (after BATCHIE's criterion).
 ``strategies``
     :data:`STRATEGIES`, every command-line name with its constructor, and
     :func:`make_strategy`.
@@ -48,6 +51,7 @@ from .batch import (
     top_q,
 )
 from .constraints import BatchConstraints, OpenSet
+from .information import TopSetInformation
 from .scores import (
     SCORES,
     AcquisitionSettings,
@@ -76,6 +80,7 @@ __all__ = [
     "Strategy",
     "ThompsonBatch",
     "TopQ",
+    "TopSetInformation",
     "expected_improvement",
     "fixed",
     "greedy",

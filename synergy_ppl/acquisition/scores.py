@@ -184,16 +184,25 @@ class AcquisitionSettings:
         Exploration weight of ``ucb`` and ``q-ucb``.
     best_f : float or None
         The incumbent :math:`f^*` (best score measured so far) of ``ei``, ``pi`` and ``q-ei``.
+    noise_sd : float or None
+        The measurement noise's SD on the score scale (``top-set-info``).
     """
 
     kappa: float = 1.0
     best_f: float | None = None
+    noise_sd: float | None = None
 
     def incumbent(self, name: str) -> float:
         """``best_f``, raising ``ValueError`` naming acquisition ``name`` when it is missing."""
         if self.best_f is None:
             raise ValueError(f"acquisition {name!r} needs best_f (the incumbent); got None")
         return self.best_f
+
+    def noise(self, name: str) -> float:
+        """``noise_sd``, raising ``ValueError`` naming acquisition ``name`` when it is missing."""
+        if self.noise_sd is None:
+            raise ValueError(f"acquisition {name!r} needs noise_sd (the noise's SD); got None")
+        return self.noise_sd
 
 
 def fixed(score: Callable[..., Tensor], **settings: float) -> Score:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .batch import QExpectedImprovement, QUpperConfidenceBound, Strategy, ThompsonBatch, TopQ
+from .information import TopSetInformation
 from .scores import SCORES, AcquisitionSettings
 
 
@@ -24,11 +25,14 @@ STRATEGIES: dict[str, Callable[[AcquisitionSettings], Strategy]] = {
     "q-ei": lambda s: QExpectedImprovement(s.incumbent("q-ei")),
     "q-ucb": lambda s: QUpperConfidenceBound(s.kappa),
     "thompson-batch": lambda s: ThompsonBatch(),
+    "top-set-info": lambda s: TopSetInformation(s.noise("top-set-info")),
 }
 """Command-line name -> constructor of the strategy from its settings."""
 
 
-def make_strategy(name: str, *, kappa: float = 1.0, best_f: float | None = None) -> Strategy:
+def make_strategy(
+    name: str, *, kappa: float = 1.0, best_f: float | None = None, noise_sd: float | None = None
+) -> Strategy:
     """The strategy ``name`` with its settings.
 
     Parameters
@@ -39,6 +43,8 @@ def make_strategy(name: str, *, kappa: float = 1.0, best_f: float | None = None)
         Exploration weight (``ucb``, ``q-ucb``).
     best_f : float, optional
         The incumbent, the best score measured so far (``ei``, ``pi``, ``q-ei``).
+    noise_sd : float, optional
+        The measurement noise's SD on the score scale (``top-set-info``).
 
     Returns
     -------
@@ -46,4 +52,4 @@ def make_strategy(name: str, *, kappa: float = 1.0, best_f: float | None = None)
     """
     if name not in STRATEGIES:
         raise ValueError(f"unknown acquisition {name!r}; valid: {', '.join(STRATEGIES)}")
-    return STRATEGIES[name](AcquisitionSettings(kappa=kappa, best_f=best_f))
+    return STRATEGIES[name](AcquisitionSettings(kappa=kappa, best_f=best_f, noise_sd=noise_sd))

@@ -239,7 +239,12 @@ class BNNProposer:
         samples = bnn.sample(self.pool.table, seed=seed, noise=False)
         # with nothing measured there is no incumbent: EI and PI then rank by the draws' level
         best_f = float(self.pool.scores[revealed].max() if len(revealed) else samples.min())
-        strategy = make_strategy(self.choice.strategy, kappa=self.choice.kappa, best_f=best_f)
+        strategy = make_strategy(
+            self.choice.strategy,
+            kappa=self.choice.kappa,
+            best_f=best_f,
+            noise_sd=bnn.noise_sd(seed=seed),
+        )
         closed = self.pool.closed(revealed)
         generator = round_generator(self.seed, round_index)
         batch = strategy.select(

@@ -153,7 +153,12 @@ def recommend(
             "candidate(s) in stock; lower it or give more candidates."
         )
     samples = bnn.sample(pool, num_samples, seed, noise=False)
-    choice = make_strategy(strategy, kappa=kappa, best_f=float(measured["score"].max()))
+    choice = make_strategy(
+        strategy,
+        kappa=kappa,
+        best_f=float(measured["score"].max()),
+        noise_sd=bnn.noise_sd(num_samples, seed),
+    )
     out_of_stock = torch.as_tensor(lab.out_of_stock)
     chosen = choice.select(
         samples, batch_size, out_of_stock, torch.Generator().manual_seed(seed), lab.constraints
