@@ -44,6 +44,7 @@ from synergy_ppl.active import (
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, Screen
 from synergy_ppl.data.features import build_features
+from synergy_ppl.inference.svi import STOPPING_LOSSES
 from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.outputs import write_json
 from synergy_ppl.transfer import Transfer
@@ -155,6 +156,11 @@ def add_round_model_options(parser: argparse.ArgumentParser) -> None:
         default=ROUND_MODEL.trunk_anchor,
         help="precision tying a pretrained trunk to its values in each round (L2-SP)",
     )
+    parser.add_argument(
+        "--stop-on",
+        choices=list(STOPPING_LOSSES),
+        help="the validation loss of the pretraining fit's early stopping (default: nll)",
+    )
 
 
 def round_model(args: argparse.Namespace) -> ModelConfig:
@@ -171,6 +177,7 @@ def round_model(args: argparse.Namespace) -> ModelConfig:
         "pair_effects": args.pair_effects,
         "noise_effects": args.noise_effects,
         "trunk_anchor": args.trunk_anchor,
+        "stop_on": args.stop_on,
     }
     options = round_options(args.model)
     return ModelConfig(**{**options, **{k: v for k, v in given.items() if v is not None}})
