@@ -383,7 +383,7 @@ def test_untested_candidates_excludes_measured_and_self_pairs():
     ]
 
 
-@pytest.mark.parametrize("strategy", ["ucb", "q-ucb", "thompson-batch", "ei"])
+@pytest.mark.parametrize("strategy", ["ucb", "q-ucb", "thompson-batch", "ei", "top-set-info"])
 def test_recommend_returns_q_untested_candidates(user_run, strategy):
     bnn, _ = load_fit(user_run)
     measured = read_screen(user_run)
@@ -398,6 +398,14 @@ def test_recommend_returns_q_untested_candidates(user_run, strategy):
     assert (batch["q05"] <= batch["mean"]).all() and (batch["mean"] <= batch["q95"]).all()
     if strategy == "ucb":
         assert batch["score"].is_monotonic_decreasing
+    if strategy == "top-set-info":
+        assert batch["why"].str.startswith("top-set-info: cuts the draws' disagreement").all()
+
+
+def test_noise_sd_is_the_posterior_mean_noise_scale_in_score_units(user_run):
+    bnn, _ = load_fit(user_run)
+    sigma = bnn.posterior_draws(50, 3)["sigma"]
+    assert bnn.noise_sd(50, 3) == pytest.approx(float(sigma.mean()) * bnn.scaling.sd)
 
 
 def test_cli_recommend_and_its_errors(user_run, capsys):

@@ -107,7 +107,7 @@ def demo_run(tmp_path_factory):
     return fit_run(DataConfig(), ModelConfig(epochs=10), out=out, progress=False)[0]
 
 
-@pytest.mark.parametrize("strategy", ["ucb", "q-ucb", "thompson-batch"])
+@pytest.mark.parametrize("strategy", ["ucb", "q-ucb", "thompson-batch", "top-set-info"])
 def test_recommend_honours_every_rule(demo_run, tmp_path, strategy):
     bnn, measured = load_fit(demo_run)[0], read_screen(demo_run)
     free = recommend(bnn, measured, strategy=strategy, batch_size=12, num_samples=40)
