@@ -411,11 +411,11 @@ def test_top_set_information_gains_are_the_drops_of_the_written_out_risk():
     risks = [brute_force_risk(samples, batch.tolist()[:t], 3, 0.7) for t in range(4)]
     gains = strategy.gains(samples, batch)
     assert gains.tolist() == pytest.approx(np.diff(risks) * -1, abs=1e-9)
-    # each pick lowers R most among the shortlist: the 2q candidates not yet chosen that are
-    # most often in a draw's top 3, ties by their mean
+    # each pick lowers R most among the shortlist: the 2q candidates not yet chosen with the
+    # highest p_j - r_j / N (share of draws with j in their top 3, rank by the mean, N = 9)
     share = {j: sum(j in samples[s].topk(3).indices.tolist() for s in range(7)) for j in range(9)}
-    mean = samples.mean(0)
-    order = sorted(range(9), key=lambda j: (-share[j], -float(mean[j])))
+    rank = {j: r for r, j in enumerate(samples.mean(0).argsort(descending=True).tolist())}
+    order = sorted(range(9), key=lambda j: -(share[j] / 7 - rank[j] / 9))
     for t, j in enumerate(batch.tolist()):
         shortlist = [o for o in order if o not in batch.tolist()[:t]][:6]
         assert j in shortlist

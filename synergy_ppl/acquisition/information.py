@@ -22,8 +22,10 @@ and the disagreement left after the batch is
          = 1 - \frac{1}{U k} \sum_u w(u)^\top G\, w(u), \qquad G_{st} = |T_s \cap T_t|,
 
 over :math:`U` of the draws as stand-ins for the truth. The batch is built greedily, each
-pick the candidate that lowers :math:`R` most among a shortlist: the open candidates most
-often in a draw's top set (ties by the posterior mean), twice as many as the batch. So the
+pick the candidate that lowers :math:`R` most among a shortlist of twice as many open
+candidates as the batch, ranked by :math:`p_j - r_j / N`: the share of draws with :math:`j`
+in their top set less its rank by the posterior mean (0 = best) as a share of the :math:`N`
+candidates. So the
 batch tests plausible hits and, among them, those that tell the draws apart; over every
 candidate of some draw's top set (hundreds) the criterion prefers poor, uncertain ones.
 """
@@ -75,7 +77,7 @@ class TopSetInformation(Strategy):
         self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
     ) -> Tensor:
         state = _Disagreement(samples, open_set.candidates(), self.top_k or q, self)
-        # the shortlist: the candidates most often in a draw's top set, ties by their mean
+        # the shortlist's order: p_j - r_j / N (module docstring), scaled by N
         rank = torch.argsort(torch.argsort(samples.mean(0).cpu(), descending=True))
         order = torch.argsort(state.membership * len(rank) - rank, descending=True)
         chosen: list[int] = []

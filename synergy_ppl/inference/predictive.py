@@ -91,8 +91,7 @@ def observation_samples(
     noise effects, y = f_s + sigma_s s_{s, i} eps with each row's factor s_i
     (``SynergyModel.row_noise_scale``; ``triples``, the rows, are needed then).
     """
-    row_scale = model.row_noise_scale(draws, triples)
-    noise = model.likelihood.predictive_noise(draws, row_scale)  # batch (S, 1) or (S, N)
+    noise = _draw_noise(model, draws, triples)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return means + noise.expand(means.shape).sample()
@@ -113,7 +112,13 @@ def log_predictive_density(
     effects, as in :func:`observation_samples`). Unlike a Gaussian fitted to the draws, it
     scores the function's spread and the noise's as the model states them.
     """
-    row_scale = model.row_noise_scale(draws, triples)
-    noise = model.likelihood.predictive_noise(draws, row_scale)
-    log_density = noise.log_prob(y - means)  # (S, N)
+    log_density = _draw_noise(model, draws, triples).log_prob(y - means)  # (S, N)
     return torch.logsumexp(log_density, 0) - math.log(log_density.shape[0])
+
+
+def _draw_noise(
+    model: SynergyModel, draws: dict[str, torch.Tensor], triples: Triples | None
+) -> torch.distributions.Distribution:
+    """Each draw's measurement noise around 0, batch ``(S, 1)``, or ``(S, N)`` with noise
+    effects (each row's width from its line and drugs, ``triples`` the rows)."""
+    return model.likelihood.predictive_noise(draws, model.row_noise_scale(draws, triples))
