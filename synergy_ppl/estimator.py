@@ -24,14 +24,13 @@ from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
 from .inference.predictive import draw_posterior, network_samples, observation_samples
 from .inference.svi import History, TrainData, learning_rate_advice, train
-from .inference.unseen import pool_guide, pooled_unseen
+from .inference.unseen import borrowed_draws, entity_sites, pool_guide, pooled_unseen
 from .model.families import FAMILIES, own_options
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
     DRUG_NOISE_SITE,
     EFFECT_SITES,
-    LINE_NOISE_SITE,
     PAIR_EFFECT_SITE,
     SynergyModel,
     dummy_triples,
@@ -91,6 +90,9 @@ class SynergyBNN:
         self.history: History | None = None
         self.cell_lines_seen: list[str] | None = None
         """Cell lines with training rows (this fit's and its ``init``'s); None: not recorded."""
+        self.without_rows: dict[str, list[str]] = {"drugs": [], "cell_lines": []}
+        """Drugs and lines that no training row named (a fit without ``init``): their
+        posterior draws are the measured ones' population (:meth:`posterior_draws`)."""
         self._draws: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
@@ -102,6 +104,7 @@ class SynergyBNN:
         # eval mode (no dropout) except while training steps run
         self.model = SynergyModel(net, cfg.likelihood, cfg.noise_effects).to(cfg.device).eval()
         self.guide = make_guide(self.model, cfg.guide_name)
+        self.without_rows = {"drugs": [], "cell_lines": []}
         self._draws = None
 
     @local_params()
@@ -205,29 +208,33 @@ class SynergyBNN:
 
         Such a drug (line) keeps its one-hot embedding column (the family's
         ``drug_identity_site`` / ``line_identity_site``) and its noise effect at their priors,
-        wider than anything the screen suggests; :func:`~.inference.unseen.pool_guide` gives
-        it the measured ones' population instead. Guides without scales (MAP) are left as is.
+        wider than anything the screen suggests. It is recorded in ``without_rows``, so that
+        its posterior draws come from the measured ones' population
+        (:func:`~.inference.unseen.borrowed_draws`), and the guide's parameters get that
+        population's moments (:func:`~.inference.unseen.pool_guide`; guides without scales,
+        MAP, are left as is).
         """
-        net, features = self.model.net, self.features
-        if not isinstance(self.guide, AutoNormal):
-            return
-        drug_sites, line_sites = [], []
-        if net.drug_identity_site and features.n_identity:  # (R, F): identities last
-            columns = slice(features.drug_matrix.shape[1] - features.n_identity, None)
-            drug_sites.append((net.drug_identity_site, columns))
-        n_lines = features.cell_matrix.shape[0]
-        if net.line_identity_site and torch.equal(features.cell_matrix.cpu(), torch.eye(n_lines)):
-            line_sites.append((net.line_identity_site, slice(None)))  # a column per line
-        if self.model.noise_effects:
-            drug_sites.append((DRUG_NOISE_SITE, None))
-        if self.model.line_noise:
-            line_sites.append((LINE_NOISE_SITE, None))
+        features = self.features
         drugs = set(train_rows["drug_a"]) | set(train_rows["drug_b"])
         lines = set(train_rows["cell_line"])
-        pool_guide(self.guide, drug_sites, torch.tensor([d in drugs for d in features.drugs]))
-        seen_lines = torch.tensor([c in lines for c in features.cell_lines])
-        pool_guide(self.guide, line_sites, seen_lines)
+        self.without_rows = {
+            "drugs": [d for d in features.drugs if d not in drugs],
+            "cell_lines": [c for c in features.cell_lines if c not in lines],
+        }
         self._draws = None
+        if not isinstance(self.guide, AutoNormal):
+            return
+        for sites, seen in zip(entity_sites(self.model, features), self._seen_masks(), strict=True):
+            pool_guide(self.guide, sites, seen)
+
+    def _seen_masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(D,)`` and ``(C,)``: which drugs and lines had training rows."""
+        masks = []
+        entities = {"drugs": self.features.drugs, "cell_lines": self.features.cell_lines}
+        for kind, names in entities.items():
+            unseen = set(self.without_rows[kind])
+            masks.append(torch.tensor([name not in unseen for name in names], dtype=torch.bool))
+        return masks[0], masks[1]
 
     def _check_converged(self, data: TrainData) -> None:
         """Raise :class:`TrainingDiverged` if the predictive mean misses the training rows by
@@ -299,6 +306,9 @@ class SynergyBNN:
         key = (num_samples, seed)
         if self._draws is None or self._draws.get("_key") != key:
             draws = draw_posterior(self.model, self.guide, num_samples, seed)
+            masks = self._seen_masks()
+            for sites, seen in zip(entity_sites(self.model, self.features), masks, strict=True):
+                draws = borrowed_draws(draws, sites, seen, seed)
             self._draws = {**draws, "_key": key}
         return {k: v for k, v in self._draws.items() if k != "_key"}
 
@@ -350,6 +360,7 @@ class SynergyBNN:
             "features": self.features.to_dict(),
             "scaling": asdict(self.scaling),
             "cell_lines_seen": self.cell_lines_seen,
+            "without_rows": self.without_rows,
             "model": self.model.state_dict(),
             "guide": self.guide.state_dict(),
         }
@@ -368,6 +379,8 @@ class SynergyBNN:
         bnn.guide.load_state_dict(state["guide"])
         bnn.scaling = Scaling(**state["scaling"])
         bnn.cell_lines_seen = state.get("cell_lines_seen")
+        # runs saved before this was recorded had their guide pooled only
+        bnn.without_rows = state.get("without_rows", bnn.without_rows)
         return bnn
 
     @local_params()

@@ -22,7 +22,7 @@ from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.errors import OptionError
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.predictive import draw_posterior, network_samples
-from synergy_ppl.inference.unseen import pooled_unseen
+from synergy_ppl.inference.unseen import borrowed_draws, pooled_unseen
 from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.model.guides import GUIDES, default_guide
 from synergy_ppl.model.network import SynergyModel, local_params
@@ -234,8 +234,42 @@ def test_a_drug_or_line_without_rows_gets_the_measured_ones_population(
         assert torch.allclose(new_loc, expected_loc)
         assert torch.allclose(new_scale, expected_scale, atol=1e-6)
         assert torch.equal(new_loc[seen], loc[seen])
+    assert bnn.without_rows[names] == [name]
+    # in each draw the unseen one takes a measured one's values, the same one at every site
+    draws = bnn.posterior_draws(30)
+    hidden_index = list(entities).index(name)
+    donors = []
+    for site in (identity_site, noise_site):
+        value = draws[site]  # (S, E) or (S, R, F) with the entities' columns last
+        rows = value.unsqueeze(-1) if value.dim() == 2 else value[..., -len(entities) :].mT
+        same = (rows == rows[:, hidden_index : hidden_index + 1]).all(-1)  # (S, E)
+        same[:, hidden_index] = False
+        donors.append(same)
+    assert (donors[0] & donors[1]).any(1).all()
     # never measured, the drug's or line's triples are still the wider ones
     bnn = SynergyBNN(config).fit(screen, split, progress=False)
     sd = bnn.sample(table).std(0).numpy()
     # 3 seeds: a hidden drug 1.14-1.17x, a hidden line 1.54-1.85x
     assert np.median(sd[hidden]) > 1.1 * np.median(sd[~hidden])
+
+
+def test_borrowed_draws_give_each_unseen_entity_a_measured_one_s_draw():
+    torch.manual_seed(0)
+    effects = torch.randn(500, 4)  # (S, E)
+    weight = torch.randn(500, 3, 6)  # (S, out, F): the last 4 columns are the entities'
+    seen = torch.tensor([True, False, True, True])
+    sites = [("effect", None), ("weight", slice(2, None))]
+    draws = {"effect": effects, "weight": weight, "other": torch.zeros(500)}
+    out = borrowed_draws(draws, sites, seen, seed=1)
+    assert out["other"] is draws["other"] and torch.equal(effects, draws["effect"])  # copies
+    assert torch.equal(out["effect"][:, seen], effects[:, seen])
+    assert torch.equal(out["weight"][..., [0, 1, 2, 4, 5]], weight[..., [0, 1, 2, 4, 5]])
+    donor = (out["effect"][:, 1:2] == effects).float().argmax(1)  # (S,)
+    assert seen[donor].all()
+    rows = torch.arange(500)
+    assert torch.equal(out["weight"][rows, :, 3], weight[rows, :, 2 + donor])  # the same donor
+    # a uniform pick of the three measured entities
+    assert torch.allclose(
+        torch.bincount(donor, minlength=4)[seen] / 500.0, torch.tensor(1 / 3), atol=0.07
+    )
+    assert borrowed_draws(draws, sites, torch.ones(4, dtype=torch.bool)) is draws

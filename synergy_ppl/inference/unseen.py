@@ -2,8 +2,12 @@
 
 A drug or cell line that no training row names keeps its latent parameters at their prior,
 which is usually far wider than the spread of the measured entities' posteriors. Being
-exchangeable with the measured ones, it is given their population instead
-(:func:`pooled_unseen`); :func:`pool_guide` does this in place on a mean-field guide.
+exchangeable with the measured ones, its posterior is their population, the mixture
+(1/E_seen) sum_e q(theta_e) over the seen entities e. :func:`borrowed_draws` draws from it
+exactly (each joint draw takes a random seen entity's values); :func:`pooled_unseen` matches
+it in moments, and :func:`pool_guide` writes those moments into a mean-field guide, for what
+reads the guide's parameters rather than its draws (priors for another fit).
+:func:`entity_sites` names a model's sites that hold one entry per drug or per line.
 """
 
 from __future__ import annotations
@@ -12,6 +16,73 @@ from collections.abc import Sequence
 
 import torch
 from pyro.infer.autoguide import AutoNormal
+
+from ..data.features import FeatureSet
+from ..model.network import DRUG_NOISE_SITE, LINE_NOISE_SITE, SynergyModel
+
+Site = tuple[str, slice | None]
+"""A site name and, for a weight ``(out, F)`` with one column per entity, those columns
+(None: a site with one entry per entity, ``(E,)``)."""
+
+
+def entity_sites(model: SynergyModel, features: FeatureSet) -> tuple[list[Site], list[Site]]:
+    """The sites of ``model`` that hold one entry per drug, and those that hold one per line.
+
+    A family's ``drug_identity_site`` (the columns that take the drugs' one-hot identities)
+    and ``line_identity_site`` (when the lines are one-hot), and the noise effects of each.
+    """
+    net = model.net
+    drug_sites: list[Site] = []
+    line_sites: list[Site] = []
+    if net.drug_identity_site and features.n_identity:  # (R, F): identities last
+        columns = slice(features.drug_matrix.shape[1] - features.n_identity, None)
+        drug_sites.append((net.drug_identity_site, columns))
+    n_lines = features.cell_matrix.shape[0]
+    if net.line_identity_site and torch.equal(features.cell_matrix.cpu(), torch.eye(n_lines)):
+        line_sites.append((net.line_identity_site, slice(None)))  # a column per line
+    if model.noise_effects:
+        drug_sites.append((DRUG_NOISE_SITE, None))
+    if model.line_noise:
+        line_sites.append((LINE_NOISE_SITE, None))
+    return drug_sites, line_sites
+
+
+def borrowed_draws(
+    draws: dict[str, torch.Tensor], sites: Sequence[Site], seen: torch.Tensor, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """Joint draws in which each entity without data takes a random seen entity's values.
+
+    ``draws`` maps a site to ``(S, ...)``; ``seen`` ``(E,)`` marks the entities with data.
+    In draw s an unseen entity u takes, at every site of ``sites``, the values of the same
+    seen entity e_su ~ Uniform(seen entities) in that draw. Draw s of e is a draw of q(theta_e),
+    so the result is an exact draw of the population (1/E_seen) sum_e q(theta_e), keeping
+    what moment matching (:func:`pooled_unseen`) loses: the correlation between an entity's
+    factors and between its embedding and its noise effect, and the population's tails.
+
+    Returns a new dict; the sites' tensors are copies, the others ``draws``' own.
+    """
+    if seen.all() or not seen.any() or not sites:
+        return draws
+    n_draws = next(iter(draws.values())).shape[0]
+    seen_index = torch.nonzero(seen).squeeze(-1)
+    unseen_index = torch.nonzero(~seen).squeeze(-1)
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(seen_index), (n_draws, len(unseen_index)), generator=generator)
+    donors = seen_index[picks]  # (S, U)
+    rows = torch.arange(n_draws).unsqueeze(-1)  # (S, 1)
+    out = dict(draws)
+    for site, columns in sites:
+        value = draws[site].clone()
+        at = tuple(t.to(value.device) for t in (rows, unseen_index))
+        donor = donors.to(value.device)
+        if columns is None:  # (S, E)
+            value[at] = value[at[0], donor]
+        else:  # (S, out, F): the entities' columns
+            block = value[..., columns].movedim(-1, 1)  # (S, E, out)
+            block[at] = block[at[0], donor]
+            value[..., columns] = block.movedim(1, -1)
+        out[site] = value
+    return out
 
 
 def pooled_unseen(
@@ -34,9 +105,7 @@ def pooled_unseen(
     return torch.where(unseen, mean, loc), torch.where(unseen, sd, scale)
 
 
-def pool_guide(
-    guide: AutoNormal, sites: Sequence[tuple[str, slice | None]], seen: torch.Tensor
-) -> None:
+def pool_guide(guide: AutoNormal, sites: Sequence[Site], seen: torch.Tensor) -> None:
     """Replace, in ``guide``, the unseen entities' posteriors at ``sites`` by the population.
 
     Each site is ``(name, columns)``: ``columns`` None for a site with one entry per entity
