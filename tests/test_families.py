@@ -235,17 +235,20 @@ def test_a_drug_or_line_without_rows_gets_the_measured_ones_population(
         assert torch.allclose(new_scale, expected_scale, atol=1e-6)
         assert torch.equal(new_loc[seen], loc[seen])
     assert bnn.without_rows[names] == [name]
-    # in each draw the unseen one takes a measured one's values, the same one at every site
     draws = bnn.posterior_draws(30)
-    hidden_index = list(entities).index(name)
-    donors = []
-    for site in (identity_site, noise_site):
-        value = draws[site]  # (S, E) or (S, R, F) with the entities' columns last
-        rows = value.unsqueeze(-1) if value.dim() == 2 else value[..., -len(entities) :].mT
-        same = (rows == rows[:, hidden_index : hidden_index + 1]).all(-1)  # (S, E)
-        same[:, hidden_index] = False
-        donors.append(same)
-    assert (donors[0] & donors[1]).any(1).all()
+    if column == "cell_line":  # a line's draws are those of its pooled guide
+        guide_draws = draw_posterior(bnn.model, bnn.guide, 30, seed=0)
+        assert all(torch.equal(draws[k], guide_draws[k]) for k in (identity_site, noise_site))
+    else:  # in each draw the unseen drug takes a measured one's values, the same at every site
+        hidden_index = list(entities).index(name)
+        donors = []
+        for site in (identity_site, noise_site):
+            value = draws[site]  # (S, E) or (S, R, F) with the entities' columns last
+            rows = value.unsqueeze(-1) if value.dim() == 2 else value[..., -len(entities) :].mT
+            same = (rows == rows[:, hidden_index : hidden_index + 1]).all(-1)  # (S, E)
+            same[:, hidden_index] = False
+            donors.append(same)
+        assert (donors[0] & donors[1]).any(1).all()
     # never measured, the drug's or line's triples are still the wider ones
     bnn = SynergyBNN(config).fit(screen, split, progress=False)
     sd = bnn.sample(table).std(0).numpy()
