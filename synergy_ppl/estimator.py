@@ -9,7 +9,7 @@ lives in :mod:`synergy_ppl.config` and is re-exported here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,16 +22,24 @@ from .data import DataError, Screen, Split
 from .data.features import FeatureSet, build_features, encode_pairs
 from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
-from .inference.predictive import draw_posterior, network_samples, observation_samples
+from .inference.predictive import (
+    draw_posterior,
+    network_samples,
+    observation_samples,
+    summarise,
+)
 from .inference.svi import History, TrainData, learning_rate_advice, train
-from .inference.unseen import borrowed_draws, entity_sites, pool_guide, pooled_unseen
+from .inference.unseen import (
+    borrowed_draws,
+    entity_sites,
+    pool_guide,
+    pooled_unseen,
+    with_new_drugs,
+)
 from .model.families import FAMILIES, own_options
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
-    DRUG_NOISE_SITE,
-    EFFECT_SITES,
-    PAIR_EFFECT_SITE,
     SynergyModel,
     dummy_triples,
     local_params,
@@ -44,8 +52,6 @@ __all__ = [
     "summarise",
 ]
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-"""Predictive quantiles that :func:`summarise` reports (columns ``q05 ... q95``)."""
 DIVERGED_RMSE = 3.0
 """Training RMSE of the predictive mean, in score SDs, above which a fit counts as diverged:
 predicting the mean scores 1, and a fit three times worse on its own training rows has been
@@ -93,6 +99,9 @@ class SynergyBNN:
         self.without_rows: dict[str, list[str]] = {"drugs": [], "cell_lines": []}
         """Drugs and lines that no training row named (a fit without ``init``): their
         posterior draws are the measured ones' population (:meth:`posterior_draws`)."""
+        self.validation_metrics: dict | None = None
+        """With ``config.refit``: the early-stopped fit's metrics on the validation rows, which
+        the refitted model has trained on."""
         self._draws: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
@@ -142,9 +151,12 @@ class SynergyBNN:
             The measured rows (and the drugs' SMILES for fingerprints).
         split : Split, optional
             Rows to train on (``split.train``) and to early-stop on (``split.val``); its test
-            rows are not used here. None (the default) trains on every row of ``screen``
-            with no validation part: every one of ``config.epochs`` epochs runs (no early
-            stopping) and the last one is kept.
+            rows are not used here. With ``config.refit`` (the default) the model is then
+            trained afresh on the training and validation rows together, for as many epochs
+            as early stopping kept, and ``validation_metrics`` are the early-stopped fit's.
+            None (the default) trains on every row of ``screen`` with no validation part:
+            every one of ``config.epochs`` epochs runs (no early stopping) and the last one
+            is kept.
         progress : bool
             Show a progress bar.
         init : SynergyBNN, optional
@@ -170,16 +182,53 @@ class SynergyBNN:
                 cell_components=cfg.cell_components,
             )
         else:
-            features = init.features.with_new_drugs(_new_drug_smiles(screen, init.features))
-        torch.manual_seed(cfg.seed)  # the trunk's initial weights
+            smiles = {drug: screen.smiles.get(drug) for drug in screen.drugs}
+            features = init.features.with_new_drugs(smiles)  # grown by the drugs it lacks
+        self._start(features, init, priors)
+        every_row = np.arange(len(screen.table))
+        train_rows = screen.table.iloc[every_row if split is None else split.train]
+        val_rows = screen.table.iloc[every_row[:0] if split is None else split.val]
+        self._take_rows(train_rows, init)
+        data = self._train_data(train_rows, val_rows)
+        training = cfg.training(anchored=init is not None)
+        self.history = train(self.model, self.guide, data, training, progress)
+        self.validation_metrics = None
+        if init is None:
+            self._pool_unseen(train_rows)
+        if cfg.refit and len(val_rows):
+            self.validation_metrics = self.evaluate(val_rows)
+            stopped = self.history
+            train_rows = pd.concat([train_rows, val_rows])
+            self._start(features, init, priors)
+            self._take_rows(train_rows, init)
+            data = self._train_data(train_rows, val_rows.iloc[:0])
+            again = replace(training, epochs=stopped.best_epoch + 1, min_steps=0)
+            refitted = train(self.model, self.guide, data, again, progress)
+            stopped.refit_epochs = len(refitted.elbo)
+            stopped.seconds += refitted.seconds
+            if init is None:
+                self._pool_unseen(train_rows)
+        self._check_converged(data)
+        return self
+
+    @local_params()
+    def _start(
+        self,
+        features: FeatureSet,
+        init: SynergyBNN | None,
+        priors: Mapping[str, dist.Distribution] | None,
+    ) -> None:
+        """Build the model and guide afresh: seeded initial weights, ``init``'s parameters
+        as the starting point, ``priors`` in place of the configured prior."""
+        torch.manual_seed(self.config.seed)  # the trunk's initial weights
         self._build(features)
         if init is not None:
             self._start_from(init)
         if priors:
             set_priors(self.model, priors)
-        every_row = np.arange(len(screen.table))
-        train_rows = screen.table.iloc[every_row if split is None else split.train]
-        val_rows = screen.table.iloc[every_row[:0] if split is None else split.val]
+
+    def _take_rows(self, train_rows: pd.DataFrame, init: SynergyBNN | None) -> None:
+        """Record the lines trained on and, without ``init``, standardise by these rows."""
         seen = set(train_rows["cell_line"].astype(str))
         if init is not None:
             seen |= set(init.cell_lines_seen or init.features.cell_lines)
@@ -189,18 +238,14 @@ class SynergyBNN:
             self.scaling = Scaling(mean, sd)
         if not self.scaling.sd > 0:
             raise DataError("all training scores are equal; there is nothing to learn.")
-        data = TrainData(
+
+    def _train_data(self, train_rows: pd.DataFrame, val_rows: pd.DataFrame) -> TrainData:
+        return TrainData(
             self._triples(train_rows),
             self._standardise(train_rows["score"]),
             self._triples(val_rows),
             self._standardise(val_rows["score"]),
         )
-        training = cfg.training(anchored=init is not None)
-        self.history = train(self.model, self.guide, data, training, progress)
-        if init is None:
-            self._pool_unseen(train_rows)
-        self._check_converged(data)
-        return self
 
     @local_params()
     def _pool_unseen(self, train_rows: pd.DataFrame) -> None:
@@ -400,34 +445,5 @@ class SynergyBNN:
             for k, v in state["model"].items()
         }
         new_drugs = len(features.drugs) - len(self.features.drugs)
-        for key, value in state["guide"].items():
-            kind, _, param = key.partition(".")  # "locs.net.drug_effect_unconstrained"
-            site = param.removesuffix("_unconstrained")
-            if site not in (*EFFECT_SITES, DRUG_NOISE_SITE):
-                continue
-            # a new drug's effects (and noise effect): mean 0, as uncertain as the least-known
-            # drug's
-            fill = 0.0 if kind == "locs" else value.max().item()
-            for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
-                shape = list(value.shape)
-                shape[dim] = new_drugs
-                value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
-            state["guide"][key] = value
+        state["guide"] = with_new_drugs(state["guide"], new_drugs)
         return SynergyBNN.from_state(state)
-
-
-def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:
-    """``pairs`` plus the mean, std and quantiles of ``samples`` ``(S, N)`` per row."""
-    out = pairs.reset_index(drop=True).copy()
-    out["mean"] = samples.mean(0).numpy()
-    out["std"] = samples.std(0).numpy()
-    levels = torch.tensor(QUANTILES, dtype=samples.dtype)
-    for level, values in zip(QUANTILES, torch.quantile(samples, levels, dim=0), strict=True):
-        out[f"q{int(round(level * 100)):02d}"] = values.numpy()
-    return out
-
-
-def _new_drug_smiles(screen: Screen, features: FeatureSet) -> dict[str, str]:
-    """Drug name -> SMILES of the screen's drugs that ``features`` does not know yet."""
-    known = set(features.drugs)
-    return {d: screen.smiles.get(d) for d in screen.drugs if d not in known}

@@ -216,10 +216,13 @@ def fit_run(
     metrics = {
         part: bnn.evaluate(screen.table.iloc[rows]) for part, rows in parts.items() if len(rows)
     }
+    if bnn.validation_metrics is not None:  # the refitted model trained on the val rows
+        metrics["val"] = bnn.validation_metrics
     check_finite_metrics(metrics)
     metrics["fit_seconds"] = bnn.history.seconds
     metrics["epochs_run"] = len(bnn.history.elbo)
     metrics["best_epoch"] = bnn.history.best_epoch + 1
+    metrics["refit_epochs"] = bnn.history.refit_epochs
     metrics["data"] = {
         "rows_read": screen.n_rows_read,
         "triples": len(screen.table),

@@ -274,3 +274,40 @@ def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
     stopped_early = len(history.elbo) < 40
     assert not stopped_early or len(history.elbo) - 1 - history.best_epoch >= 5
     assert np.isfinite(history.validation["nll"]).all()
+
+
+def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
+    screen = make_demo_screen()
+    split = DataConfig().split_of(screen)
+    config = ModelConfig(rank=8, epochs=40, patience=5)
+    bnn = SynergyBNN(config).fit(screen, split, progress=False)
+    stopped = SynergyBNN(replace(config, refit=False)).fit(screen, split, progress=False)
+    history = bnn.history
+    assert history.elbo == stopped.history.elbo and history.best_epoch == stopped.history.best_epoch
+    assert history.refit_epochs == history.best_epoch + 1 and stopped.history.refit_epochs == 0
+    # the validation metrics are the early-stopped fit's, on rows it had not trained on
+    assert bnn.validation_metrics == stopped.evaluate(screen.table.iloc[split.val])
+    assert stopped.validation_metrics is None
+    # the model is a fit on both parts (scaled by both) for that many epochs
+    both = Split(np.concatenate([split.train, split.val]), np.arange(0), split.test, "both")
+    epochs = history.best_epoch + 1
+    fresh = SynergyBNN(replace(config, epochs=epochs)).fit(screen, both, progress=False)
+    test = screen.table.iloc[split.test]
+    assert bnn.scaling == fresh.scaling
+    assert torch.equal(bnn.sample(test), fresh.sample(test))
+
+
+def test_fit_no_refit_flag_keeps_the_early_stopped_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(["fit", "--epochs", "3", "--rank", "8", "--no-refit", "--quiet", "--out", str(out)])
+        == 0
+    )
+    assert json.loads((out / "config.json").read_text())["model"]["refit"] is False
+    assert json.loads((out / "metrics.json").read_text())["refit_epochs"] == 0
+    assert "then" not in capsys.readouterr().out
+    assert (
+        main(["fit", "--epochs", "3", "--rank", "8", "--quiet", "--out", str(tmp_path / "b")]) == 0
+    )
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["refit_epochs"] >= 1
+    assert "on the training and validation rows" in capsys.readouterr().out

@@ -11,7 +11,8 @@ import torch
 from ..acquisition import STRATEGIES, make_strategy
 from ..data import read_pairs, read_smiles
 from ..errors import OptionError
-from ..estimator import SynergyBNN, summarise
+from ..estimator import SynergyBNN
+from ..inference.predictive import summarise
 from ..options import check_range
 from ..outputs import check_file, prepare_file
 from ..runs import load_fit, read_screen

@@ -66,9 +66,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
         prior_from=settings.prior_from,
         transfer=settings.transfer,
     )
+    refit = metrics["refit_epochs"]
     print(
         f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
-        f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']})"
+        f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']}"
+        + (
+            f"; then {refit} on the training and validation rows; val = the first fit's)"
+            if refit
+            else ")"
+        )
     )
     _print_data_summary(metrics["data"])
     _print_metrics(metrics)

@@ -157,6 +157,12 @@ def _add_model_options(
         help="validation loss that early stopping watches: the predictive's NLL (default) or "
         "the posterior median's RMSE",
     )
+    group.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        help="after early stopping, train afresh on the training and validation rows for the "
+        "epochs it kept (default: on)",
+    )
     group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
     group.add_argument(
         "--trunk-anchor",
@@ -216,7 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     diag = sub.add_parser("diagnose", help="posterior diagnostics and a report of a fitted run")
     diag.add_argument("--run", required=True, help="run directory written by fit")
-    diag.add_argument("--part", choices=["test", "val", "train"], default="test")
+    diag.add_argument(
+        "--part",
+        choices=["test", "val", "train"],
+        default="test",
+        help="rows to diagnose (test; val rows are training rows of a refitted model)",
+    )
     diag.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
     diag.add_argument("--out", help="output folder (default <run>/diagnostics)")
     diag.add_argument("--overwrite", action="store_true", help="replace an existing --out")

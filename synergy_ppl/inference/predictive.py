@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import torch
 from pyro import poutine
 from pyro.infer import Predictive
 from pyro.infer.autoguide import AutoGuide
 
 from ..model.network import SynergyModel, Triples, dummy_triples, local_params
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+"""Predictive quantiles that :func:`summarise` reports (columns ``q05 ... q95``)."""
 
 
 @local_params()
@@ -122,3 +126,14 @@ def _draw_noise(
     """Each draw's measurement noise around 0, batch ``(S, 1)``, or ``(S, N)`` with noise
     effects (each row's width from its line and drugs, ``triples`` the rows)."""
     return model.likelihood.predictive_noise(draws, model.row_noise_scale(draws, triples))
+
+
+def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:
+    """``pairs`` plus the mean, std and quantiles of ``samples`` ``(S, N)`` per row."""
+    out = pairs.reset_index(drop=True).copy()
+    out["mean"] = samples.mean(0).numpy()
+    out["std"] = samples.std(0).numpy()
+    levels = torch.tensor(QUANTILES, dtype=samples.dtype)
+    for level, values in zip(QUANTILES, torch.quantile(samples, levels, dim=0), strict=True):
+        out[f"q{int(round(level * 100)):02d}"] = values.numpy()
+    return out

@@ -51,7 +51,11 @@ class History:
     """Name of :data:`STOPPING_LOSSES` -> that validation loss per epoch (standardised scale);
     empty without validation rows."""
     best_epoch: int = 0
+    refit_epochs: int = 0
+    """Epochs of the fit afresh on the training and validation rows (``ModelConfig.refit``)
+    after these; 0: none."""
     seconds: float = 0.0
+    """Training seconds, the refit's included."""
 
 
 @local_params()

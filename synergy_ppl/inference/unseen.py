@@ -7,7 +7,8 @@ exchangeable with the measured ones, its posterior is their population, the mixt
 exactly (each joint draw takes a random seen entity's values); :func:`pooled_unseen` matches
 it in moments, and :func:`pool_guide` writes those moments into a mean-field guide, for what
 reads the guide's parameters rather than its draws (priors for another fit).
-:func:`entity_sites` names a model's sites that hold one entry per drug or per line.
+:func:`entity_sites` names a model's sites that hold one entry per drug or per line;
+:func:`with_new_drugs` grows a guide's state by drugs added after the fit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import torch
 from pyro.infer.autoguide import AutoNormal
 
 from ..data.features import FeatureSet
-from ..model.network import DRUG_NOISE_SITE, LINE_NOISE_SITE, SynergyModel
+from ..model.network import (
+    DRUG_NOISE_SITE,
+    EFFECT_SITES,
+    LINE_NOISE_SITE,
+    PAIR_EFFECT_SITE,
+    SynergyModel,
+)
 
 Site = tuple[str, slice | None]
 """A site name and, for a weight ``(out, F)`` with one column per entity, those columns
@@ -128,3 +135,25 @@ def pool_guide(guide: AutoNormal, sites: Sequence[Site], seen: torch.Tensor) -> 
             loc[:, columns], scale[:, columns] = (t.T for t in pooled)
         state[loc_key], state[scale_key] = loc, scale_map.inv(scale)
     guide.load_state_dict(state)
+
+
+def with_new_drugs(guide_state: dict[str, torch.Tensor], new_drugs: int) -> dict[str, torch.Tensor]:
+    """A mean-field guide's state with ``new_drugs`` more drugs at its per-drug sites.
+
+    A drug added after the fit (for prediction) has no rows: its latent effects
+    (``EFFECT_SITES``) and noise effect get mean 0 and the largest scale of any fitted drug,
+    as uncertain as the least-known one. Other entries are returned as they are.
+    """
+    grown = dict(guide_state)
+    for key, value in guide_state.items():
+        kind, _, param = key.partition(".")  # "locs.net.drug_effect_unconstrained"
+        site = param.removesuffix("_unconstrained")
+        if site not in (*EFFECT_SITES, DRUG_NOISE_SITE):
+            continue
+        fill = 0.0 if kind == "locs" else value.max().item()
+        for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
+            shape = list(value.shape)
+            shape[dim] = new_drugs
+            value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
+        grown[key] = value
+    return grown

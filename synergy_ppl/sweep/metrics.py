@@ -20,6 +20,7 @@ FIT_EXTRAS = (
     "fit_seconds",
     "epochs_run",
     "best_epoch",
+    "refit_epochs",
     "data.rows_read",
     "data.triples",
     "data.replicate_rows_averaged",
