@@ -280,8 +280,9 @@ def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
     config = ModelConfig(rank=8, epochs=40, patience=5)
-    bnn = SynergyBNN(config).fit(screen, split, progress=False)
-    stopped = SynergyBNN(replace(config, refit=False)).fit(screen, split, progress=False)
+    assert not config.refit  # off by default
+    bnn = SynergyBNN(replace(config, refit=True)).fit(screen, split, progress=False)
+    stopped = SynergyBNN(config).fit(screen, split, progress=False)
     history = bnn.history
     assert history.elbo == stopped.history.elbo and history.best_epoch == stopped.history.best_epoch
     assert history.refit_epochs == history.best_epoch + 1 and stopped.history.refit_epochs == 0
@@ -297,17 +298,12 @@ def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
     assert torch.equal(bnn.sample(test), fresh.sample(test))
 
 
-def test_fit_no_refit_flag_keeps_the_early_stopped_model(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert (
-        main(["fit", "--epochs", "3", "--rank", "8", "--no-refit", "--quiet", "--out", str(out)])
-        == 0
-    )
-    assert json.loads((out / "config.json").read_text())["model"]["refit"] is False
-    assert json.loads((out / "metrics.json").read_text())["refit_epochs"] == 0
+def test_fit_refits_only_with_the_refit_flag(tmp_path, capsys):
+    fast = ["fit", "--epochs", "3", "--rank", "8", "--quiet"]
+    assert main([*fast, "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["model"]["refit"] is False
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())["refit_epochs"] == 0
     assert "then" not in capsys.readouterr().out
-    assert (
-        main(["fit", "--epochs", "3", "--rank", "8", "--quiet", "--out", str(tmp_path / "b")]) == 0
-    )
+    assert main([*fast, "--refit", "--out", str(tmp_path / "b")]) == 0
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["refit_epochs"] >= 1
     assert "on the training and validation rows" in capsys.readouterr().out

@@ -255,7 +255,6 @@ def pretrained_model(
         epochs=sim.pretrain_epochs,
         batch_size=sim.pretrain_batch_size,
         dropout=sim.pretrain_dropout,
-        refit=False,  # its 5% validation rows add little to 65,000, and a refit doubles it
     )
     bnn = SynergyBNN(config).fit(screen, split, progress=progress)
     metrics = bnn.evaluate(screen.table.iloc[split.test])
