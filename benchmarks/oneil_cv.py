@@ -202,9 +202,9 @@ def fit_point(data: DataConfig, args: argparse.Namespace) -> dict:
 def fit_baseline(data: DataConfig, args: argparse.Namespace) -> dict:
     """Fit the one-hot MLP on the training part and return its test metrics.
 
-    Its interval SD is the residual SD on the validation part. With ``--refit``, as the
-    Bayesian fits then do, its test predictions come from a second fit on the training and
-    validation parts together.
+    Its interval SD is the residual SD on the validation part. With the library's ``refit``
+    (the default), as the Bayesian fits do, its test predictions then come from a second fit
+    on the training and validation parts together.
     """
     screen = data.load()
     split = data.split_of(screen)
@@ -323,7 +323,7 @@ def main() -> None:
         "--refit",
         action=argparse.BooleanOptionalAction,
         help="refit on the training and validation parts after early stopping (default: the "
-        "library's, off); the one-hot MLP follows it too",
+        "library's, on); the one-hot MLP follows it too",
     )
     parser.add_argument("--num-samples", type=int, default=200, help="predictive draws")
     parser.add_argument("--seed", type=int, default=0)

@@ -103,10 +103,10 @@ class ModelConfig:
     patience: int | None = None
     stop_on: str = "nll"
     """The validation loss early stopping watches: ``nll`` or ``rmse`` (``STOPPING_LOSSES``)."""
-    refit: bool = False
+    refit: bool = True
     """With validation rows: once early stopping has chosen the epoch, train afresh on the
-    training and validation rows together for that many epochs (``SynergyBNN.fit``). Off by
-    default: it helps on O'Neil and hurts on the small demo (``benchmarks/README.md``)."""
+    training and validation rows together for that many epochs (``SynergyBNN.fit``); it won
+    on O'Neil and NCI-ALMANAC screens (``benchmarks/README.md``)."""
     num_particles: int = 1
     weight_decay: float | None = None
     trunk_anchor: float = 0.0

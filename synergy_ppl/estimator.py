@@ -151,7 +151,7 @@ class SynergyBNN:
             The measured rows (and the drugs' SMILES for fingerprints).
         split : Split, optional
             Rows to train on (``split.train``) and to early-stop on (``split.val``); its test
-            rows are not used here. With ``config.refit`` the model is then
+            rows are not used here. With ``config.refit`` (the default) the model is then
             trained afresh on the training and validation rows together, for as many epochs
             as early stopping kept, and ``validation_metrics`` are the early-stopped fit's.
             None (the default) trains on every row of ``screen`` with no validation part:

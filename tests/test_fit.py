@@ -280,9 +280,9 @@ def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
     config = ModelConfig(rank=8, epochs=40, patience=5)
-    assert not config.refit  # off by default
-    bnn = SynergyBNN(replace(config, refit=True)).fit(screen, split, progress=False)
-    stopped = SynergyBNN(config).fit(screen, split, progress=False)
+    assert config.refit  # the default
+    bnn = SynergyBNN(config).fit(screen, split, progress=False)
+    stopped = SynergyBNN(replace(config, refit=False)).fit(screen, split, progress=False)
     history = bnn.history
     assert history.elbo == stopped.history.elbo and history.best_epoch == stopped.history.best_epoch
     assert history.refit_epochs == history.best_epoch + 1 and stopped.history.refit_epochs == 0
@@ -292,18 +292,18 @@ def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
     # the model is a fit on both parts (scaled by both) for that many epochs
     both = Split(np.concatenate([split.train, split.val]), np.arange(0), split.test, "both")
     epochs = history.best_epoch + 1
-    fresh = SynergyBNN(replace(config, epochs=epochs)).fit(screen, both, progress=False)
+    fresh = SynergyBNN(replace(config, epochs=epochs)).fit(screen, both, progress=False)  # no val
     test = screen.table.iloc[split.test]
     assert bnn.scaling == fresh.scaling
     assert torch.equal(bnn.sample(test), fresh.sample(test))
 
 
-def test_fit_refits_only_with_the_refit_flag(tmp_path, capsys):
+def test_fit_no_refit_flag_keeps_the_early_stopped_model(tmp_path, capsys):
     fast = ["fit", "--epochs", "3", "--rank", "8", "--quiet"]
-    assert main([*fast, "--out", str(tmp_path / "a")]) == 0
+    assert main([*fast, "--no-refit", "--out", str(tmp_path / "a")]) == 0
     assert json.loads((tmp_path / "a" / "config.json").read_text())["model"]["refit"] is False
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["refit_epochs"] == 0
     assert "then" not in capsys.readouterr().out
-    assert main([*fast, "--refit", "--out", str(tmp_path / "b")]) == 0
+    assert main([*fast, "--out", str(tmp_path / "b")]) == 0
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["refit_epochs"] >= 1
     assert "on the training and validation rows" in capsys.readouterr().out

@@ -255,6 +255,7 @@ def pretrained_model(
         epochs=sim.pretrain_epochs,
         batch_size=sim.pretrain_batch_size,
         dropout=sim.pretrain_dropout,
+        refit=False,  # the active-learning benchmarks measured the early-stopped pretraining
     )
     bnn = SynergyBNN(config).fit(screen, split, progress=progress)
     metrics = bnn.evaluate(screen.table.iloc[split.test])
