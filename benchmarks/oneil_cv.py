@@ -210,10 +210,10 @@ def fit_baseline(data: DataConfig, args: argparse.Namespace) -> dict:
     split = data.split_of(screen)
     epochs = 1 if args.smoke else BASELINE_EPOCHS
     seed = args.seed or 0
-    predictions, seconds = fit_and_predict(
-        screen.table, split.train, {"val": split.val, "test": split.test}, epochs, seed
-    )
-    if ModelConfig().refit if args.refit is None else args.refit:
+    refit = ModelConfig().refit if args.refit is None else args.refit
+    first = {"val": split.val} if refit else {"val": split.val, "test": split.test}
+    predictions, seconds = fit_and_predict(screen.table, split.train, first, epochs, seed)
+    if refit:  # the test predictions from a second fit on both parts
         every = np.concatenate([split.train, split.val])
         refitted, more = fit_and_predict(screen.table, every, {"test": split.test}, epochs, seed)
         predictions["test"], seconds = refitted["test"], seconds + more

@@ -213,11 +213,12 @@ def fit_run(
     split = data_config.split_of(screen)
     bnn = SynergyBNN(model_config).fit(screen, split, progress=progress, init=init, priors=priors)
     parts = {"train": split.train, "val": split.val, "test": split.test}
-    metrics = {
-        part: bnn.evaluate(screen.table.iloc[rows]) for part, rows in parts.items() if len(rows)
-    }
-    if bnn.validation_metrics is not None:  # the refitted model trained on the val rows
-        metrics["val"] = bnn.validation_metrics
+    metrics = {}
+    for part, rows in parts.items():
+        if part == "val" and bnn.validation_metrics is not None:
+            metrics[part] = bnn.validation_metrics  # the refitted model trained on these rows
+        elif len(rows):
+            metrics[part] = bnn.evaluate(screen.table.iloc[rows])
     check_finite_metrics(metrics)
     metrics["fit_seconds"] = bnn.history.seconds
     metrics["epochs_run"] = len(bnn.history.elbo)
