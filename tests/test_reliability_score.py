@@ -138,6 +138,28 @@ def test_raw_counts_are_refused_naming_the_rows(tmp_path: Path, capsys, layout: 
         read_wells(at_bound)
 
 
+@pytest.mark.parametrize("layout", ["generic", "viability", "almanac"])
+def test_fractions_are_refused_not_scored_as_percentages(
+    tmp_path: Path, capsys, layout: str
+) -> None:
+    # Old code: viability 0.83 read as 0.83 %, i.e. every well ~99 % inhibited, exit 0.
+    table = as_layout(wells_table(), layout)
+    value = "inhibition" if layout == "generic" else "viability"
+    table[value] /= 100
+    path = tmp_path / "fractions.csv"
+    table.to_csv(path, index=False)
+    status, lines = score(path, tmp_path / "out.csv", capsys)
+    assert status == 2
+    assert_one_error_line(lines, str(path), f"column '{value}'", "multiply by 100")
+    assert not (tmp_path / "out.csv").exists()
+
+    hand_built = wells_table().assign(response=lambda w: w["response"] / 100)
+    with pytest.raises(DoseResponseError, match="multiply by 100"):
+        score_wells(hand_built)
+    percentages = wells_table()  # a real screen's wells: accepted
+    assert np.isfinite(score_wells(percentages)["synergy"]).all()
+
+
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [

@@ -17,13 +17,16 @@ import pandas as pd
 from ..data import read_table
 from .wells import (
     _FIX_DRUG_NAMES,
+    _FIX_FRACTIONS,
     _FIX_NEGATIVE_DOSES,
     _MAX_LISTED,
     MAX_ABS_RESPONSE,
+    MAX_FRACTION_RESPONSE,
     UNKNOWN_CELL_LINE,
     WELL_COLUMNS,
     DoseResponseError,
     _listed,
+    looks_like_fractions,
 )
 
 _IN_MEMORY = "wells table"  # how messages name a DataFrame given instead of a file
@@ -230,8 +233,9 @@ def _checked_rows(raw: pd.DataFrame, columns: dict[str, str], layout: str) -> pd
     and responses.
 
     Checks, in order: no rows, duplicated column names, empty names, doses or responses,
-    non-numeric and non-finite doses or responses, negative doses, and responses beyond
-    :data:`MAX_ABS_RESPONSE`. Rows are numbered as a user counts them (1 = first data row).
+    non-numeric and non-finite doses or responses, negative doses, responses beyond
+    :data:`MAX_ABS_RESPONSE`, and a response column of fractions (every value within
+    :data:`MAX_FRACTION_RESPONSE`). Rows are numbered as a user counts them (1 = first data row).
     """
     if raw.empty:
         raise DoseResponseError(
@@ -289,6 +293,11 @@ def _checked_rows(raw: pd.DataFrame, columns: dict[str, str], layout: str) -> pd
         "responses must be % viability or % inhibition -- normalise raw readouts (counts, "
         "luminescence) to % of the untreated control first",
     )
+    if looks_like_fractions(numbers[column]):
+        raise DoseResponseError(
+            f"column {column!r} holds only values within +-{MAX_FRACTION_RESPONSE:g}; "
+            + _FIX_FRACTIONS
+        )
     return raw.assign(**numbers)
 
 

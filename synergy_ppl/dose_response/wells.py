@@ -28,6 +28,12 @@ UNKNOWN_CELL_LINE = "unknown"
 # Beyond +-1000 a value cannot be a percentage: it is a raw count or luminescence reading, whose
 # Bliss product E_A E_B / 100 would turn into synergy scores of 1e13.
 MAX_ABS_RESPONSE = 1000.0
+# A table of percentages whose every response lies within +-1.5 would be a screen in which no
+# drug moved any well by more than 1.5 points, controls included (untreated viability is 100):
+# such a table holds fractions (viability 0.83 for 83 %), which read as percentages would score
+# every well as ~99 % inhibited.
+MAX_FRACTION_RESPONSE = 1.5
+_FIX_FRACTIONS = "these look like fractions: responses must be percentages, so multiply by 100"
 
 _MAX_LISTED = 5  # blocks or rows named in one error or warning message
 # Fixes named both for input rows (layouts) and for wells of a normalised table.
@@ -70,7 +76,8 @@ def validate_wells(wells: pd.DataFrame) -> None:
     DoseResponseError
         Naming the offending blocks, when a column is missing or not numeric; the table has no
         wells; a block id, drug name, cell line, dose or response is missing; a dose or response
-        is not finite; a dose is negative; a response is beyond :data:`MAX_ABS_RESPONSE`; or a
+        is not finite; a dose is negative; a response is beyond :data:`MAX_ABS_RESPONSE`; every
+        response is within :data:`MAX_FRACTION_RESPONSE` (fractions, not percentages); or a
         block lacks combination wells, lacks single-agent wells of a drug, has fewer than two
         doses of a drug, or has a combination dose without a single-agent well of that drug at
         that dose.
@@ -115,10 +122,21 @@ def validate_wells(wells: pd.DataFrame) -> None:
         f"have responses beyond +-{MAX_ABS_RESPONSE:g} % inhibition",
         "responses must be percentages; normalise raw readouts to % of the untreated control",
     )
+    if looks_like_fractions(wells["response"]):
+        raise DoseResponseError(
+            f"every response lies within +-{MAX_FRACTION_RESPONSE:g} % inhibition; "
+            + _FIX_FRACTIONS
+        )
     problems = _block_problems(wells)
     if problems:
         listed = _listed(problems, separator="; ", more="; ... and {} more")
         raise DoseResponseError(f"{len(problems)} problem(s) in the well table: {listed}")
+
+
+def looks_like_fractions(responses: pd.Series) -> bool:
+    """Whether every finite response is within :data:`MAX_FRACTION_RESPONSE` of zero."""
+    finite = responses[np.isfinite(responses.to_numpy(float))]
+    return bool(len(finite)) and bool((finite.abs() <= MAX_FRACTION_RESPONSE).all())
 
 
 def _check_wells(bad: pd.Series | np.ndarray, wells: pd.DataFrame, what: str, fix: str) -> None:
