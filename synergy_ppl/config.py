@@ -105,8 +105,9 @@ class ModelConfig:
     """The validation loss early stopping watches: ``nll`` or ``rmse`` (``STOPPING_LOSSES``)."""
     refit: bool = True
     """With validation rows: once early stopping has chosen the epoch, train afresh on the
-    training and validation rows together for that many epochs (``SynergyBNN.fit``); it won
-    on O'Neil and NCI-ALMANAC screens (``benchmarks/README.md``)."""
+    training and validation rows together for the optimizer steps those epochs took
+    (``SynergyBNN.fit``); it won on O'Neil and NCI-ALMANAC screens and on the demo
+    (``benchmarks/README.md``)."""
     num_particles: int = 1
     weight_decay: float | None = None
     trunk_anchor: float = 0.0

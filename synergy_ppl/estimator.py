@@ -152,8 +152,8 @@ class SynergyBNN:
         split : Split, optional
             Rows to train on (``split.train``) and to early-stop on (``split.val``); its test
             rows are not used here. With ``config.refit`` (the default) the model is then
-            trained afresh on the training and validation rows together, for as many epochs
-            as early stopping kept, and ``validation_metrics`` are the early-stopped fit's.
+            trained afresh on both parts together, for the optimizer steps of the epochs early
+            stopping kept, and ``validation_metrics`` are the early-stopped fit's.
             None (the default) trains on every row of ``screen`` with no validation part:
             every one of ``config.epochs`` epochs runs (no early stopping) and the last one
             is kept.
@@ -197,15 +197,16 @@ class SynergyBNN:
             self._pool_unseen(train_rows)
         if cfg.refit and len(val_rows):
             self.validation_metrics = self.evaluate(val_rows)
-            stopped = self.history
+            # as many optimizer steps as the kept epochs took: more rows, fewer epochs
+            steps = (self.history.best_epoch + 1) * -(-len(train_rows) // training.batch_size)
             train_rows = pd.concat([train_rows, val_rows])
             self._start(features, init, priors)
             self._take_rows(train_rows, init)
             data = self._train_data(train_rows, val_rows.iloc[:0])
-            again = replace(training, epochs=stopped.best_epoch + 1, min_steps=0)
+            again = replace(training, epochs=1, min_steps=steps)
             refitted = train(self.model, self.guide, data, again, progress)
-            stopped.refit_epochs = len(refitted.elbo)
-            stopped.seconds += refitted.seconds
+            self.history.refit_epochs = len(refitted.elbo)
+            self.history.seconds += refitted.seconds
             if init is None:
                 self._pool_unseen(train_rows)
         self._check_converged(data)

@@ -14,6 +14,7 @@ from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
 from synergy_ppl.estimator import SynergyBNN
+from synergy_ppl.inference.svi import TrainData, _epoch
 from synergy_ppl.model.network import local_params
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
@@ -219,6 +220,25 @@ def test_min_steps_raises_the_number_of_epochs():
     assert len(short.history.elbo) == 3 and len(long.history.elbo) == 10
 
 
+def test_an_epoch_splits_the_rows_into_near_equal_minibatches():
+    # Old code: 779 rows at batch size 256 made a last batch of 11 rows, whose likelihood
+    # the ELBO scales up 71 times: one wild step per epoch (the demo's refit lost 0.1 Pearson).
+    weight = torch.nn.Parameter(torch.zeros(()))
+    seen: list[torch.Tensor] = []
+
+    def loss_fn(drug_a, drug_b, cell, y, n_train):
+        seen.append(drug_a)
+        assert n_train == 779
+        return weight * len(y)
+
+    rows = torch.arange(779)
+    data = TrainData((rows, rows, rows), torch.zeros(779), (rows[:0],) * 3, torch.zeros(0))
+    optimizer = torch.optim.SGD([weight], lr=0.0)
+    _epoch(loss_fn, optimizer, data, torch.randperm(779), batch_size=256)
+    assert sorted(len(batch) for batch in seen) == [194, 195, 195, 195]
+    assert torch.equal(torch.cat(seen).sort().values, rows)  # every row once
+
+
 def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
     screen = make_demo_screen()
     rows = np.arange(300)
@@ -276,7 +296,7 @@ def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
     assert np.isfinite(history.validation["nll"]).all()
 
 
-def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
+def test_refit_trains_afresh_on_both_parts_for_the_steps_early_stopping_kept():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
     config = ModelConfig(rank=8, epochs=40, patience=5)
@@ -285,13 +305,20 @@ def test_refit_trains_afresh_on_both_parts_for_the_epochs_early_stopping_kept():
     stopped = SynergyBNN(replace(config, refit=False)).fit(screen, split, progress=False)
     history = bnn.history
     assert history.elbo == stopped.history.elbo and history.best_epoch == stopped.history.best_epoch
-    assert history.refit_epochs == history.best_epoch + 1 and stopped.history.refit_epochs == 0
+    assert stopped.history.refit_epochs == 0
     # the validation metrics are the early-stopped fit's, on rows it had not trained on
     assert bnn.validation_metrics == stopped.evaluate(screen.table.iloc[split.val])
     assert stopped.validation_metrics is None
+    # as many optimizer steps as the kept epochs: the demo's 696 training rows take 3 batches
+    # of 256 an epoch, the 779 of both parts 4, so the refit runs fewer epochs
+    n_train, n_both = len(split.train), len(split.train) + len(split.val)
+    first, again = -(-n_train // config.batch_size), -(-n_both // config.batch_size)
+    assert (first, again) == (3, 4)
+    steps = (history.best_epoch + 1) * first
+    assert history.refit_epochs == -(-steps // again) < history.best_epoch + 1
     # the model is a fit on both parts (scaled by both) for that many epochs
     both = Split(np.concatenate([split.train, split.val]), np.arange(0), split.test, "both")
-    epochs = history.best_epoch + 1
+    epochs = history.refit_epochs
     fresh = SynergyBNN(replace(config, epochs=epochs)).fit(screen, both, progress=False)  # no val
     test = screen.table.iloc[split.test]
     assert bnn.scaling == fresh.scaling

@@ -161,7 +161,7 @@ def _add_model_options(
         "--refit",
         action=argparse.BooleanOptionalAction,
         help="after early stopping, train afresh on the training and validation rows for the "
-        "epochs it kept (default: on)",
+        "optimizer steps of the epochs it kept (default: on)",
     )
     group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
     group.add_argument(

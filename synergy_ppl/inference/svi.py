@@ -318,7 +318,9 @@ def _epoch(
     negative ELBO, without the anchor's penalty)."""
     n_train = len(order)
     total = 0.0
-    for batch in order.split(batch_size):
+    # Near-equal batches: a short last batch (11 rows after 3 x 256) would have its
+    # likelihood scaled up N / 11 times, one wild step per epoch.
+    for batch in order.tensor_split(-(-n_train // batch_size)):
         optimizer.zero_grad()
         loss = loss_fn(*(t[batch] for t in data.train), data.y_train[batch], n_train)
         if not torch.isfinite(loss):
