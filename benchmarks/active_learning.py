@@ -10,7 +10,10 @@ simulation loop (same pools, same initial draws per seed, same records):
   pretrained model chooses the first batch itself (``--pretrained-initial 0``), so its arms
   test as many pairs as the others without a random initial draw;
 - ``warm-start``: the same pretrained model, plain fine-tuning (prior unchanged);
-- ``best-elsewhere``: no model, pairs ranked by their best score in the other cell lines.
+- ``best-elsewhere``: no model, pairs ranked by their best score in the other cell lines;
+- with ``--reference-arms``, the additive random-effects GP of ``additive_gp.py`` beside the
+  scratch arms (``gp-ucb``; ``gp-ucb-known-spread``, which is told each drug's and line's
+  spread of scores in the hidden screen: an oracle, to measure what that knowledge is worth).
 
 Prints one table and adds its rows to ``summary.json`` beside the simulations' folders (rows
 of variants run by other invocations are kept). Resumable: rerun the same command to
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from additive_gp import REFERENCE_ARMS
 from sklearn.ensemble import RandomForestRegressor
 
 from synergy_ppl.acquisition import top_q
@@ -193,6 +197,12 @@ def main() -> None:
     parser.add_argument("--strategies", default="ucb,thompson-batch,random")
     parser.add_argument("--variants", default="scratch,prior,warm-start")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first .. first+seeds-1")
+    parser.add_argument(
+        "--reference-arms",
+        default="",
+        help=f"comma-separated, beside the scratch arms: {', '.join(REFERENCE_ARMS)}",
+    )
     parser.add_argument("--rounds", type=int, default=SimulationConfig.rounds)
     parser.add_argument("--batch-size", type=int, default=SimulationConfig.pairs_per_round)
     parser.add_argument("--initial", type=int, default=SimulationConfig.initial)
@@ -234,6 +244,7 @@ def main() -> None:
         pairs_per_round=args.batch_size,
         initial=args.initial,
         seeds=args.seeds,
+        first_seed=args.first_seed,
         kappa=args.kappa,
         transfer=Transfer(widen=args.widen),
         pretrain_epochs=args.pretrain_epochs,
@@ -251,8 +262,16 @@ def main() -> None:
         rounds=args.rounds + shift,
         pretrain="other-cell-lines",
     )
+    references = [name for name in args.reference_arms.split(",") if name]
+    unknown = sorted(set(references) - set(REFERENCE_ARMS))
+    if unknown:
+        parser.error(f"unknown --reference-arms {unknown}; choose from {list(REFERENCE_ARMS)}")
+    scratch_extra = {"rf-ucb": forest_ucb(args.batch_size, args.kappa)}
+    scratch_extra |= {
+        name: REFERENCE_ARMS[name](args.batch_size, args.kappa) for name in references
+    }
     runs = {
-        "scratch": (base, {"rf-ucb": forest_ucb(args.batch_size, args.kappa)}),
+        "scratch": (base, scratch_extra),
         "prior": (pretrained, {}),
         "warm-start": (
             replace(
@@ -270,7 +289,7 @@ def main() -> None:
         summary = simulate(data, sim, model, out / variant, extra_proposers=extra)
         at_60 = recall_at(out / variant, 60)
         for name, entry in summary.items():
-            label = name if name in ("random", "rf-ucb") else f"{name} ({variant})"
+            label = name if name in ("random", *extra) else f"{name} ({variant})"
             table[label] = {**entry, "recall_at_60": at_60.get(name, math.nan)}
     tested = args.initial + args.rounds * args.batch_size
     if not whole_screen:

@@ -162,6 +162,24 @@ def test_active_learning_binds_every_arm_to_the_lab_rules(tmp_path, shared_data)
     assert (rows.loc[rows["round"] > 0, "distinct_lines"] == 1).all()
 
 
+def test_reference_arms_run_beside_the_forest_under_the_lab_rules(tmp_path, shared_data):
+    out = tmp_path / "active-gp"
+    arguments = ["active_learning.py", "--data", "demo", "--cell-line", "all", *TINY_LOOP]
+    arguments += ["--variants", "scratch", "--strategies", "random", "--max-lines", "1"]
+    arguments += ["--reference-arms", "gp-ucb,gp-ucb-known-spread", "--out", str(out)]
+    run_script(arguments, shared_data)
+    table = json.loads((out / "summary.json").read_text())
+    assert set(table) == {"random", "rf-ucb", "gp-ucb", "gp-ucb-known-spread"}
+    rows = pd.read_csv(out / "scratch" / "results.csv")
+    gp_rounds = rows[rows["strategy"].str.startswith("gp-") & (rows["round"] > 0)]
+    assert len(gp_rounds) == 2 and (gp_rounds["distinct_lines"] == 1).all()
+    assert (gp_rounds["tested"] == 15).all()
+    refused = run_script(
+        [*arguments[:-4], "--reference-arms", "gp", "--out", str(out)], shared_data, returncode=2
+    )
+    assert "unknown --reference-arms" in refused.stderr
+
+
 def test_sweep_speed_smoke_runs_both_engines_to_the_same_table(tmp_path, shared_data):
     payload = run_smoke("sweep_speed.py", tmp_path, shared_data)
     assert payload["trials"] == 4 and payload["workers"] == 2
