@@ -28,7 +28,7 @@ from .inference.predictive import (
     observation_samples,
     summarise,
 )
-from .inference.svi import History, TrainData, learning_rate_advice, train
+from .inference.svi import History, TrainData, batches_per_epoch, learning_rate_advice, train
 from .inference.unseen import (
     borrowed_draws,
     entity_sites,
@@ -198,12 +198,12 @@ class SynergyBNN:
         if cfg.refit and len(val_rows):
             self.validation_metrics = self.evaluate(val_rows)
             # as many optimizer steps as the kept epochs took: more rows, fewer epochs
-            steps = (self.history.best_epoch + 1) * -(-len(train_rows) // training.batch_size)
+            per_epoch = batches_per_epoch(len(train_rows), training.batch_size)
             train_rows = pd.concat([train_rows, val_rows])
             self._start(features, init, priors)
             self._take_rows(train_rows, init)
             data = self._train_data(train_rows, val_rows.iloc[:0])
-            again = replace(training, epochs=1, min_steps=steps)
+            again = replace(training, epochs=1, min_steps=(self.history.best_epoch + 1) * per_epoch)
             refitted = train(self.model, self.guide, data, again, progress)
             self.history.refit_epochs = len(refitted.elbo)
             self.history.seconds += refitted.seconds

@@ -217,7 +217,7 @@ def train(
     history = History()
     best_state, best_loss, stale = None, float("inf"), 0
     start = time.perf_counter()
-    steps_per_epoch = -(-n_train // training.batch_size)
+    steps_per_epoch = batches_per_epoch(n_train, training.batch_size)
     epochs = max(training.epochs, -(-training.min_steps // steps_per_epoch))
     bar = tqdm(
         range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
@@ -306,6 +306,13 @@ class Anchor:
         return 0.5 * self.tau * drift
 
 
+def batches_per_epoch(n_rows: int, batch_size: int) -> int:
+    """Minibatches (optimizer steps) in an epoch of ``n_rows``: ceil(n_rows / batch_size),
+    of near-equal size. A short last batch (11 rows after 3 x 256) would have its likelihood
+    scaled up N / 11 times, one wild step per epoch."""
+    return -(-n_rows // batch_size)
+
+
 def _epoch(
     loss_fn,
     optimizer,
@@ -318,9 +325,7 @@ def _epoch(
     negative ELBO, without the anchor's penalty)."""
     n_train = len(order)
     total = 0.0
-    # Near-equal batches: a short last batch (11 rows after 3 x 256) would have its
-    # likelihood scaled up N / 11 times, one wild step per epoch.
-    for batch in order.tensor_split(-(-n_train // batch_size)):
+    for batch in order.tensor_split(batches_per_epoch(n_train, batch_size)):
         optimizer.zero_grad()
         loss = loss_fn(*(t[batch] for t in data.train), data.y_train[batch], n_train)
         if not torch.isfinite(loss):
