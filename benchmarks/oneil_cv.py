@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from common import add_common_options, describe, machine, print_table, spread, write_json
 from onehot_mlp import fit_and_predict
-from pyro.infer.autoguide import AutoDelta
 from scipy import stats
 
 from synergy_ppl.config import ModelConfig
@@ -47,8 +46,6 @@ from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.metrics import INTERVAL_LEVELS, gaussian_nll
 from synergy_ppl.inference.svi import STOPPING_LOSSES
 from synergy_ppl.model.families import FAMILIES, own_options
-from synergy_ppl.model.guides import fan_in_init
-from synergy_ppl.model.network import local_params
 from synergy_ppl.model.priors import PRIORS
 from synergy_ppl.runs import fit_run
 
@@ -91,20 +88,6 @@ HEADERS = {
 }
 
 
-class PointEstimate(SynergyBNN):
-    """The same network and training as :class:`SynergyBNN`, latent sites at their MAP.
-
-    The guide is ``AutoDelta`` (initialised fan-in scaled, like the mean-field guide's means),
-    so ``inference.train`` maximises log p(y | w) + log p(w): a deterministic network with the
-    prior as weight decay, trained and early-stopped exactly as the BNNs are.
-    """
-
-    @local_params()
-    def _build(self, features) -> None:
-        super()._build(features)
-        self.guide = AutoDelta(self.model, init_loc_fn=fan_in_init)
-
-
 def point_metrics(mean: torch.Tensor, sd: float, y: torch.Tensor) -> dict[str, float]:
     """The keys of ``metrics.regression_metrics`` for a Gaussian predictive N(mean, sd^2).
 
@@ -145,7 +128,10 @@ def model_config(method: str, args: argparse.Namespace) -> ModelConfig:
     if method == POINT:  # its interval SD needs validation rows it has not trained on
         given["refit"] = False
     return ModelConfig(
-        model=family, prior=prior, **{k: v for k, v in given.items() if v is not None}
+        model=family,
+        prior=prior,
+        guide=POINT if method == POINT else None,
+        **{k: v for k, v in given.items() if v is not None},
     )
 
 
@@ -178,7 +164,7 @@ def fit_point(data: DataConfig, args: argparse.Namespace) -> dict:
     """Fit the MAP network and return its test metrics with validation-residual intervals."""
     screen = data.load()
     split = data.split_of(screen)
-    net = PointEstimate(model_config(POINT, args)).fit(screen, split, progress=False)
+    net = SynergyBNN(model_config(POINT, args)).fit(screen, split, progress=False)
 
     def scores_and_predictions(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         table = screen.table.iloc[rows]

@@ -44,7 +44,6 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig
 from synergy_ppl.data.features import encode_pairs
 from synergy_ppl.estimator import SynergyBNN
-from synergy_ppl.model.network import local_params
 from synergy_ppl.runs import load_state
 
 
@@ -87,7 +86,6 @@ def predict_project(bnn: SynergyBNN, pairs: pd.DataFrame, num_samples: int, seed
     return bnn.sample(pairs, num_samples=num_samples, seed=seed, noise=False)
 
 
-@local_params()
 def predict_naive(bnn: SynergyBNN, pairs: pd.DataFrame, num_samples: int, seed: int):
     """What a user would write: sequential ``Predictive`` rerunning the model per draw."""
     torch.manual_seed(seed)

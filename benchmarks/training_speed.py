@@ -46,7 +46,7 @@ from synergy_ppl.data import DataConfig
 from synergy_ppl.data.features import FeatureSet, build_features, encode_pairs
 from synergy_ppl.inference.svi import TrainData, TrainingConfig, train
 from synergy_ppl.model.guides import mean_field
-from synergy_ppl.model.network import SynergyModel, SynergyNet, local_params
+from synergy_ppl.model.network import SynergyModel, SynergyNet
 
 LR = 3e-3
 DROPOUT = ModelConfig(model="recover").dropout
@@ -201,9 +201,8 @@ def measure(
 ) -> dict:
     """Epoch seconds of each side, blocks of ``block_steps`` steps taken in turn."""
     torch.manual_seed(0)
-    with local_params():
-        model = SynergyModel(SynergyNet(features, dropout=DROPOUT))
-        guide = mean_field(model)
+    model = SynergyModel(SynergyNet(features, dropout=DROPOUT))
+    guide = mean_field(model)
     references = {}
     for name, options in REFERENCES.items():
         net = ReferenceBNN(features, dropout=DROPOUT)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
 import torch
 
+from .data.features import MAX_BITS
 from .errors import OptionError
 from .inference.svi import STOPPING_LOSSES, TrainingConfig
 from .model.families import FAMILIES, FAMILY_OPTIONS
@@ -21,7 +23,7 @@ from .model.guides import GUIDES, default_guide
 from .model.likelihoods import LIKELIHOODS
 from .model.network import BAYESIAN_PARTS
 from .model.priors import PRIORS, Prior
-from .options import check_range, typed_fields
+from .options import check_range, check_types, short, typed_fields
 
 ARCHITECTURE = (
     "model",
@@ -43,6 +45,31 @@ ARCHITECTURE = (
     "noise_effects",
 )
 """ModelConfig fields a warm start must share with the fit it starts from."""
+
+MAX_WIDTH = 16384
+"""Most units of one layer (and factors of ``rank``): weights are allocated before training,
+and a mistyped width would ask for tens of GB."""
+LIMITS = {
+    "n_bits": MAX_BITS,
+    "rank": 4096,
+    "merge_dim": MAX_WIDTH,
+    "radius": 10,
+    "num_samples": 100_000,
+    "num_particles": 1000,
+}
+"""Upper bounds of the size options that allocate memory (the drug matrix, the layers, the
+``(S, N)`` draws, the ELBO particles): far above any useful value, far below an out-of-memory
+crash."""
+POINT_LAYERS = {"recover": ("head",), "pair-mlp": ("head",), "factorization": ()}
+"""Family -> the ``bayesian`` values with which it keeps point-estimate layers (the trunk
+under ``bayesian="head"``); ``factorization`` has none, every weight is Bayesian."""
+POINT_LAYER_OPTIONS = {
+    "lr": "--guide-lr, the learning rate of the Bayesian weights,",
+    "weight_decay": "the prior (--prior, --prior-scale), which regularises Bayesian weights,",
+    "trunk_anchor": "--prior-from's posterior as prior (--transfer prior, --widen)",
+}
+"""Options that act on point-estimate layers only -> what acts instead where there are none:
+a fit without point layers would be the same with or without them."""
 
 
 @dataclass
@@ -119,6 +146,7 @@ class ModelConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        check_types(self, "ModelConfig")
         if self.model in FAMILIES:  # an unknown family is reported by check()
             family = FAMILIES[self.model]
             for name in FAMILY_OPTIONS:
@@ -140,6 +168,42 @@ class ModelConfig:
         Missing keys take their defaults, so a run saved before a field existed still loads.
         """
         return cls(**typed_fields(cls, values, section))
+
+    @classmethod
+    def of(cls, config: ModelConfig | None) -> ModelConfig:
+        """``config``, or the defaults for None; anything else is an :class:`OptionError`."""
+        if config is None or isinstance(config, cls):
+            return config or cls()
+        hint = " (ModelConfig(**values) or ModelConfig.from_dict(values))"
+        raise OptionError(
+            f"config must be a ModelConfig{hint if isinstance(config, Mapping) else ''}, "
+            f"not {type(config).__name__}."
+        )
+
+    def unread(self) -> dict[str, str]:
+        """Options this config's network does not read -> what acts instead
+        (:data:`POINT_LAYER_OPTIONS` when it has no point layers, :data:`POINT_LAYERS`)."""
+        if self.bayesian in POINT_LAYERS.get(self.model, ()):
+            return {}
+        return dict(POINT_LAYER_OPTIONS)
+
+    def refuse_unread(self, given: Iterable[str]) -> None:
+        """Raise :class:`OptionError` if an option in ``given`` (the ones a user gave) is one
+        this config does not read: it would change nothing. Its off value (the field's
+        default, ``trunk_anchor=0``) is not refused."""
+        unread = self.unread()
+        off = {f.name: f.default for f in fields(self)}
+        refused = sorted(n for n in set(given) & set(unread) if getattr(self, n) != off[n])
+        if refused:
+            name = refused[0]
+            family = f"--model {self.model}"
+            if self.bayesian:
+                family += f" --bayesian {self.bayesian}"
+            raise OptionError(
+                f"--{name.replace('_', '-')}: {family} has no point-estimate layers (every "
+                f"weight is Bayesian), so it would change nothing; {unread[name]} acts "
+                "instead. Drop it."
+            )
 
     def check(self) -> None:
         """Raise :class:`OptionError` naming the option if a value is outside its range."""
@@ -165,9 +229,19 @@ class ModelConfig:
                 )
         if self.head_layers and min(self.head_layers) < 1:
             raise OptionError(f"--head-layers sizes must be >= 1, not {self.head_layers}.")
+        for flag, sizes in (
+            ("--drug-layers", self.drug_layers),
+            ("--head-layers", self.head_layers),
+            ("--pair-layers", self.pair_layers),
+        ):
+            if sizes and (max(sizes) > MAX_WIDTH or len(sizes) > 32):
+                raise OptionError(
+                    f"{flag} takes at most 32 layers of at most {MAX_WIDTH} units each, not "
+                    f"{short(sizes)} (weights are allocated before training)."
+                )
         for flag, value in (("--merge-dim", self.merge_dim), ("--rank", self.rank)):
             if value is not None:
-                check_range(flag, value, 1)
+                check_range(flag, value, 1, LIMITS[flag[2:].replace("-", "_")])
         for flag, value, low in (
             ("--n-bits", self.n_bits, 0),
             ("--radius", self.radius, 0),
@@ -184,7 +258,7 @@ class ModelConfig:
             ("--weight-decay", self.weight_decay, 0),
             ("--trunk-anchor", self.trunk_anchor, 0),
         ):
-            check_range(flag, value, low)
+            check_range(flag, value, low, LIMITS.get(flag.strip("-").replace("-", "_")))
         check_range("--cell-components", self.cell_components, 0)
         if self.n_bits == 0 and not self.one_hot_drugs:
             raise OptionError("--n-bits 0 without one-hot drugs leaves the drugs no features.")
@@ -200,7 +274,7 @@ class ModelConfig:
         except (TypeError, ValueError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise OptionError(
-                f"prior '{self.prior}' with {self.prior_kwargs}: {reason[:160]}; "
+                f"prior '{self.prior}' with {short(self.prior_kwargs)}: {reason[:160]}; "
                 "check --prior-scale / prior_kwargs."
             ) from err
 

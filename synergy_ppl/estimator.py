@@ -15,19 +15,14 @@ import numpy as np
 import pandas as pd
 import pyro.distributions as dist
 import torch
-from pyro.infer.autoguide import AutoNormal
 
 from .config import ARCHITECTURE, ModelConfig
-from .data import DataError, Screen, Split
+from .data import DataError, Screen, Split, check_pairs
+from .data.config import check_fit_data
 from .data.features import FeatureSet, build_features, encode_pairs
 from .errors import TrainingDiverged
 from .inference.metrics import regression_metrics
-from .inference.predictive import (
-    draw_posterior,
-    network_samples,
-    observation_samples,
-    summarise,
-)
+from .inference.predictive import draw_posterior, network_samples, observation_samples, summarise
 from .inference.svi import History, TrainData, batches_per_epoch, learning_rate_advice, train
 from .inference.unseen import (
     borrowed_draws,
@@ -42,7 +37,6 @@ from .model.network import (
     CELL_EFFECT_SITE,
     SynergyModel,
     dummy_triples,
-    local_params,
 )
 from .model.priors import set_priors
 
@@ -88,7 +82,7 @@ class SynergyBNN:
     """
 
     def __init__(self, config: ModelConfig | None = None):
-        self.config = config or ModelConfig()
+        self.config = ModelConfig.of(config)  # a dict or other object: one clear error
         self.features: FeatureSet | None = None
         self.model: SynergyModel | None = None
         self.guide = None
@@ -105,7 +99,6 @@ class SynergyBNN:
         self._draws: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
-    @local_params()
     def _build(self, features: FeatureSet) -> None:
         cfg = self.config
         net = FAMILIES[cfg.model].from_config(features, cfg)
@@ -116,7 +109,6 @@ class SynergyBNN:
         self.without_rows = {"drugs": [], "cell_lines": []}
         self._draws = None
 
-    @local_params()
     def _create_guide_params(self) -> None:
         """Run the guide once on a dummy row so its parameters exist (before loading them).
 
@@ -133,7 +125,6 @@ class SynergyBNN:
         return (y - self.scaling.mean) / self.scaling.sd
 
     # ------------------------------------------------------------------ fitting
-    @local_params()
     def fit(
         self,
         screen: Screen,
@@ -172,6 +163,7 @@ class SynergyBNN:
         SynergyBNN
             ``self``, fitted.
         """
+        check_fit_data(screen, split)  # a DataFrame says how to make a Screen
         cfg = self.config
         if init is None:
             features = build_features(
@@ -212,7 +204,6 @@ class SynergyBNN:
         self._check_converged(data)
         return self
 
-    @local_params()
     def _start(
         self,
         features: FeatureSet,
@@ -248,7 +239,6 @@ class SynergyBNN:
             self._standardise(val_rows["score"]),
         )
 
-    @local_params()
     def _pool_unseen(self, train_rows: pd.DataFrame) -> None:
         """Give every drug and line without training rows the measured ones' population.
 
@@ -268,7 +258,7 @@ class SynergyBNN:
             "cell_lines": [c for c in features.cell_lines if c not in lines],
         }
         self._draws = None
-        if not isinstance(self.guide, AutoNormal):
+        if not self.guide.has_spread:
             return
         for sites, seen in zip(entity_sites(self.model, features), self._seen_masks(), strict=True):
             pool_guide(self.guide, sites, seen)
@@ -312,7 +302,6 @@ class SynergyBNN:
         self.guide.load_state_dict(state["guide"])
         self.scaling = Scaling(**state["scaling"])
 
-    @local_params()
     def posterior_priors(self, widen: float = 1.0) -> dict[str, dist.Distribution]:
         """The fitted posterior of every network weight site, as priors for another fit.
 
@@ -326,10 +315,16 @@ class SynergyBNN:
         self._require_fitted()
         if not widen > 0:
             raise DataError(f"widen must be > 0, not {widen}.")
+        if not self.guide.has_spread:
+            raise DataError(
+                f"a fit with the point-estimate guide ({self.config.guide_name!r}) has no "
+                "posterior width to serve as a prior; start from it with transfer mode "
+                "'warm-start', or fit the pretrained model with a Bayesian guide."
+            )
         priors = {}
         for name, _ in self.guide.prototype_trace.iter_stochastic_nodes():
             if name.startswith("net."):
-                loc, scale = (t.detach() for t in self.guide._get_loc_and_scale(name))
+                loc, scale = (t.detach() for t in self.guide.loc_and_scale(name))
                 if name == CELL_EFFECT_SITE and self.cell_lines_seen is not None:
                     seen = torch.tensor(
                         [c in self.cell_lines_seen for c in self.features.cell_lines],
@@ -375,6 +370,7 @@ class SynergyBNN:
         num_samples: int | None = None,
         seed: int = 0,
         noise: bool = True,
+        progress: bool = False,
     ) -> torch.Tensor:
         """Predictive draws ``(S, N)`` on the original scale for ``pairs``' rows.
 
@@ -383,16 +379,21 @@ class SynergyBNN:
         """
         draws = self.posterior_draws(num_samples, seed)
         triples = self._triples(pairs)
-        means = network_samples(self.model, draws, triples)
+        means = network_samples(self.model, draws, triples, progress=progress)
         if noise:
             means = observation_samples(self.model, draws, means, seed, triples)
         return (means * self.scaling.sd + self.scaling.mean).cpu()
 
     def predict(
-        self, pairs: pd.DataFrame, num_samples: int | None = None, seed: int = 0
+        self,
+        pairs: pd.DataFrame,
+        num_samples: int | None = None,
+        seed: int = 0,
+        progress: bool = True,
     ) -> pd.DataFrame:
-        """``pairs`` with ``mean, std`` and quantile columns ``q05 ... q95`` appended."""
-        samples = self.sample(pairs, num_samples, seed)
+        """``pairs`` with ``mean, std`` and quantiles ``q05 ... q95``; a long one shows progress."""
+        check_pairs(pairs, "pairs", self_pairs=True)  # no rows or a missing column, named
+        samples = self.sample(pairs, num_samples, seed, progress=progress)
         return summarise(pairs, samples)
 
     def evaluate(self, rows: pd.DataFrame, num_samples: int | None = None) -> dict:
@@ -417,7 +418,6 @@ class SynergyBNN:
         }
 
     @classmethod
-    @local_params()
     def from_state(cls, state: dict) -> SynergyBNN:
         """Rebuild a fitted object from :meth:`state`."""
         # runs saved before model families were RECOVER's; before noise effects, one noise
@@ -434,7 +434,6 @@ class SynergyBNN:
         bnn.without_rows = state.get("without_rows", bnn.without_rows)
         return bnn
 
-    @local_params()
     def with_features(self, features: FeatureSet) -> SynergyBNN:
         """The same fitted model over a grown drug table (new drugs for prediction)."""
         if features is self.features:
@@ -446,5 +445,5 @@ class SynergyBNN:
             for k, v in state["model"].items()
         }
         new_drugs = len(features.drugs) - len(self.features.drugs)
-        state["guide"] = with_new_drugs(state["guide"], new_drugs)
+        state["guide"] = with_new_drugs(state["guide"], new_drugs, self.guide.state_keys)
         return SynergyBNN.from_state(state)

@@ -10,7 +10,10 @@ Layout of ``runs/<name>/``::
     screen.csv             the averaged screen with each row's split part
 
 An existing, non-empty run directory is never overwritten unless asked, and then only the
-files a fit wrote there (listed in its ``.synergy-ppl.json`` manifest) are replaced.
+files a fit wrote there (listed in its ``.synergy-ppl.json`` manifest) are replaced. A run is
+written whole into a hidden sibling folder and swapped in (:func:`~.outputs.replacing_folder`),
+so an interrupted fit leaves the old run whole, and two fits into one folder at once are
+refused (a lock beside it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from .data.features import encode_pairs
 from .errors import TrainingDiverged
 from .estimator import SynergyBNN
 from .options import check_range
-from .outputs import check_file, check_folder, prepare_file, prepare_folder, record, write_json
+from .outputs import check_file, prepare_file, record, replacing_folder, write_json, write_output
 from .transfer import Transfer
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
@@ -51,8 +54,8 @@ def default_run_dir(prefix: str) -> Path:
 
 
 def save_state(state: dict, path: Path) -> None:
-    """Write a model state (tensors, numbers, strings, lists and dicts only)."""
-    torch.save(state, path)
+    """Write a model state (tensors, numbers, strings, lists and dicts only), atomically."""
+    write_output(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path: str | Path) -> dict:
@@ -103,13 +106,15 @@ def save_fit(
     save_state(bnn.state(), run_dir / "model.pt")
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics)
-    screen_table.to_csv(run_dir / "screen.csv", index=False)
-    test_predictions.to_csv(run_dir / "predictions_test.csv", index=False)
+    write_output(run_dir / "screen.csv", lambda tmp: screen_table.to_csv(tmp, index=False))
+    write_output(
+        run_dir / "predictions_test.csv", lambda tmp: test_predictions.to_csv(tmp, index=False)
+    )
     history = bnn.history
     elbo = pd.DataFrame({"epoch": range(1, len(history.elbo) + 1), "loss": history.elbo})
     for name, values in history.validation.items():
         elbo[f"val_{name}"] = values
-    elbo.to_csv(run_dir / "elbo.csv", index=False)
+    write_output(run_dir / "elbo.csv", lambda tmp: elbo.to_csv(tmp, index=False))
 
 
 def check_run_dir(run_dir: str | Path) -> Path:
@@ -196,56 +201,53 @@ def fit_run(
     fit from that run as ``transfer`` says (default :class:`~synergy_ppl.transfer.Transfer`:
     its posterior as prior).
 
-    Nothing is written unless the fit succeeds: a clash with an existing ``out`` is reported
-    before the fit, and an old run there (``overwrite``) is replaced only afterwards.
+    Nothing is written unless the fit succeeds: a clash with an existing ``out`` (or another
+    fit writing there, or a read-only place) is reported before the fit, and an old run there
+    (``overwrite``) is replaced only once the new one is written whole.
     """
     transfer = transfer or Transfer()
     run_dir = (
         Path(out) if out is not None else default_run_dir(f"fit-{Path(data_config.data).stem}")
     )
-    check_folder(run_dir, overwrite, FIT_WRITES)
-    init, priors = None, None
-    if prior_from is not None:
-        init = load_fit(prior_from)[0]
-        model_config = transfer.model_config(model_config, init)
-        priors = transfer.priors(init)
-    screen = data_config.load()
-    split = data_config.split_of(screen)
-    bnn = SynergyBNN(model_config).fit(screen, split, progress=progress, init=init, priors=priors)
-    parts = {"train": split.train, "val": split.val, "test": split.test}
-    metrics = {}
-    for part, rows in parts.items():
-        if part == "val" and bnn.validation_metrics is not None:
-            metrics[part] = bnn.validation_metrics  # the refitted model trained on these rows
-        elif len(rows):
-            metrics[part] = bnn.evaluate(screen.table.iloc[rows])
-    check_finite_metrics(metrics)
-    metrics["fit_seconds"] = bnn.history.seconds
-    metrics["epochs_run"] = len(bnn.history.elbo)
-    metrics["best_epoch"] = bnn.history.best_epoch + 1
-    metrics["refit_epochs"] = bnn.history.refit_epochs
-    metrics["data"] = {
-        "rows_read": screen.n_rows_read,
-        "triples": len(screen.table),
-        "replicate_rows_averaged": int(screen.n_rows_read - len(screen.table)),
-        "drugs": len(screen.drugs),
-        "cell_lines": len(screen.cell_lines),
-        "split_dropped_rows": split.dropped,
-        **screen.report,
-    }
-    table = screen.table.assign(part=split.labels(len(screen.table)))
-    test_predictions = bnn.predict(screen.table.iloc[split.test])
-    config = {"data": asdict(data_config), "model": asdict(model_config)}
-    if prior_from is not None:
-        config["transfer"] = {"from": str(prior_from), **asdict(transfer)}
-    save_fit(
-        prepare_folder(run_dir, overwrite, FIT_WRITES),
-        bnn,
-        config,
-        metrics,
-        table,
-        test_predictions,
-    )
+    # checked and locked before the fit; the new run is swapped in only once written whole
+    with replacing_folder(run_dir, overwrite, FIT_WRITES) as new:
+        init, priors = None, None
+        if prior_from is not None:
+            init = load_fit(prior_from)[0]
+            model_config = transfer.model_config(model_config, init)
+            priors = transfer.priors(init)
+        screen = data_config.load()
+        split = data_config.split_of(screen)
+        bnn = SynergyBNN(model_config).fit(
+            screen, split, progress=progress, init=init, priors=priors
+        )
+        parts = {"train": split.train, "val": split.val, "test": split.test}
+        metrics = {}
+        for part, rows in parts.items():
+            if part == "val" and bnn.validation_metrics is not None:
+                metrics[part] = bnn.validation_metrics  # the refitted model trained on these rows
+            elif len(rows):
+                metrics[part] = bnn.evaluate(screen.table.iloc[rows])
+        check_finite_metrics(metrics)
+        metrics["fit_seconds"] = bnn.history.seconds
+        metrics["epochs_run"] = len(bnn.history.elbo)
+        metrics["best_epoch"] = bnn.history.best_epoch + 1
+        metrics["refit_epochs"] = bnn.history.refit_epochs
+        metrics["data"] = {
+            "rows_read": screen.n_rows_read,
+            "triples": len(screen.table),
+            "replicate_rows_averaged": int(screen.n_rows_read - len(screen.table)),
+            "drugs": len(screen.drugs),
+            "cell_lines": len(screen.cell_lines),
+            "split_dropped_rows": split.dropped,
+            **screen.report,
+        }
+        table = screen.table.assign(part=split.labels(len(screen.table)))
+        test_predictions = bnn.predict(screen.table.iloc[split.test], progress=progress)
+        config = {"data": asdict(data_config), "model": asdict(model_config)}
+        if prior_from is not None:
+            config["transfer"] = {"from": str(prior_from), **asdict(transfer)}
+        save_fit(new, bnn, config, metrics, table, test_predictions)
     return run_dir, metrics
 
 
@@ -257,9 +259,11 @@ def predict_run(
     num_samples: int | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, Path]:
     """Predict a table of ``drug_a, drug_b, cell_line`` rows with a run's model and write
-    ``out`` (default ``<run_dir>/predictions.csv``). Returns (predictions, out).
+    ``out`` (default ``<run_dir>/predictions.csv``). Returns (predictions, out). ``progress``:
+    a bar over a long table.
 
     ``drugs`` (a drug,smiles table) featurises drugs the run has not seen. Every input is
     checked (options, the run, the table, unknown drugs, the output path) before any work.
@@ -273,6 +277,6 @@ def predict_run(
     encode_pairs(bnn.features, table, str(pairs))  # names unknown drugs before any work
     out = Path(out) if out is not None else Path(run_dir) / "predictions.csv"
     check_file(out, overwrite)
-    predictions = bnn.predict(table, num_samples)
-    predictions.to_csv(prepare_file(out, overwrite), index=False)
+    predictions = bnn.predict(table, num_samples, progress=progress)
+    write_output(prepare_file(out, overwrite), lambda tmp: predictions.to_csv(tmp, index=False))
     return predictions, out

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .active import LabRules, SimulationConfig, round_options
+from .active import PRETRAIN_KINDS, LabRules, SimulationConfig, round_options
 from .config import ModelConfig
 from .data import DataConfig
 from .errors import OptionError
-from .options import read_yaml, typed_fields
+from .options import read_yaml, short, typed_fields
 from .transfer import Transfer
 
 COMMANDS = ("fit", "simulate")
@@ -39,6 +39,14 @@ RENAMED = {
 """Options whose config field has another name: option -> (section, field). ``transfer``
 is the transfer's ``mode``; in ``simulate`` ``batch_size`` is the pairs tested per round
 and ``fit_batch_size`` the SVI minibatch of each round's fit."""
+VALIDATION_OPTIONS = {
+    "refit": "the refit on the training and validation rows",
+    "stop_on": "early stopping",
+    "patience": "early stopping",
+}
+"""``fit`` options that act through the validation rows -> what they control."""
+TABLE_SCREENS = ("oneil", "almanac")
+"""Built-in screens with a cell-line feature table."""
 
 
 @dataclass
@@ -86,7 +94,10 @@ def resolve(
 
     Values are checked against the config objects' field types and ranges: an unknown option,
     a value of the wrong type or out of range raises :class:`OptionError` naming it (errors
-    from ``given`` name ``source``, e.g. a sweep's ``fixed``).
+    from ``given`` name ``source``, e.g. a sweep's ``fixed``). So does an option given (in
+    ``given`` or the file) that would change nothing: one the model family does not read,
+    one that needs validation rows without any, a cell-line table that would go unused
+    (:func:`refuse_ignored`).
     """
     names = option_names(command)
     given = {k.replace("-", "_"): v for k, v in (given or {}).items() if v is not None}
@@ -110,27 +121,84 @@ def resolve(
     where = "" if source == "options" else f"{source}: "
     data = DataConfig.from_dict(sections.get("data", {}), f"{where}data")
     model_section = sections.get("model", {})
+    given_model = {k for k, v in model_section.items() if v is not None and v != {}}
     defaults = round_options(model_section.get("model")) if command == "simulate" else {}
     model = ModelConfig.from_dict({**defaults, **model_section}, f"{where}model")
     simulation = sections.get("simulation", {})
     for nested in ("transfer", "lab"):  # a config file's nested mappings
         if isinstance(simulation.get(nested), Mapping):
             sections[nested] = {**simulation.pop(nested), **sections.get(nested, {})}
-    transfer = Transfer(**typed_fields(Transfer, sections.get("transfer", {}), f"{where}transfer"))
+    transfer_options = typed_fields(Transfer, sections.get("transfer", {}), f"{where}transfer")
+    transfer = Transfer(**transfer_options, given=given_model)
     if command == "fit":
         prior_from = sections.get("fit", {}).get("prior_from")
         if prior_from is not None and not isinstance(prior_from, str | Path):
-            raise OptionError(f"prior_from: expected a run directory, not {prior_from!r}.")
+            raise OptionError(f"prior_from: expected a run directory, not {short(prior_from)}.")
+        refuse_ignored(command, data, model, given_model, prior_from is not None, where)
         return Settings(data, model, transfer, None if prior_from is None else str(prior_from))
     values = typed_fields(SimulationConfig, simulation, f"{where}simulation")
     lab = LabRules(**typed_fields(LabRules, sections.get("lab", {}), f"{where}simulation.lab"))
     simulation = SimulationConfig(**values, transfer=transfer, lab=lab)
     simulation.check()
+    refuse_ignored(command, data, model, given_model, simulation.pretrain not in PRETRAIN_KINDS)
     if simulation.pretrain_dropout is not None and model.dropout is None:
         raise OptionError(
             f"{where}--pretrain-dropout: --model {model.model} has no dropout; drop the option."
         )
     return Settings(data, model, transfer, simulation=simulation)
+
+
+def refuse_ignored(
+    command: str,
+    data: DataConfig,
+    model: ModelConfig,
+    given: set[str],
+    from_run: bool,
+    where: str = "",
+) -> None:
+    """Raise :class:`OptionError` if an option the user gave (``given``: model fields given
+    on the command line or in a config file) would change nothing.
+
+    ``from_run``: the fit starts from a fitted run (``--prior-from``, ``--pretrain RUN``),
+    whose family and features it takes; :meth:`Transfer.model_config` checks the family's
+    options then.
+    """
+    if not from_run:
+        model.refuse_unread(given)
+    if command == "fit" and not from_run and "trunk_anchor" in given and model.trunk_anchor:
+        raise OptionError(
+            f"{where}--trunk-anchor ties the point layers to a pretrained model's values and "
+            "acts only with --prior-from RUN; drop it."
+        )
+    early = sorted(given & set(VALIDATION_OPTIONS))
+    if command == "fit" and early and data.val_fraction == 0:
+        name = early[0]
+        flag = "--no-refit" if name == "refit" and not model.refit else f"--{name}"
+        flag = flag.replace("_", "-")
+        raise OptionError(
+            f"{where}{flag} acts on {VALIDATION_OPTIONS[name]}, which needs validation rows, "
+            "and --val-fraction 0 leaves none (every epoch runs and the last is kept); drop "
+            f"{flag} or give --val-fraction F > 0."
+        )
+    if command == "fit" and from_run and data.cell_features:
+        raise OptionError(
+            f"{where}--cell-features: a fit from --prior-from takes the pretrained model's "
+            "cell-line features; drop it."
+        )
+    if data.cell_features and model.cell_components == 0 and not from_run:
+        default = "" if "cell_components" in given else " by default"
+        raise OptionError(
+            f"{where}--cell-features: --model {model.model} uses one-hot cell lines "
+            f"(--cell-components 0{default}), so the table would be ignored; give "
+            "--cell-components K (K principal components of it) or drop --cell-features."
+        )
+    has_table = data.cell_features or data.data in TABLE_SCREENS
+    if "cell_components" in given and model.cell_components and not (has_table or from_run):
+        raise OptionError(
+            f"{where}--cell-components {model.cell_components}: --data {data.data} has no "
+            "cell-line table to project (its lines are one-hot); give --cell-features PATH "
+            "or drop --cell-components."
+        )
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -30,7 +30,7 @@ from synergy_ppl.errors import OptionError, OutputError
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.unseen import pooled_unseen
 from synergy_ppl.model.families import FAMILIES
-from synergy_ppl.model.network import CELL_EFFECT_SITE, local_params
+from synergy_ppl.model.network import CELL_EFFECT_SITE
 from synergy_ppl.model.priors import set_priors
 from synergy_ppl.runs import load_fit, load_state, read_screen
 from synergy_ppl.transfer import Transfer
@@ -230,8 +230,7 @@ def source(demo_screen):
 
 
 def trace_of(bnn, rows):
-    with local_params():
-        return poutine.trace(bnn.model).get_trace(*bnn._triples(rows))
+    return poutine.trace(bnn.model).get_trace(*bnn._triples(rows))
 
 
 def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):
@@ -250,8 +249,7 @@ def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):
 
     before = trace_of(plain, rows).nodes["net.head.layers.0.weight"]["fn"].base_dist
     assert torch.all(before.loc == 0) and torch.all(before.scale == 1)  # configured N(0, 1)
-    with local_params():
-        loc, scale = source.guide._get_loc_and_scale("net.head.layers.0.weight")
+    loc, scale = source.guide._get_loc_and_scale("net.head.layers.0.weight")
     after = trace_of(tuned, rows).nodes["net.head.layers.0.weight"]["fn"]
     assert after.event_shape == torch.Size([32, 32])
     assert torch.equal(after.base_dist.loc, loc.detach())
@@ -269,8 +267,7 @@ def test_a_new_line_gets_the_seen_lines_population_as_prior_after_pretraining(de
     assert pretrained.cell_lines_seen == ["C1", "C2", "C3"]
     new_line = pretrained.features.cell_lines.index("C0")
     seen = [i for i in range(len(pretrained.features.cell_lines)) if i != new_line]
-    with local_params():
-        loc, scale = (t.detach() for t in pretrained.guide._get_loc_and_scale(CELL_EFFECT_SITE))
+    loc, scale = (t.detach() for t in pretrained.guide._get_loc_and_scale(CELL_EFFECT_SITE))
     assert scale[new_line].mean() == pytest.approx(0.5, abs=0.03)  # no data: still the prior
     assert loc[new_line].abs().mean() < 0.1  # mean 0 up to the KL estimate's noise
     assert scale[seen].mean() < 0.45  # the measured lines' effects have narrowed

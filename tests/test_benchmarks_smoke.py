@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import needs_extra
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +101,19 @@ def test_prediction_speed_smoke(tmp_path, shared_data):
     assert result["project_peak_mb"] >= 0 and result["naive_peak_mb"] >= 0
 
 
+def test_pool_scale_smoke_gives_the_same_batch_on_both_paths(tmp_path, shared_data):
+    payload = run_smoke("pool_scale.py", tmp_path, shared_data)
+    rows = payload["rows"]
+    assert {(r["path"], r["strategy"]) for r in rows} == {
+        (path, strategy)
+        for path in ("now", "before")
+        for strategy in ("ucb", "thompson-batch")
+    }
+    assert all(r["same_batch"] and positive(r["seconds"]) for r in rows)
+    assert all(r["pool"] == 3 * 66 - 99 and len(r["batch"]) == 30 for r in rows)
+
+
+@needs_extra("sklearn")
 def test_round_time_smoke(tmp_path, shared_data):
     payload = run_smoke("round_time.py", tmp_path, shared_data)
     assert payload["pool"] == 980 and payload["revealed"] == 40
@@ -127,6 +141,7 @@ TINY_LOOP = ["--rounds", "1", "--initial", "10", "--batch-size", "5", "--seeds",
 TINY_LOOP += ["--epochs", "2", "--pretrain-epochs", "1"]
 
 
+@needs_extra("sklearn")
 def test_active_learning_runs_every_variant_beside_the_forest(tmp_path, shared_data):
     out = tmp_path / "active"
     arguments = ["active_learning.py", "--data", "demo", "--cell-line", "C0", *TINY_LOOP]
@@ -142,6 +157,7 @@ def test_active_learning_runs_every_variant_beside_the_forest(tmp_path, shared_d
     assert "best-elsewhere" in stdout
 
 
+@needs_extra("sklearn")
 def test_active_learning_on_the_whole_screen_has_no_pretraining(tmp_path, shared_data):
     out = tmp_path / "active-all"
     arguments = ["active_learning.py", "--data", "demo", "--cell-line", "all", *TINY_LOOP]
@@ -152,6 +168,7 @@ def test_active_learning_on_the_whole_screen_has_no_pretraining(tmp_path, shared
     assert "--variants scratch" in refused.stderr
 
 
+@needs_extra("sklearn")
 def test_active_learning_binds_every_arm_to_the_lab_rules(tmp_path, shared_data):
     out = tmp_path / "active-lines"
     arguments = ["active_learning.py", "--data", "demo", "--cell-line", "all", *TINY_LOOP]
@@ -162,6 +179,7 @@ def test_active_learning_binds_every_arm_to_the_lab_rules(tmp_path, shared_data)
     assert (rows.loc[rows["round"] > 0, "distinct_lines"] == 1).all()
 
 
+@needs_extra("sklearn")
 def test_reference_arms_run_beside_the_forest_under_the_lab_rules(tmp_path, shared_data):
     out = tmp_path / "active-gp"
     arguments = ["active_learning.py", "--data", "demo", "--cell-line", "all", *TINY_LOOP]
@@ -180,6 +198,7 @@ def test_reference_arms_run_beside_the_forest_under_the_lab_rules(tmp_path, shar
     assert "unknown --reference-arms" in refused.stderr
 
 
+@needs_extra("ray")
 def test_sweep_speed_smoke_runs_both_engines_to_the_same_table(tmp_path, shared_data):
     payload = run_smoke("sweep_speed.py", tmp_path, shared_data)
     assert payload["trials"] == 4 and payload["workers"] == 2

@@ -19,7 +19,8 @@ def test_an_old_config_without_a_guide_loads_with_the_priors_default():
 
 
 def test_unknown_names_are_refused_naming_the_option():
-    with pytest.raises(OptionError, match=r"--guide 'delta' is not one of \['mean-field', 'svd'\]"):
+    guides = r"\['mean-field', 'svd', 'map'\]"
+    with pytest.raises(OptionError, match=rf"--guide 'delta' is not one of {guides}"):
         ModelConfig(guide="delta")
     with pytest.raises(OptionError, match="--likelihood 'cauchy'"):
         ModelConfig(likelihood="cauchy")

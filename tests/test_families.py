@@ -25,7 +25,7 @@ from synergy_ppl.inference.predictive import draw_posterior, network_samples
 from synergy_ppl.inference.unseen import borrowed_draws, pooled_unseen
 from synergy_ppl.model.families import FAMILIES
 from synergy_ppl.model.guides import GUIDES, default_guide
-from synergy_ppl.model.network import SynergyModel, local_params
+from synergy_ppl.model.network import SynergyModel
 from synergy_ppl.model.priors import PRIORS
 from synergy_ppl.runs import load_fit, load_state
 from synergy_ppl.settings import resolve
@@ -72,12 +72,11 @@ def small_net(family: str, features, **options):
 )
 def test_the_families_are_exactly_symmetric_in_the_drugs(demo, family, options):
     _, features, (a, b, c) = demo
-    with local_params():
-        torch.manual_seed(0)
-        model = SynergyModel(small_net(family, features, **options))
-        draws = draw_posterior(model, GUIDES["mean-field"](model), num_samples=6)
-        forward = network_samples(model, draws, (a, b, c))
-        swapped = network_samples(model, draws, (b, a, c))
+    torch.manual_seed(0)
+    model = SynergyModel(small_net(family, features, **options))
+    draws = draw_posterior(model, GUIDES["mean-field"](model), num_samples=6)
+    forward = network_samples(model, draws, (a, b, c))
+    swapped = network_samples(model, draws, (b, a, c))
     assert forward.shape == (6, len(a)) and forward.std(0).mean() > 0
     assert torch.allclose(forward, swapped, atol=1e-5)  # up to float rounding
 
@@ -91,12 +90,11 @@ def test_every_prior_fits_each_family_and_draws_are_one_run_per_draw(demo, prior
     assert isinstance(bnn.model.net, FAMILIES[family])
     assert type(bnn.guide) is GUIDES[default_guide(prior)](bnn.model).__class__
     draws = bnn.posterior_draws(4)
-    with local_params():
-        fast = network_samples(bnn.model, draws, (a[:20], b[:20], c[:20]))
-        for s in range(4):
-            one = {k: v[s] for k, v in draws.items()}
-            slow = poutine.condition(bnn.model.net, data=one)(a[:20], b[:20], c[:20])
-            assert torch.allclose(fast[s], slow, atol=1e-5)
+    fast = network_samples(bnn.model, draws, (a[:20], b[:20], c[:20]))
+    for s in range(4):
+        one = {k: v[s] for k, v in draws.items()}
+        slow = poutine.condition(bnn.model.net, data=one)(a[:20], b[:20], c[:20])
+        assert torch.allclose(fast[s], slow, atol=1e-5)
 
 
 @pytest.mark.parametrize("family", ["pair-mlp", "factorization"])

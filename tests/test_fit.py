@@ -15,7 +15,6 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.svi import TrainData, _epoch
-from synergy_ppl.model.network import local_params
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
 
@@ -177,8 +176,7 @@ def test_new_drug_with_smiles_is_featurised(tmp_path, shared_data, drug_effects)
         bnn, _ = load_fit(out)
         grown = bnn.with_features(bnn.features.with_new_drugs({"ASPIRIN": "CCO"}))
         for site in ("net.drug_effect", "noise_drug_effect"):
-            with local_params():
-                loc, scale = grown.guide._get_loc_and_scale(site)
+            loc, scale = grown.guide._get_loc_and_scale(site)
             assert loc.shape == (len(bnn.features.drugs) + 1,)
             assert loc[-1] == 0 and torch.isclose(scale[-1], scale.max())
 
@@ -199,9 +197,8 @@ def test_new_drug_gets_pair_effects_at_the_widest_known_scale(shared_data):
     )
     bnn = SynergyBNN(config).fit(screen, split, progress=False)
     grown = bnn.with_features(bnn.features.with_new_drugs({"NEW": "CCO"}))
-    with local_params():
-        old_loc, old_scale = (t.detach() for t in bnn.guide._get_loc_and_scale("net.pair_effect"))
-        loc, scale = (t.detach() for t in grown.guide._get_loc_and_scale("net.pair_effect"))
+    old_loc, old_scale = (t.detach() for t in bnn.guide._get_loc_and_scale("net.pair_effect"))
+    loc, scale = (t.detach() for t in grown.guide._get_loc_and_scale("net.pair_effect"))
     n = len(bnn.features.drugs)
     assert loc.shape == scale.shape == (n + 1, n + 1)
     assert torch.allclose(loc[:n, :n], old_loc) and torch.allclose(scale[:n, :n], old_scale)

@@ -27,7 +27,7 @@ from synergy_ppl.model.likelihoods import (
     StudentTLikelihood,
     make_likelihood,
 )
-from synergy_ppl.model.network import NOISE_SITES, SynergyModel, SynergyNet, local_params
+from synergy_ppl.model.network import NOISE_SITES, SynergyModel, SynergyNet
 
 
 class LaplaceLikelihood(Likelihood):
@@ -66,9 +66,8 @@ def test_a_name_is_looked_up_and_an_object_is_kept():
 )
 def test_noise_sites_lie_outside_the_data_plate_and_obs_inside(demo, likelihood, sites, family):
     features, (a, b, c) = demo
-    with local_params():
-        model = SynergyModel(SynergyNet(features, head_layers=(8,)), likelihood)
-        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], torch.zeros(10), 1000)
+    model = SynergyModel(SynergyNet(features, head_layers=(8,)), likelihood)
+    trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], torch.zeros(10), 1000)
     noise = [n for n, s in trace.nodes.items() if s["type"] == "sample" and not n.startswith("net")]
     assert noise == [*sites, "data", "obs"]
     assert all(not trace.nodes[n]["cond_indep_stack"] for n in sites)
@@ -81,12 +80,11 @@ def test_noise_sites_lie_outside_the_data_plate_and_obs_inside(demo, likelihood,
 def test_predictive_noise_is_each_draws_own_noise(demo, name):
     """y_s = f_s + noise drawn with draw s's sigma (and nu), seeded."""
     features, (a, b, c) = demo
-    with local_params():
-        torch.manual_seed(0)
-        model = SynergyModel(SynergyNet(features, head_layers=(8,)), name)
-        guide = mean_field(model, init_scale=0.3)
-        draws = draw_posterior(model, guide, num_samples=7)
-        means = network_samples(model, draws, (a[:20], b[:20], c[:20]))
+    torch.manual_seed(0)
+    model = SynergyModel(SynergyNet(features, head_layers=(8,)), name)
+    guide = mean_field(model, init_scale=0.3)
+    draws = draw_posterior(model, guide, num_samples=7)
+    means = network_samples(model, draws, (a[:20], b[:20], c[:20]))
     got = observation_samples(model, draws, means, seed=3)
     sigma = draws["sigma"].unsqueeze(-1)
     if name == "student-t":
@@ -103,18 +101,17 @@ def test_noise_effects_scale_each_rows_width(demo):
     in the model and in the predictive; without them the sites do not exist."""
     features, (a, b, c) = demo
     assert features.cell_matrix.shape[0] > 1
-    with local_params():
-        torch.manual_seed(0)
-        model = SynergyModel(SynergyNet(features, head_layers=(8,)), "normal", noise_effects=0.5)
-        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], torch.zeros(10), 100)
-        r, q = (trace.nodes[name]["value"] for name in NOISE_SITES)
-        log_scale = q[a[:10]] + q[b[:10]] + r[c[:10]]
-        expected = trace.nodes["sigma"]["value"] * torch.exp(log_scale)
-        assert torch.allclose(trace.nodes["obs"]["fn"].scale, expected)
-        guide = mean_field(model, init_scale=0.3)
-        draws = draw_posterior(model, guide, num_samples=5)
-        rows = (a[:20], b[:20], c[:20])
-        means = network_samples(model, draws, rows)
+    torch.manual_seed(0)
+    model = SynergyModel(SynergyNet(features, head_layers=(8,)), "normal", noise_effects=0.5)
+    trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], torch.zeros(10), 100)
+    r, q = (trace.nodes[name]["value"] for name in NOISE_SITES)
+    log_scale = q[a[:10]] + q[b[:10]] + r[c[:10]]
+    expected = trace.nodes["sigma"]["value"] * torch.exp(log_scale)
+    assert torch.allclose(trace.nodes["obs"]["fn"].scale, expected)
+    guide = mean_field(model, init_scale=0.3)
+    draws = draw_posterior(model, guide, num_samples=5)
+    rows = (a[:20], b[:20], c[:20])
+    means = network_samples(model, draws, rows)
     got = observation_samples(model, draws, means, seed=3, triples=rows)
     r, q = (draws[name] for name in NOISE_SITES)
     log_scale = q[:, rows[0]] + q[:, rows[1]] + r[:, rows[2]]
@@ -130,11 +127,10 @@ def test_noise_effects_scale_each_rows_width(demo):
 
 def test_a_new_likelihood_fits_and_predicts_without_other_changes(demo):
     features, (a, b, c) = demo
-    with local_params():
-        model = SynergyModel(SynergyNet(features, head_layers=(8,)), LaplaceLikelihood())
-        guide = mean_field(model)
-        draws = draw_posterior(model, guide, num_samples=5)
-        means = network_samples(model, draws, (a[:4], b[:4], c[:4]))
+    model = SynergyModel(SynergyNet(features, head_layers=(8,)), LaplaceLikelihood())
+    guide = mean_field(model)
+    draws = draw_posterior(model, guide, num_samples=5)
+    means = network_samples(model, draws, (a[:4], b[:4], c[:4]))
     samples = observation_samples(model, draws, means)
     assert set(draws) >= {"sigma"} and "nu_minus_one" not in draws
     assert samples.shape == (5, 4) and not torch.equal(samples, means)
@@ -162,13 +158,12 @@ def test_log_predictive_density_is_the_draws_mixture(demo):
     """log p(y_i) = log (1/S) sum_s N(y_i | f_si, width_si^2), each draw with its own width
     (noise effects included), written out with explicit sums."""
     features, (a, b, c) = demo
-    with local_params():
-        torch.manual_seed(0)
-        model = SynergyModel(SynergyNet(features, head_layers=(8,)), "normal", noise_effects=0.5)
-        guide = mean_field(model, init_scale=0.3)
-        draws = draw_posterior(model, guide, num_samples=6)
-        rows = (a[:15], b[:15], c[:15])
-        means = network_samples(model, draws, rows)
+    torch.manual_seed(0)
+    model = SynergyModel(SynergyNet(features, head_layers=(8,)), "normal", noise_effects=0.5)
+    guide = mean_field(model, init_scale=0.3)
+    draws = draw_posterior(model, guide, num_samples=6)
+    rows = (a[:15], b[:15], c[:15])
+    means = network_samples(model, draws, rows)
     y = torch.linspace(-2.0, 2.0, 15)
     got = log_predictive_density(model, draws, means, y, rows)
     r, q = (draws[name] for name in NOISE_SITES)

@@ -18,7 +18,7 @@ from synergy_ppl.model.guides import (
     mean_field,
     neg_kl_log_uniform_approx,
 )
-from synergy_ppl.model.network import EFFECT_SITES, SynergyModel, SynergyNet, local_params
+from synergy_ppl.model.network import EFFECT_SITES, SynergyModel, SynergyNet
 from synergy_ppl.model.priors import (
     PRIORS,
     LogUniform,
@@ -93,14 +93,13 @@ def demo():
 )
 def test_prediction_is_invariant_to_drug_order(demo, bayesian, effects):
     _, features, (a, b, c) = demo
-    with local_params():
-        torch.manual_seed(0)
-        net = SynergyNet(features, bayesian=bayesian, drug_effects=effects, pair_effects=effects)
-        model = SynergyModel(net)
-        guide = mean_field(model, init_scale=0.1)
-        draws = draw_posterior(model, guide, num_samples=8)
-        forward = network_samples(model, draws, (a, b, c))
-        swapped = network_samples(model, draws, (b, a, c))
+    torch.manual_seed(0)
+    net = SynergyNet(features, bayesian=bayesian, drug_effects=effects, pair_effects=effects)
+    model = SynergyModel(net)
+    guide = mean_field(model, init_scale=0.1)
+    draws = draw_posterior(model, guide, num_samples=8)
+    forward = network_samples(model, draws, (a, b, c))
+    swapped = network_samples(model, draws, (b, a, c))
     assert forward.shape == (8, len(a))
     assert torch.allclose(forward, swapped, atol=1e-5)
     assert forward.std(0).mean() > 0  # the draws differ
@@ -110,24 +109,22 @@ def test_prediction_is_invariant_to_drug_order(demo, bayesian, effects):
 def test_fast_prediction_equals_one_model_run_per_draw(demo, prior):
     """The vectorised path must give exactly what rerunning the net per draw gives."""
     _, features, (a, b, c) = demo
-    with local_params():
-        torch.manual_seed(1)
-        model = SynergyModel(SynergyNet(features, prior=PRIORS[prior]))
-        guide = GUIDES[default_guide(prior)](model)
-        draws = draw_posterior(model, guide, num_samples=5)
-        fast = network_samples(model, draws, (a, b, c), chunk_size=100)
-        for s in range(5):
-            one = {k: v[s] for k, v in draws.items()}
-            slow = poutine.condition(model.net, data=one)(a, b, c)
-            assert torch.allclose(fast[s], slow, atol=1e-5)
+    torch.manual_seed(1)
+    model = SynergyModel(SynergyNet(features, prior=PRIORS[prior]))
+    guide = GUIDES[default_guide(prior)](model)
+    draws = draw_posterior(model, guide, num_samples=5)
+    fast = network_samples(model, draws, (a, b, c), chunk_size=100)
+    for s in range(5):
+        one = {k: v[s] for k, v in draws.items()}
+        slow = poutine.condition(model.net, data=one)(a, b, c)
+        assert torch.allclose(fast[s], slow, atol=1e-5)
 
 
 def test_model_trace_has_bayesian_head_and_scaled_likelihood(demo):
     _, features, (a, b, c) = demo
-    with local_params():
-        model = SynergyModel(SynergyNet(features))
-        y = torch.zeros(10)
-        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], y, 1000)
+    model = SynergyModel(SynergyNet(features))
+    y = torch.zeros(10)
+    trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10], y, 1000)
     trace.compute_log_prob()
     latent = [
         n
@@ -143,23 +140,27 @@ def test_model_trace_has_bayesian_head_and_scaled_likelihood(demo):
 def test_guides_are_local_to_each_model(demo):
     """Two models in one process never share parameters through Pyro's global store."""
     _, features, (a, b, c) = demo
-    with local_params():
-        pyro.clear_param_store()
-        first = mean_field(SynergyModel(SynergyNet(features)))
-        second = mean_field(SynergyModel(SynergyNet(features)))
-        first(a[:2], b[:2], c[:2])
-        second(a[:2], b[:2], c[:2])
-        assert len(pyro.get_param_store()) == 0
-        loc1 = first.locs.get_parameter("net.head.layers.0.weight_unconstrained")
-        loc2 = second.locs.get_parameter("net.head.layers.0.weight_unconstrained")
-    assert loc1 is not loc2
+    pyro.clear_param_store()
+    first = mean_field(SynergyModel(SynergyNet(features)))
+    second = mean_field(SynergyModel(SynergyNet(features)))
+    first(a[:2], b[:2], c[:2])
+    second(a[:2], b[:2], c[:2])
+    assert len(pyro.get_param_store()) == 0
+    name = "net.head.layers.0.weight_unconstrained"
+    kept = second.locs.get_parameter(name).detach().clone()
+    with torch.no_grad():
+        first.locs.get_parameter(name).fill_(7.0)
+    first(a[:2], b[:2], c[:2])
+    second(a[:2], b[:2], c[:2])
+    assert torch.equal(second.locs.get_parameter(name), kept)
+    assert torch.all(first.locs.get_parameter(name) == 7.0)
+    assert len(pyro.get_param_store()) == 0
 
 
 def test_effects_are_latent_per_drug_per_cell_line_and_drug_and_per_pair(demo):
     screen, features, (a, b, c) = demo
-    with local_params():
-        model = SynergyModel(SynergyNet(features, drug_effects=0.3, pair_effects=0.5))
-        trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10])
+    model = SynergyModel(SynergyNet(features, drug_effects=0.3, pair_effects=0.5))
+    trace = poutine.trace(model).get_trace(a[:10], b[:10], c[:10])
     shared, per_cell = trace.nodes["net.drug_effect"], trace.nodes["net.drug_cell_effect"]
     pair = trace.nodes["net.pair_effect"]
     n_drugs = len(features.drugs)
@@ -169,8 +170,7 @@ def test_effects_are_latent_per_drug_per_cell_line_and_drug_and_per_pair(demo):
     assert pair["fn"].base_dist.scale.unique().tolist() == [0.5]
     assert not any(site["is_observed"] for site in (shared, per_cell, pair))
     one_line = screen.subset((screen.table["cell_line"] == "C0").to_numpy())
-    with local_params():
-        net = SynergyNet(build_features(one_line), drug_effects=0.3, pair_effects=0.5)
+    net = SynergyNet(build_features(one_line), drug_effects=0.3, pair_effects=0.5)
     assert set(net._pyro_samples) & {"drug_effect", "drug_cell_effect", "pair_effect"} == {
         "drug_effect"
     }
@@ -178,14 +178,13 @@ def test_effects_are_latent_per_drug_per_cell_line_and_drug_and_per_pair(demo):
 
 def test_a_pair_effect_moves_that_pair_in_every_line_and_no_other_pair(demo):
     _, features, (a, b, c) = demo
-    with local_params():
-        net = SynergyNet(features, pair_effects=0.5)
-        trace = poutine.trace(net).get_trace(a, b, c)
-        base = poutine.replay(net, trace)(a, b, c)
-        lo, hi = min(int(a[0]), int(b[0])), max(int(a[0]), int(b[0]))
-        trace.nodes["pair_effect"]["value"] = trace.nodes["pair_effect"]["value"].clone()
-        trace.nodes["pair_effect"]["value"][lo, hi] += 1.0
-        moved = poutine.replay(net, trace)(a, b, c)
+    net = SynergyNet(features, pair_effects=0.5)
+    trace = poutine.trace(net).get_trace(a, b, c)
+    base = poutine.replay(net, trace)(a, b, c)
+    lo, hi = min(int(a[0]), int(b[0])), max(int(a[0]), int(b[0]))
+    trace.nodes["pair_effect"]["value"] = trace.nodes["pair_effect"]["value"].clone()
+    trace.nodes["pair_effect"]["value"][lo, hi] += 1.0
+    moved = poutine.replay(net, trace)(a, b, c)
     same_pair = (torch.minimum(a, b) == lo) & (torch.maximum(a, b) == hi)
     assert len(c[same_pair].unique()) > 1  # the pair is measured in several lines
     assert torch.allclose(moved[same_pair] - base[same_pair], torch.tensor(1.0))
@@ -194,23 +193,21 @@ def test_a_pair_effect_moves_that_pair_in_every_line_and_no_other_pair(demo):
 
 def test_mean_field_starts_drug_effects_at_their_prior(demo):
     _, features, (a, b, c) = demo
-    with local_params():
-        model = SynergyModel(SynergyNet(features, drug_effects=0.7, pair_effects=0.7))
-        guide = mean_field(model, init_scale=0.01)
-        guide(a[:2], b[:2], c[:2])
-        for site in EFFECT_SITES:
-            loc, scale = guide._get_loc_and_scale(site)
-            assert torch.all(loc == 0) and torch.allclose(scale, torch.tensor(0.7))
-        _, weight_scale = guide._get_loc_and_scale("net.head.layers.0.weight")
+    model = SynergyModel(SynergyNet(features, drug_effects=0.7, pair_effects=0.7))
+    guide = mean_field(model, init_scale=0.01)
+    guide(a[:2], b[:2], c[:2])
+    for site in EFFECT_SITES:
+        loc, scale = guide._get_loc_and_scale(site)
+        assert torch.all(loc == 0) and torch.allclose(scale, torch.tensor(0.7))
+    _, weight_scale = guide._get_loc_and_scale("net.head.layers.0.weight")
     assert torch.allclose(weight_scale, torch.tensor(0.01))
 
 
 def test_guides_by_name_and_the_log_uniform_default(demo):
     _, features, _ = demo
     assert default_guide("log-uniform") == "svd" and default_guide("laplace") == "mean-field"
-    with local_params():
-        model = SynergyModel(SynergyNet(features, prior=log_uniform))
-        assert isinstance(make_guide(model, "svd"), SparseVariationalDropout)
-        assert not isinstance(make_guide(model, "mean-field"), SparseVariationalDropout)
-        with pytest.raises(ValueError, match="guide must be one of"):
-            make_guide(model, "delta")
+    model = SynergyModel(SynergyNet(features, prior=log_uniform))
+    assert isinstance(make_guide(model, "svd"), SparseVariationalDropout)
+    assert not isinstance(make_guide(model, "mean-field"), SparseVariationalDropout)
+    with pytest.raises(ValueError, match="guide must be one of"):
+        make_guide(model, "delta")

@@ -22,7 +22,7 @@ TINY = {
     "metric": "test.pearson",
     "report": ["val.rmse"],
     "fixed": {"data": "demo", "epochs": 2, "num-samples": 10},
-    "search": {"lr": {"grid": [1.0e-3]}},
+    "search": {"guide-lr": {"grid": [1.0e-3]}},
 }
 TINY_SIMULATE = {
     "command": "simulate",
@@ -144,7 +144,7 @@ def test_the_valid_metric_names_are_what_fit_and_simulate_write(tmp_path):
 
 def test_another_sweep_into_the_same_folder_is_refused_the_same_one_resumes(tmp_path, capsys):
     first = write_config(tmp_path, TINY, "first.yaml")
-    other = {**TINY, "search": {"lr": {"grid": [3.0e-3]}}}
+    other = {**TINY, "search": {"guide-lr": {"grid": [3.0e-3]}}}
     second = write_config(tmp_path, other, "second.yaml")
     out = tmp_path / "sweep"
     assert sweep_cli(first, out, capsys)[0] == 0
@@ -180,7 +180,7 @@ def test_overwrite_removes_only_what_the_earlier_sweep_wrote(tmp_path):
     old_trial = Path(first.table["run_dir"][0]).parent
     (old_trial / "plot.png").write_text("mine too")
 
-    other = SweepConfig.from_dict({**TINY, "search": {"lr": {"grid": [3.0e-3]}}})
+    other = SweepConfig.from_dict({**TINY, "search": {"guide-lr": {"grid": [3.0e-3]}}})
     second = run_sweep(other, out, use_ray=False, overwrite=True)
     assert second.ran == 1 and second.counts["finished"] == 1
     assert (out / "notes.txt").read_text() == "mine"

@@ -27,7 +27,7 @@ fixed:
   num-samples: 20
 search:
   prior: {grid: [normal, laplace]}
-  lr: {grid: [1.0e-3, 3.0e-3]}
+  guide-lr: {grid: [1.0e-3, 3.0e-3]}
 """
 
 
@@ -89,7 +89,7 @@ def test_sequential_sweep_writes_runs_summary_and_plot(tmp_path, capsys):
     assert "4 finished, 0 failed" in printed and "best by test.pearson" in printed
     table = pd.read_csv(out / "summary.csv")
     assert len(table) == 4 and (table["status"] == "finished").all()
-    assert {"id", "prior", "lr", "test.pearson", "test.rmse", "run_dir", "seconds"} <= set(
+    assert {"id", "prior", "guide_lr", "test.pearson", "test.rmse", "run_dir", "seconds"} <= set(
         table.columns
     )
     for run_dir in table["run_dir"]:
@@ -138,7 +138,7 @@ def test_a_sweep_whose_every_trial_fails_still_writes_its_summary(tmp_path):
 
 def test_without_ray_the_sweep_runs_in_process_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep.engines, "ray_available", lambda: False)
-    config = demo_config(search={"lr": {"grid": [3.0e-3]}})
+    config = demo_config(search={"guide-lr": {"grid": [3.0e-3]}})
     result = run_sweep(config, tmp_path / "sweep")
     assert result.engine == "sequential" and result.counts["finished"] == 1
     assert "Ray is not installed" in capsys.readouterr().out
@@ -197,7 +197,7 @@ def test_a_search_can_complete_the_fixed_options():
     config = demo_config(fixed=fixed, search={"test-fold": {"grid": [0, 1]}})
     assert [t["all"]["test_fold"] for t in expand(config)] == [0, 1]
     with pytest.raises(OptionError, match="demo.yaml: fixed: --split fold needs --test-fold"):
-        demo_config(fixed=fixed, search={"lr": {"grid": [1.0e-3]}})
+        demo_config(fixed=fixed, search={"guide-lr": {"grid": [1.0e-3]}})
 
 
 def test_the_sweep_package_does_not_import_the_command_line():

@@ -157,6 +157,9 @@ class Strategy(ABC):
 
     gain_text: ClassVar[str] = "score {:.3g}"
     """How :meth:`gains`' value of a pick reads in a sentence."""
+    columnwise: ClassVar[bool] = True
+    """Whether :meth:`marginal` of a candidate is a function of that candidate's draws alone,
+    so that it can be computed over a pool block by block (``active.shortlist``)."""
 
     def select(
         self,
@@ -246,6 +249,12 @@ class TopQ(Strategy):
     def marginal(self, samples: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The score ``(N,)`` of every candidate."""
         return self.score(samples, generator)
+
+    @property
+    def columnwise(self) -> bool:
+        """Whether the score is a function of each candidate's draws alone (not Thompson's
+        random row, not random scores)."""
+        return getattr(self.score, "columnwise", False)
 
 
 class GreedyBatch(Strategy):
@@ -354,7 +363,9 @@ class ThompsonBatch(Strategy):
     def choose(
         self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
     ) -> Tensor:
-        n_pick = min(q, len(open_set.candidates()))
+        # counted from the mask: the draws' order comes first from the generator, before the
+        # tie-breaking order, so the same draws fill the slots whatever the pool's size
+        n_pick = min(q, int(open_set.open.sum()))
         if n_pick > samples.shape[0]:
             raise ValueError(
                 f"thompson-batch needs one distinct draw per slot: q={n_pick} but "

@@ -206,8 +206,14 @@ class AcquisitionSettings:
 
 
 def fixed(score: Callable[..., Tensor], **settings: float) -> Score:
-    """``score`` with ``settings`` bound, as a :data:`Score` that draws no random numbers."""
-    return lambda samples, generator: score(samples, **settings)
+    """``score`` with ``settings`` bound, as a :data:`Score` that draws no random numbers; its
+    ``columnwise`` is True: each candidate's score is a function of that candidate's draws."""
+
+    def bound(samples: Tensor, generator: torch.Generator | None) -> Tensor:
+        return score(samples, **settings)
+
+    bound.columnwise = True
+    return bound
 
 
 def _random(samples: Tensor, generator: torch.Generator | None) -> Tensor:

@@ -87,6 +87,8 @@ class LabRules:
         ):
             raise OptionError(f"--budget must be a finite number > 0, not {self.budget!r}.")
         for flag, path in (("--available-drugs", self.available_drugs), ("--costs", self.costs)):
+            if path is not None and not isinstance(path, str | Path):
+                raise TypeError(f"{flag} must be the path of a table file, not {path!r}.")
             if path is not None and not Path(path).is_file():
                 raise OptionError(f"{flag} {path}: no such file; give a table file.")
 
@@ -99,6 +101,38 @@ class LabRules:
         """The set limits on a batch's lines and drug uses, by flag."""
         limits = {"--max-lines": self.max_lines, "--max-drug-uses": self.max_drug_uses}
         return {flag: value for flag, value in limits.items() if value is not None}
+
+    def short_batch(self, chosen: int, batch_size: int) -> str:
+        """Why a batch holds only ``chosen`` of ``batch_size`` triples: ``recommend``'s refusal
+        and ``simulate``'s, the same words for the same rules."""
+        limits = [f"{flag} {value}" for flag, value in self.limits().items()]
+        if not limits:  # nothing limits the batch but the untested rows in stock
+            return (
+                f"only {chosen} of the --batch-size {batch_size} triples are left untested and "
+                "in stock; lower --batch-size or --rounds."
+            )
+        return (
+            f"{' and '.join(limits)} let only {chosen} of the --batch-size {batch_size} "
+            "triples into one batch; loosen them or lower --batch-size."
+        )
+
+    def capacity(self, candidates: pd.DataFrame, out_of_stock: np.ndarray) -> int:
+        """The most triples of ``candidates`` in stock that one batch may hold under the
+        limits on lines and drug uses (the budget aside): an upper bound, so a batch size
+        above it can never be filled, whatever the strategy."""
+        rows = candidates[~np.asarray(out_of_stock)]
+        uses, lines = self.max_drug_uses, self.max_lines
+
+        def most(part: pd.DataFrame) -> int:
+            if uses is None:
+                return len(part)
+            drugs = set(part["drug_a"].astype(str)) | set(part["drug_b"].astype(str))
+            # a triple takes one use of each of its two drugs (one of a drug with itself)
+            per_triple = 1 if (part["drug_a"] == part["drug_b"]).any() else 2
+            return min(len(part), len(drugs) * uses // per_triple)
+
+        per_line = sorted((most(part) for _, part in rows.groupby("cell_line")), reverse=True)
+        return min(sum(per_line[:lines]), most(rows))
 
     def apply(self, candidates: pd.DataFrame) -> LabConstraints:
         """The rules for ``candidates`` (``drug_a, drug_b, cell_line``, ``N`` rows).

@@ -68,6 +68,7 @@ def run_arm(
     seed: int,
     save: Callable[[ArmState], None],
     tick: Callable[[dict], None] = lambda record: None,
+    batch_size: int | None = None,
 ) -> ArmState:
     """Continue ``state`` up to ``rounds`` rounds, calling ``save`` after every round.
 
@@ -88,6 +89,9 @@ def run_arm(
         Called with the state after the initial draw and every round.
     tick : callable
         Called with each round's record (progress display).
+    batch_size : int, optional
+        The rows a round asks for: each record then says by how many its batch fell
+        ``short`` (the lab's rules, or too few untested rows in stock), 0 for the initial draw.
 
     Returns
     -------
@@ -95,7 +99,10 @@ def run_arm(
     """
     if not state.rounds:
         first = initial_draw(len(pool.scores), initial, seed)
-        state = ArmState(first.tolist(), [round_record(pool, first, first, 0, 0.0)])
+        record = round_record(pool, first, first, 0, 0.0)
+        if batch_size is not None:
+            record["short"] = 0
+        state = ArmState(first.tolist(), [record])
         save(state)
     for round_index in range(len(state.rounds), rounds + 1):
         start = time.perf_counter()
@@ -106,6 +113,8 @@ def run_arm(
             raise RuntimeError(f"round {round_index}: the proposer chose a revealed row twice")
         revealed = np.concatenate([revealed, batch])
         record = round_record(pool, revealed, batch, round_index, seconds)
+        if batch_size is not None:
+            record["short"] = max(batch_size - len(batch), 0)
         state = ArmState(revealed.tolist(), [*state.rounds, record])
         save(state)
         tick(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +10,17 @@ import pandas as pd
 import torch
 
 from ..acquisition import STRATEGIES, make_strategy
-from ..data import read_pairs, read_smiles
+from ..data import check_pairs, read_pairs, read_smiles, standardise_table
 from ..errors import OptionError
 from ..estimator import SynergyBNN
 from ..inference.predictive import summarise
 from ..options import check_range
-from ..outputs import check_file, prepare_file
+from ..outputs import check_file, prepare_file, write_output
 from ..runs import load_fit, read_screen
 from .explain import explanations
 from .lab import LabRules
+from .picture import MAX_LINES, write_recommendation_report
+from .shortlist import SHORTLIST, shortlist
 
 KEYS = ["drug_a", "drug_b", "cell_line"]
 """The columns that name a triple."""
@@ -32,10 +35,64 @@ def check_strategy(name: str) -> str:
     ------
     OptionError
         Naming the valid strategies.
+    TypeError
+        Not a string.
     """
+    valid = ", ".join(STRATEGIES)
+    if not isinstance(name, str):
+        raise TypeError(f"strategy must be a str, one of {valid}; not {name!r}.")
+    if not name.strip():
+        raise OptionError(f"--acquisition is empty; choose from {valid}.")
     if name not in STRATEGIES:
-        raise OptionError(f"unknown acquisition '{name}'; choose from {', '.join(STRATEGIES)}")
+        raise OptionError(f"unknown acquisition '{name}' (--acquisition); choose from {valid}.")
     return name
+
+
+def check_arguments(
+    strategy: str, batch_size: int, kappa: float, num_samples: int | None, seed: int
+) -> None:
+    """:func:`recommend`'s settings: a wrong type is a ``TypeError`` naming the argument, a
+    value out of range an :class:`OptionError` naming the option."""
+    check_strategy(strategy)
+    given = {"batch_size": batch_size, "seed": seed}
+    if num_samples is not None:  # None: the model's
+        given["num_samples"] = num_samples
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an integer, not {value!r}.")
+    if isinstance(kappa, bool) or not isinstance(kappa, Real):
+        raise TypeError(f"kappa must be a number, not {kappa!r}.")
+    check_range("--kappa", float(kappa), 0)
+    check_range("--seed", int(seed), 0)
+    if num_samples is not None:
+        check_range("--num-samples", int(num_samples), 2)
+
+
+def check_inputs(
+    bnn: SynergyBNN, measured: pd.DataFrame, candidates: pd.DataFrame | None, rules
+) -> tuple[pd.DataFrame, pd.DataFrame | None, LabRules]:
+    """:func:`recommend`'s model and tables, checked: ``measured`` with its columns found as
+    the loaders find them (a score column ``synergy``, ``zip``, ...), ``candidates`` without
+    self-pairs, ``rules`` checked. Returns (measured, candidates, rules)."""
+    if not isinstance(bnn, SynergyBNN):
+        raise TypeError(f"bnn must be a fitted SynergyBNN, not {type(bnn).__name__}.")
+    if bnn.model is None or bnn.scaling is None:
+        raise ValueError("bnn is not fitted; call its fit() first, or load_fit() a run.")
+    if not isinstance(measured, pd.DataFrame):
+        raise TypeError(f"measured must be a pandas DataFrame, not {type(measured).__name__}.")
+    measured = standardise_table(measured, source="measured", keep_fold=False)
+    if isinstance(candidates, pd.DataFrame):  # data rows counted from 1 in the message
+        candidates = candidates.reset_index(drop=True)
+    if candidates is not None:
+        candidates = check_pairs(candidates, "candidates")
+    if rules is None:
+        rules = LabRules()
+    if not isinstance(rules, LabRules):
+        raise TypeError(
+            f"rules must be a LabRules, e.g. LabRules(max_lines=2), not {type(rules).__name__}."
+        )
+    rules.check()
+    return measured, candidates, rules
 
 
 def canonical_pairs(table: pd.DataFrame) -> pd.DataFrame:
@@ -101,6 +158,7 @@ def recommend(
     num_samples: int | None = None,
     seed: int = 0,
     rules: LabRules | None = None,
+    shortlist_size: int = SHORTLIST,
 ) -> pd.DataFrame:
     """The next ``batch_size`` untested triples to measure, best first.
 
@@ -109,8 +167,9 @@ def recommend(
     bnn : SynergyBNN
         The fitted model.
     measured : DataFrame
-        The screen's measured rows (``drug_a, drug_b, cell_line, score``); measured triples
-        are never recommended, and the best score is the incumbent of EI, PI and q-EI.
+        The screen's measured rows (``drug_a, drug_b, cell_line, score``; other spellings are
+        found as the loaders find them: ``synergy``, ``zip``, ``drug_row``, ...); measured
+        triples are never recommended, and the best score is the incumbent of EI, PI and q-EI.
     candidates : DataFrame, optional
         The triples to choose from (default: :func:`untested_candidates`).
     strategy : str
@@ -125,6 +184,10 @@ def recommend(
         Seed of the draws and of the choice (ties, Thompson rows).
     rules : LabRules, optional
         What the batch may hold: cell lines, drug uses, drugs in stock, cost and budget.
+    shortlist_size : int
+        A pool larger than this is streamed once and the strategy chooses from its
+        shortlist (:func:`~synergy_ppl.active.shortlist.shortlist`: the best by the
+        strategy's score and every draw's best), so memory stays bounded whatever the pool.
 
     Returns
     -------
@@ -142,34 +205,44 @@ def recommend(
     OptionError
         A batch size outside 1 and the candidates left, or rules that let fewer than
         ``batch_size`` triples join without a budget being the reason.
+    DataError
+        A table without its columns or rows, a candidate of a drug with itself.
+    TypeError
+        An argument of the wrong type, named.
     """
-    check_strategy(strategy)
-    rules = rules or LabRules()
-    pool = untested_candidates(measured, candidates)
-    lab = rules.apply(pool)
+    check_arguments(strategy, batch_size, kappa, num_samples, seed)
+    measured, candidates, rules = check_inputs(bnn, measured, candidates, rules)
+    pool = full_pool = untested_candidates(measured, candidates)
+    lab = full_lab = rules.apply(pool)
     n_open = int((~lab.out_of_stock).sum())
     if batch_size < 1 or batch_size > n_open:
         raise OptionError(
             f"--batch-size {batch_size} must be between 1 and the {n_open} untested "
             "candidate(s) in stock; lower it or give more candidates."
         )
-    samples = bnn.sample(pool, num_samples, seed, noise=False)
     choice = make_strategy(
         strategy,
         kappa=kappa,
         best_f=float(measured["score"].max()),
         noise_sd=bnn.noise_sd(num_samples, seed),
     )
-    out_of_stock = torch.as_tensor(lab.out_of_stock)
-    chosen = choice.select(
-        samples, batch_size, out_of_stock, torch.Generator().manual_seed(seed), lab.constraints
-    )
+    size = shortlist_size
+    while True:
+        if len(pool) > size and strategy != "random":  # random reads no draws to choose
+            in_stock = ~torch.as_tensor(lab.out_of_stock)
+            rows = shortlist(bnn, pool, choice, in_stock, batch_size, num_samples, seed, size)
+            pool = pool.iloc[rows.numpy()].reset_index(drop=True)
+            lab = rules.apply(pool)
+        samples = bnn.sample(pool, num_samples, seed, noise=False)
+        out_of_stock = torch.as_tensor(lab.out_of_stock)
+        generator = torch.Generator().manual_seed(seed)
+        chosen = choice.select(samples, batch_size, out_of_stock, generator, lab.constraints)
+        if len(chosen) == batch_size or len(pool) == len(full_pool):
+            break
+        # the lab's rules skipped past the shortlist: choose again from a longer one
+        size, pool, lab = size * 8, full_pool, full_lab
     if len(chosen) < batch_size and rules.budget is None:
-        limits = [f"{flag} {value}" for flag, value in rules.limits().items()]
-        raise OptionError(
-            f"{' and '.join(limits)} let only {len(chosen)} of the --batch-size {batch_size} "
-            "triples into one batch; loosen them or lower --batch-size."
-        )
+        raise OptionError(rules.short_batch(len(chosen), batch_size))
     scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
     out = summarise(pool.iloc[chosen.numpy()], samples[:, chosen])
     out.insert(0, "rank", np.arange(1, len(out) + 1))
@@ -194,14 +267,19 @@ def recommend_run(
     rules: LabRules | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
+    report_lines: int = MAX_LINES,
 ) -> tuple[pd.DataFrame, Path]:
     """:func:`recommend` from a run directory and files, written to ``out`` (default
     ``<run_dir>/recommendations.csv``). Returns (batch, out).
 
     The measured rows are the run's screen; ``candidates`` (a drug_a,drug_b,cell_line table)
-    and ``drugs`` (drug,smiles of new drugs) are optional. Every option, the run, the tables
-    and the output path are checked before any work.
+    and ``drugs`` (drug,smiles of new drugs) are optional. Beside ``out`` go a picture per
+    cell line of the batch, at most ``report_lines`` of them (0: none), and an offline page
+    ``<out stem>.html`` with the pictures and the batch
+    (:func:`~synergy_ppl.active.picture.write_recommendation_report`). Every option, the run,
+    the tables and the output path are checked before any work.
     """
+    check_range("--report-lines", report_lines, 0)
     check_strategy(strategy)
     for flag, value, low in (("--batch-size", batch_size, 1), ("--seed", seed, 0)):
         check_range(flag, value, low)
@@ -216,8 +294,23 @@ def recommend_run(
         bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(drugs)))
     out = Path(out) if out is not None else Path(run_dir) / "recommendations.csv"
     check_file(out, overwrite)
-    batch = recommend(
-        bnn, read_screen(run_dir), pool, strategy, batch_size, kappa, num_samples, seed, rules
-    )
-    batch.to_csv(prepare_file(out, overwrite), index=False)
+    if report_lines:
+        check_file(out.with_suffix(".html"), overwrite)
+    measured = read_screen(run_dir)
+    batch = recommend(bnn, measured, pool, strategy, batch_size, kappa, num_samples, seed, rules)
+    write_output(prepare_file(out, overwrite), lambda tmp: batch.to_csv(tmp, index=False))
+    if report_lines:
+        settings = {"run": str(run_dir), "strategy": strategy, "batch size": batch_size}
+        write_recommendation_report(
+            out.parent,
+            bnn,
+            measured,
+            batch,
+            settings=settings,
+            stem=out.stem,
+            num_samples=num_samples,
+            seed=seed,
+            max_lines=report_lines,
+            overwrite=overwrite,
+        )
     return batch, out

@@ -2,13 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+from ..outputs import write_output
 from .loop import arm_key
+
+RECORD_KEYS = ("round", "tested", "recall", "random", "oracle", "best_found", "regret", "seconds")
+"""What every round's record in ``progress.json`` holds (the table and summary need them)."""
+
+
+def read_progress(path: Path, n_pool: int) -> dict:
+    """``progress.json`` of a simulation being resumed (no file: ``{}``): arm key -> state.
+
+    Raises
+    ------
+    DataError
+        A file that is not what ``simulate`` wrote for this pool (unreadable, cut short,
+        edited): resuming from it would fail later or continue a wrong state.
+    """
+    if not path.exists():
+        return {}
+    try:
+        states = json.loads(path.read_text())
+        whole = isinstance(states, dict) and all(
+            _is_state(state, n_pool) for state in states.values()
+        )
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        whole = False
+    if not whole:
+        raise DataError(
+            f"{path}: not the progress file of this simulation (damaged or edited), so it "
+            "cannot be resumed; restore the file, or pass --overwrite to start afresh."
+        )
+    return states
+
+
+def _is_state(state, n_pool: int) -> bool:
+    """Whether ``state`` is a saved arm: distinct pool indices, one complete record per
+    round, the last one counting every revealed row."""
+    if not isinstance(state, dict) or set(state) != {"revealed", "rounds"}:
+        return False
+    revealed, rounds = state["revealed"], state["rounds"]
+    if not isinstance(revealed, list) or not isinstance(rounds, list):
+        return False
+    indices = all(type(i) is int and 0 <= i < n_pool for i in revealed)
+    if not indices or len(set(revealed)) != len(revealed):
+        return False
+    records = all(isinstance(r, dict) and all(k in r for k in RECORD_KEYS) for r in rounds)
+    return records and (rounds[-1]["tested"] == len(revealed) if rounds else not revealed)
 
 
 def results_table(states: dict, arms: list[tuple[str, int]], rounds: int) -> pd.DataFrame:
@@ -26,8 +73,8 @@ def results_table(states: dict, arms: list[tuple[str, int]], rounds: int) -> pd.
     Returns
     -------
     DataFrame
-        ``strategy, seed`` and the columns of
-        :func:`~synergy_ppl.active.pool.round_record`.
+        ``strategy, seed``, the columns of :func:`~synergy_ppl.active.pool.round_record`
+        and ``short`` (:func:`~synergy_ppl.active.loop.run_arm`; missing in older runs).
     """
     frames = [
         pd.DataFrame(states[arm_key(name, seed)]["rounds"][: rounds + 1]).assign(
@@ -129,5 +176,5 @@ def plot_recall(rows: pd.DataFrame, path: Path, n_pool: int, n_top: int, title: 
         axes[1].set_xlabel("cost spent (mean over seeds)")
         axes[1].set_title("recall per unit of cost")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_output(path, lambda tmp: fig.savefig(tmp, dpi=120))
     plt.close(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..data import DataConfig, DataError, Screen, Split, split_screen
 from ..errors import OptionError, OutputError
 from ..estimator import SynergyBNN
 from ..model.families import own_options
-from ..outputs import prepare_folder, record, write_json
+from ..outputs import prepare_folder, record, write_json, write_output
 from ..runs import load_fit, load_state, model_from_state, save_state
 from ..transfer import Transfer
 from .lab import LabRules
@@ -32,7 +33,7 @@ from .loop import (
 )
 from .pool import Pool, check_budget
 from .recommendation import check_strategy
-from .results import plot_recall, results_table, summarise_runs
+from .results import plot_recall, read_progress, results_table, summarise_runs
 
 PRETRAIN_KINDS = ("none", "other-cell-lines")
 """``--pretrain`` values besides a path to a fitted run directory."""
@@ -104,8 +105,20 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`~synergy_ppl.errors.OptionError` naming the first invalid option."""
+        if isinstance(self.strategies, str) or not isinstance(self.strategies, tuple | list):
+            raise TypeError(
+                f"strategies must be a tuple of names, e.g. ('ucb',), not {self.strategies!r}."
+            )
+        if not self.strategies:
+            raise OptionError("--acquisition names no strategy; give one or more, e.g. ucb,random.")
         for name in self.strategies:
             check_strategy(name)
+        twice = sorted({name for name in self.strategies if self.strategies.count(name) > 1})
+        if twice:
+            raise OptionError(
+                f"--acquisition names {', '.join(repr(n) for n in twice)} more than once; "
+                "give each strategy once (--seeds repeats them)."
+            )
         if not isinstance(self.transfer, Transfer):
             raise OptionError(f"transfer must be a Transfer, not {self.transfer!r}.")
         if not isinstance(self.lab, LabRules):
@@ -184,6 +197,18 @@ def prepare_out_dir(out: Path, config: dict, overwrite: bool) -> None:
         prepare_folder(out, overwrite, SIMULATION_WRITES)
     record(out, *SIMULATION_WRITES)
     write_json(saved, config)
+
+
+def check_fills(pool: Pool, sim: SimulationConfig) -> None:
+    """Refuse, before any work, lab rules that can never fill a round's batch, in
+    ``recommend``'s words; without a budget (which ``recommend`` lets cut a batch short).
+    Rounds that fall short later, as the pool shrinks, are each reported by a warning and
+    the record's ``short`` column."""
+    if sim.lab.budget is not None or not sim.lab.limits() or sim.rounds < 1:
+        return
+    most = sim.lab.capacity(pool.table, pool.lab.out_of_stock)
+    if most < sim.pairs_per_round:
+        raise OptionError(sim.lab.short_batch(most, sim.pairs_per_round))
 
 
 # ----------------------------------------------------------------------------- pretraining
@@ -291,8 +316,9 @@ def simulate(
         The model fitted each round (e.g. :data:`ROUND_MODEL`).
     out : str or Path
         The folder: ``config.json``, ``progress.json`` (after every round), ``results.csv``
-        (one row per strategy, seed and round), ``results.json`` (rows and per-strategy
-        summary) and ``recall.png``.
+        (one row per strategy, seed and round; ``short``: the rows its batch lacked, each such
+        round also a warning unless a budget is the reason), ``results.json`` (rows and
+        per-strategy summary) and ``recall.png``.
     overwrite : bool
         Start afresh in a folder of another simulation.
     progress : bool
@@ -315,6 +341,9 @@ def simulate(
         "simulation": {**asdict(sim), "strategies": list(sim.strategies)},
         "extra": sorted(extra),
     }
+    twice = sorted(set(sim.strategies) & set(extra))
+    if twice:
+        raise OptionError(f"strategies {twice} are also extra proposers; name each arm once.")
     screen, pool, pretraining = load_pool_and_pretraining(data, sim)
     check_budget(
         len(pool.scores),
@@ -324,7 +353,10 @@ def simulate(
         sim.pretrain != "none",
         in_stock=int((~pool.lab.out_of_stock).sum()),
     )
+    check_fills(pool, sim)
     prepare_out_dir(out, config, overwrite)
+    progress_path = out / "progress.json"
+    states = read_progress(progress_path, len(pool.scores))  # checked before any fit
     model = pretrained_model(sim, model_config, pretraining, out, progress)
     start = RoundStart(warm_start=sim.warm_start)
     if model is not None:  # rounds fit the pretrained architecture
@@ -342,8 +374,6 @@ def simulate(
         arm_start = start.for_arm(out / "models" / f"{name}-seed{seed}")
         return BNNProposer(screen, pool, choice, model_config, seed, arm_start)
 
-    progress_path = out / "progress.json"
-    states = json.loads(progress_path.read_text()) if progress_path.exists() else {}
     seeds = range(sim.first_seed, sim.first_seed + sim.seeds)
     arms = [(name, seed) for name in [*sim.strategies, *extra] for seed in seeds]
     left = sum(sim.rounds + 1 - len(states.get(arm_key(*a), {}).get("rounds", [])) for a in arms)
@@ -360,6 +390,10 @@ def simulate(
         def tick(record: dict, key: str = key) -> None:
             bar.update(1)
             bar.set_postfix_str(f"{key} tested={record['tested']} recall={record['recall']:.2f}")
+            if record["short"] and sim.lab.budget is None:  # recommend would refuse this batch
+                chosen = sim.pairs_per_round - record["short"]
+                why = sim.lab.short_batch(chosen, sim.pairs_per_round)
+                warnings.warn(f"{key} round {record['round']}: {why}", stacklevel=2)
 
         run_arm(
             pool,
@@ -370,11 +404,12 @@ def simulate(
             seed=seed,
             save=save,
             tick=tick,
+            batch_size=sim.pairs_per_round,
         )
     bar.close()
     rows = results_table(states, arms, sim.rounds)
     summary = summarise_runs(rows)
-    rows.to_csv(out / "results.csv", index=False)
+    write_output(out / "results.csv", lambda tmp: rows.to_csv(tmp, index=False))
     write_json(out / "results.json", {"summary": summary, "rounds": rows.to_dict("records")})
     where = f"{data.data}" + (f" {data.cell_line}" if data.cell_line else "")
     title = f"{where}: pool of {len(pool.scores)} pairs"

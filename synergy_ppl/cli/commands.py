@@ -92,6 +92,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         out=args.out,
         overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     print(f"{len(predictions)} predictions written to {out}")
     return 0
@@ -115,6 +116,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         rules=rules,
         out=args.out,
         overwrite=args.overwrite,
+        report_lines=args.report_lines,
     )
     shown = batch.drop(columns="why").head(10)
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -123,6 +125,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"{rank:>4}  {why}")
     spent = f", total cost {batch['cost'].sum():g}" if "cost" in batch else ""
     print(f"{len(batch)} recommendations ({args.acquisition}{spent}) written to {out}")
+    if args.report_lines:
+        print(f"pictures of the batch: open {out.with_suffix('.html')}")
     return 0
 
 

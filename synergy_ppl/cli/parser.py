@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..active import SimulationConfig
+from ..active.picture import MAX_LINES
 from ..data import SPLIT_KINDS, check_column_map
 from ..errors import OptionError
 from ..inference.svi import STOPPING_LOSSES
@@ -48,10 +49,18 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         help="demo, oneil, almanac, drugcomb[:PATH], drugcombdb[:PATH], or a CSV/TSV/Parquet table",
     )
     group.add_argument("--data-dir", help="folder of the built-in screens ($SYNERGY_PPL_DATA)")
-    group.add_argument("--drugs", help="drug table with columns drug,smiles (user tables)")
-    group.add_argument("--cell-features", help="cell-line feature table (first column = name)")
     group.add_argument(
-        "--columns", type=_column_map, help="map table columns: drug_a=A,drug_b=B,score=S,..."
+        "--drugs", help="drug table (drug,smiles) of a table of your own or an aggregate's"
+    )
+    group.add_argument(
+        "--cell-features",
+        help="cell-line feature table (first column = name) of a table of your own or an "
+        "aggregate; used with --cell-components K > 0",
+    )
+    group.add_argument(
+        "--columns",
+        type=_column_map,
+        help="map a table's columns: drug_a=A,drug_b=B,score=S,... (an aggregate: --score)",
     )
     group.add_argument("--cell-line", help="keep only this cell line (comma-separate several)")
     group.add_argument("--split", choices=SPLIT_KINDS, help="how to hold out the test part")
@@ -148,7 +157,12 @@ def _add_model_options(
     group.add_argument("--epochs", type=int)
     group.add_argument("--min-steps", type=int, help="at least this many SVI steps (small data)")
     group.add_argument(batch_flag, type=int, help="SVI minibatch size")
-    group.add_argument("--lr", type=float, help="learning rate of the point layers (1e-3)")
+    group.add_argument(
+        "--lr",
+        type=float,
+        help="recover, pair-mlp: learning rate of the point layers (1e-3; factorization has "
+        "none, its rate is --guide-lr)",
+    )
     group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
     group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     group.add_argument(
@@ -163,12 +177,14 @@ def _add_model_options(
         help="after early stopping, train afresh on the training and validation rows for the "
         "optimizer steps of the epochs it kept (default: on)",
     )
-    group.add_argument("--weight-decay", type=float, help="AdamW decay of the point layers")
+    group.add_argument(
+        "--weight-decay", type=float, help="recover, pair-mlp: AdamW decay of the point layers"
+    )
     group.add_argument(
         "--trunk-anchor",
         type=float,
-        help="from a pretrained model: precision of a prior tying the point layers to its "
-        "values (L2-SP); 0 = none",
+        help="with --prior-from (recover, pair-mlp): precision of a prior tying the point "
+        "layers to the pretrained values (L2-SP); 0 = none",
     )
     group.add_argument("--num-samples", type=int, help="posterior draws for prediction")
     group.add_argument("--seed", type=int, help="model seed")
@@ -218,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
     predict.add_argument("--out", help="output CSV (default <run>/predictions.csv)")
     predict.add_argument("--overwrite", action="store_true")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=commands.cmd_predict)
 
     diag = sub.add_parser("diagnose", help="posterior diagnostics and a report of a fitted run")
@@ -246,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--seed", type=int, default=0, help="seed of the draws and tie-breaking")
     rec.add_argument("--out", help="output CSV (default <run>/recommendations.csv)")
     rec.add_argument("--overwrite", action="store_true")
+    rec.add_argument(
+        "--report-lines",
+        type=int,
+        default=MAX_LINES,
+        help="cell lines drawn beside the CSV: drug x drug pictures and an HTML page (0: none; "
+        f"default {MAX_LINES})",
+    )
     _add_lab_options(rec)
     rec.set_defaults(func=commands.cmd_recommend)
 

@@ -4,18 +4,70 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+
 from ..errors import DataError, OptionError
-from ..options import check_range, typed_fields
+from ..options import check_range, check_types, typed_fields
 from .aggregates import AGGREGATES, load_aggregate
 from .builtin import aggregate_file, load_almanac, load_oneil
 from .demo import make_demo_screen
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
-from .tables import check_column_map
+from .tables import check_cell_lines_known, check_column_map, read_cell_features
 from .user import load_user_screen
+
+BUILT_IN = ("demo", "oneil", "almanac")
+"""The screens that bring their own drug and cell-line tables and columns."""
+
+
+def check_source_options(
+    source: str,
+    drugs: str | Path | None = None,
+    cell_features: str | Path | None = None,
+    column_map: Mapping[str, str] | None = None,
+) -> None:
+    """Raise :class:`OptionError` for a table option that ``source`` would ignore: the
+    built-in screens have their own drug and cell-line tables and columns, and an aggregate
+    is read in its native layout (its score is ``--score``'s)."""
+    kind = source.partition(":")[0]
+    if source in BUILT_IN:
+        for flag, value in (
+            ("--drugs", drugs),
+            ("--cell-features", cell_features),
+            ("--columns", column_map),
+        ):
+            if value:
+                raise OptionError(
+                    f"{flag} is for a table of your own (--data PATH); --data {source} brings "
+                    "its own drug and cell-line tables and columns. Drop it."
+                )
+    elif kind in AGGREGATES and column_map:
+        scores = AGGREGATES[kind].scores
+        native = {column: name for name, column in scores.items()}
+        wanted = native.get(str(column_map.get("score")))
+        hint = f" (--score {wanted})" if wanted else ""
+        raise OptionError(
+            f"--columns maps a plain table's columns; --data {kind}:PATH is read in its native "
+            f"layout, and --score picks its score{hint}: one of {list(scores)}."
+        )
+
+
+def check_fit_data(screen, split=None) -> None:
+    """Raise :class:`OptionError` unless ``screen`` is a :class:`Screen` and ``split`` a
+    :class:`Split` or None (the data arguments of ``SynergyBNN.fit``)."""
+    if not isinstance(screen, Screen):
+        how = ""
+        if isinstance(screen, pd.DataFrame):
+            how = " made from the table with screen_from_frame(table, smiles) (or load_screen)"
+        raise OptionError(f"screen must be a Screen{how}, not {type(screen).__name__}.")
+    if split is not None and not isinstance(split, Split):
+        raise OptionError(
+            f"split must be a Split (split_screen(screen.table, ...)) or None, not "
+            f"{type(split).__name__}."
+        )
 
 
 def load_screen(
@@ -43,7 +95,9 @@ def load_screen(
     data_dir : str or Path, optional
         Where the built-in screens are; see :func:`resolve_data_dir`.
     drugs, cell_features, column_map
-        A user's drug table, cell-line feature table and column mapping.
+        A user's drug table, cell-line feature table and column mapping. An aggregate takes
+        ``drugs`` (its drug table) and ``cell_features``, not ``column_map``; a built-in
+        screen takes none of them (:func:`check_source_options`).
     cell_line : str, optional
         Keep only that cell line's rows (comma-separate several).
     seed : int
@@ -57,6 +111,7 @@ def load_screen(
         Keep one study of a DrugComb export.
     """
     kind, _, path = source.partition(":")
+    check_source_options(source, drugs, cell_features, column_map)
     if kind not in AGGREGATES and study is not None:
         raise OptionError(
             f"--study keeps one study of a DrugComb export (--data drugcomb:PATH), not of {source}."
@@ -74,6 +129,9 @@ def load_screen(
     if kind in AGGREGATES:
         table = path or aggregate_file(kind, data_dir)
         screen = load_aggregate(kind, table, drugs, score, study)
+        if cell_features is not None:  # an aggregate has none of its own
+            screen = replace(screen, cell_features=read_cell_features(cell_features))
+            check_cell_lines_known(screen, str(cell_features))
     elif source == "demo":
         screen = make_demo_screen(seed=seed)
     elif source == "oneil":
@@ -117,6 +175,7 @@ class DataConfig:
     study: str | None = None
 
     def __post_init__(self) -> None:
+        check_types(self, "DataConfig")
         self.check()
 
     @classmethod
@@ -131,6 +190,7 @@ class DataConfig:
         if self.split not in SPLIT_KINDS:
             raise OptionError(f"--split '{self.split}' is not one of {list(SPLIT_KINDS)}.")
         check_column_map(self.columns)
+        check_source_options(self.data, self.drugs, self.cell_features, self.columns)
         check_range("--test-fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
         check_range("--val-fraction", self.val_fraction, 0, 1, high_open=True)
         if self.test_fraction + self.val_fraction >= 1:

@@ -17,8 +17,12 @@ import torch
 from rdkit import Chem, RDLogger
 from rdkit.Chem import rdFingerprintGenerator
 
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from .screen import Screen
+
+MAX_BITS = 16384
+"""Most Morgan fingerprint bits: far more than any fingerprint model uses (1024-4096), and
+the ``(drugs, n_bits)`` matrix is allocated at once."""
 
 
 def morgan_fingerprints(
@@ -27,8 +31,11 @@ def morgan_fingerprints(
     """Morgan (ECFP-like) bit vectors for ``drugs``, shape ``(len(drugs), n_bits)``.
 
     An invalid or missing SMILES raises :class:`DataError` naming the drug: a placeholder
-    fingerprint would silently give the drug the features of "no structure".
+    fingerprint would silently give the drug the features of "no structure". ``n_bits`` above
+    :data:`MAX_BITS` raises :class:`OptionError` before anything is allocated.
     """
+    if not isinstance(n_bits, int) or isinstance(n_bits, bool) or not 1 <= n_bits <= MAX_BITS:
+        raise OptionError(f"n_bits must be an integer from 1 to {MAX_BITS}, not {n_bits!r}.")
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     out = np.zeros((len(drugs), n_bits), dtype=np.float32)
     RDLogger.DisableLog("rdApp.*")  # the error below says more than RDKit's parse log

@@ -74,7 +74,8 @@ def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
     suffix = "".join(path.suffixes[-2:]).lower()
     try:
         if suffix.endswith(".parquet") or suffix.endswith(".pq"):
-            return pd.read_parquet(path)
+            table = pd.read_parquet(path)
+            return _as_text(table) if text else table
         sep = "\t" if suffix.endswith((".tsv", ".tsv.gz", ".tab", ".txt")) else ","
         return pd.read_csv(path, sep=sep, dtype=str if text else None)
     except ImportError as err:
@@ -86,6 +87,13 @@ def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
         reason = " ".join(str(err).split())[:200]
         raise DataError(f"{path}: could not be read as a table ({reason}).") from err
+
+
+def _as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Every cell of a typed table (Parquet) as a string, missing cells kept missing: what
+    ``text=True`` gives for a CSV, so that one check serves both."""
+    text = table.astype("string")
+    return text.astype(object).mask(text.isna(), np.nan)
 
 
 def check_column_map(column_map: Mapping[str, str], source: str = "--columns") -> dict:
@@ -290,19 +298,45 @@ def smiles_from_table(
 
 def read_pairs(path: str | Path) -> pd.DataFrame:
     """A table of ``drug_a, drug_b, cell_line`` rows to predict or rank (names as written,
-    stripped); other columns are kept."""
+    stripped); other columns are kept. See :func:`check_pairs`."""
     table = read_table(path, text=True)
     table = table[~table.isna().all(axis=1)].copy()  # blank spacing rows; index = row - 1
+    return check_pairs(table, str(path))
+
+
+def check_pairs(
+    table: pd.DataFrame, source: str = "pairs", self_pairs: bool = False
+) -> pd.DataFrame:
+    """``table``'s rows to predict or rank, names stripped, index ``0..n-1``, other columns
+    kept. A missing column, no rows, a blank name or (unless ``self_pairs``) a drug paired
+    with itself is a :class:`DataError` naming ``source`` and the data row (the index + 1,
+    so a table read from a file keeps its row numbers); not a DataFrame, a ``TypeError``."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"{source} must be a pandas DataFrame, not {type(table).__name__}.")
+    twice = sorted({c for c in table.columns[table.columns.duplicated()] if c in PAIR_COLUMNS})
+    if twice:
+        raise DataError(f"{source}: column(s) {twice} appear more than once; keep one of each.")
     missing = [c for c in PAIR_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {missing}; the table has {list(table.columns)[:10]} "
+            f"{source}: missing column(s) {missing}; the table has {list(table.columns)[:10]} "
             "and needs drug_a,drug_b,cell_line."
         )
     if table.empty:
-        raise DataError(f"{path}: the table has no rows.")
+        raise DataError(f"{source}: the table has no rows.")
+    table = table.copy()
+    if not pd.api.types.is_integer_dtype(table.index):  # row numbers need an integer index
+        table = table.reset_index(drop=True)
     for col in PAIR_COLUMNS:
-        table[col] = clean_names(table[col], path)
+        table[col] = clean_names(table[col], source)
+    same = (table["drug_a"] == table["drug_b"]).to_numpy()
+    if same.any() and not self_pairs:
+        first = np.flatnonzero(same)[0]
+        raise DataError(
+            f"{source}: data row {int(table.index[first]) + 1} pairs drug "
+            f"'{table['drug_a'].iloc[first]}' with itself; a combination needs two different "
+            "drugs. Remove the row."
+        )
     return table.reset_index(drop=True)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ..data import DataError
 from ..model.guides import SparseVariationalDropout
 from ..options import check_range
-from ..outputs import check_folder, prepare_folder, record
+from ..outputs import record, replacing_folder, write_output
 from ..runs import check_run_dir, load_fit, read_run_json, read_screen
 from .inference_data import predictive_arrays, to_inference_data
 from .plots import (
@@ -89,23 +89,29 @@ def diagnose(
         check_range("--num-samples", num_samples, 2)
     run_dir = check_run_dir(run_dir)
     out = Path(out or run_dir / "diagnostics")
-    check_folder(out, overwrite, DIAGNOSTICS_WRITES)
-    metrics = read_run_json(run_dir, "metrics.json")
-    if part not in metrics:
-        raise DataError(
-            f"{run_dir}: the run has no {part} rows; choose --part among "
-            f"{[p for p in ('test', 'val', 'train') if p in metrics]}."
-        )
+    # checked and locked now; the folder is swapped in only once written whole
+    with replacing_folder(out, overwrite, DIAGNOSTICS_WRITES) as folder:
+        metrics = read_run_json(run_dir, "metrics.json")
+        if part not in metrics:
+            raise DataError(
+                f"{run_dir}: the run has no {part} rows; choose --part among "
+                f"{[p for p in ('test', 'val', 'train') if p in metrics]}."
+            )
+        _write(folder, run_dir, metrics, part, num_samples)
+    return out / "report.html"
+
+
+def _write(folder: Path, run_dir: Path, metrics: dict, part: str, num_samples: int | None) -> None:
+    """Write every file of the diagnostics into ``folder``."""
     elbo = read_elbo(run_dir)
     bnn, config = load_fit(run_dir)
     idata = to_inference_data(bnn, read_screen(run_dir), part, num_samples)
-    prepare_folder(out, overwrite, DIAGNOSTICS_WRITES)
-    record(out, *DIAGNOSTICS_WRITES)
-    idata.to_netcdf(str(out / "inference_data.nc"))
+    record(folder, *DIAGNOSTICS_WRITES)
+    write_output(folder / "inference_data.nc", lambda tmp: idata.to_netcdf(str(tmp)))
 
     samples, y = predictive_arrays(idata)
     curve = calibration_curve(samples, y)
-    curve.to_csv(out / "calibration.csv", index=False)
+    write_output(folder / "calibration.csv", lambda tmp: curve.to_csv(tmp, index=False))
     agreement = calibration_agreement(curve, metrics[part])
     weight_var = output_weight_var(bnn.config.head_layers)
     figures = {
@@ -125,9 +131,8 @@ def diagnose(
         off = switched_off(log_alpha)
         figures["log_alpha"] = plot_log_alpha(log_alpha, off)
     for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=DPI)
+        write_output(folder / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, dpi=DPI))
 
     note = calibration_note(agreement, idata.posterior.sizes["draw"], bnn.config.num_samples)
-    report = out / "report.html"
-    report.write_text(report_html(run_dir, metrics, config, idata, list(figures), note, off))
-    return report
+    html = report_html(run_dir, metrics, config, idata, list(figures), note, off)
+    write_output(folder / "report.html", lambda tmp: tmp.write_text(html))

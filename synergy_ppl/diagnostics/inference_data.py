@@ -88,6 +88,7 @@ def build_inference_data(
     rows: pd.DataFrame,
     score_sd: float,
     attrs: dict,
+    scale_site: str = "sigma",
 ) -> az.InferenceData:
     """Assemble the ``InferenceData`` with ``az.from_dict``.
 
@@ -100,12 +101,15 @@ def build_inference_data(
     rows : DataFrame
         ``N`` rows with ``drug_a, drug_b, cell_line, score``; the index becomes ``pair``.
     score_sd : float
-        Training-score SD, converts ``sigma`` to the original scale.
+        Training-score SD, converts the noise scale to the original scale.
     attrs : dict
         Attributes of the ``posterior`` group (prior, likelihood, ...).
+    scale_site : str
+        The likelihood's noise-width site (``Likelihood.scale_site``), reported as
+        ``noise_scale`` on the score scale.
     """
     posterior = {site_to_var(k): v.numpy()[None] for k, v in draws.items()}  # chain axis
-    posterior["noise_scale"] = posterior["sigma"] * score_sd
+    posterior["noise_scale"] = posterior[site_to_var(scale_site)] * score_sd
     dims = {var: var_dims(var, value.ndim - 2) for var, value in posterior.items()}
     identifiers = {
         col: rows[col].astype(str).to_numpy() for col in ("drug_a", "drug_b", "cell_line")
@@ -178,6 +182,7 @@ def to_inference_data(
         rows,
         bnn.scaling.sd,
         attrs,
+        bnn.model.likelihood.scale_site,
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OptionError
-from ..outputs import check_file, prepare_file
+from ..outputs import check_file, prepare_file, write_output
 from .layouts import _naming_source, read_wells
 from .reference import (
     MODELS,
@@ -221,5 +221,5 @@ def score_file(
     out = Path(out) if out is not None else wells.with_name(wells.stem + "_scores.csv")
     check_file(out, overwrite)
     scores = score_wells(wells, response=response, score=score)
-    scores.to_csv(prepare_file(out, overwrite), index=False)
+    write_output(prepare_file(out, overwrite), lambda tmp: scores.to_csv(tmp, index=False))
     return scores, out

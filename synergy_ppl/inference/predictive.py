@@ -11,20 +11,22 @@ Bayesian layers broadcast over the ``S`` draws. Every chunk sees the same draws,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from numbers import Integral
 
 import pandas as pd
 import torch
 from pyro import poutine
 from pyro.infer import Predictive
 from pyro.infer.autoguide import AutoGuide
+from tqdm.auto import tqdm
 
-from ..model.network import SynergyModel, Triples, dummy_triples, local_params
+from ..model.network import SynergyModel, Triples, dummy_triples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Predictive quantiles that :func:`summarise` reports (columns ``q05 ... q95``)."""
 
 
-@local_params()
 def draw_posterior(
     model: SynergyModel, guide: AutoGuide, num_samples: int, seed: int = 0
 ) -> dict[str, torch.Tensor]:
@@ -32,6 +34,10 @@ def draw_posterior(
 
     Returns site name -> tensor of shape ``(S, *event_shape)``.
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, Integral):
+        raise TypeError(f"num_samples must be an integer, not {num_samples!r}.")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, not {num_samples}.")
     dummy = dummy_triples(model.net.drug_matrix.device)
     # the global RNG is left as it was: a fit that draws between its steps (validation)
     # trains exactly as one that does not
@@ -46,38 +52,98 @@ def draw_posterior(
             model, guide=guide, num_samples=num_samples, return_sites=sites, parallel=True
         )(*dummy)
     # the vectorising plate adds a singleton batch axis at dim 1; drop it
-    return {name: value.squeeze(1) for name, value in draws.items()}
+    # detached: a point-estimate guide's draws are its parameters themselves
+    return {name: value.squeeze(1).detach() for name, value in draws.items()}
 
 
 CHUNK_ELEMENTS = 100_000
-"""(draw, candidate) pairs per chunk when ``network_samples`` chooses the chunk size."""
+"""(draw, candidate) pairs per decoded chunk when ``network_blocks`` chooses the chunk size."""
+GRID_ELEMENTS = 4_000_000
+"""(draw, drug, drug) entries of one block of a line's pair grid (16 MB of float32)."""
+GRID_DENSITY = 4
+"""A line's rows are computed as its pair grid when they fill at least 1 / GRID_DENSITY of
+it: the grid's matrix products then beat gathering every row's representations."""
+PROGRESS_ROWS = 50_000
+"""Rows above which a prediction that asks for it shows a progress bar (tens of seconds)."""
 
 
-@local_params()
+def network_blocks(
+    model: SynergyModel,
+    draws: dict[str, torch.Tensor],
+    triples: Triples,
+    chunk_size: int | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Network outputs (standardised synergy means) of every row, block by block: pairs
+    ``(rows (n,), f (S, n))`` that cover each row of ``triples`` once.
+
+    The network encodes its drugs and lines once (``NetworkBase.encode``). A family with a
+    pair grid (``NetworkBase.pair_grid``: the factorisation) computes a line whose rows fill
+    enough of its drugs' pairs (:data:`GRID_DENSITY`) as matrix products, in blocks of
+    :data:`GRID_ELEMENTS`; every other row is decoded in chunks of ``chunk_size`` rows, by
+    default about ``CHUNK_ELEMENTS / S`` (1,000 at S = 100), so that the ``(S, chunk, width)``
+    activations stay a few tens of MB whatever S is. Memory stays bounded whatever N is.
+    """
+    num_samples = next(iter(draws.values())).shape[0]
+    chunk_size = chunk_size or max(1, CHUNK_ELEMENTS // num_samples)
+    weights = {k: v for k, v in draws.items() if k.startswith("net.")}
+    drug_a, drug_b, cell = triples
+    with torch.no_grad(), poutine.condition(data=weights):
+        encoded = model.net.encode()  # every drug's and line's representation, once
+        decoded = torch.arange(len(cell), device=cell.device)
+        probe = drug_a[:1]
+        if len(cell) and model.net.pair_grid(encoded, int(cell[0]), probe, probe) is not None:
+            order = torch.argsort(cell, stable=True)
+            lines, counts = torch.unique_consecutive(cell[order], return_counts=True)
+            decoded = []
+            for line, rows in zip(lines.tolist(), order.split(counts.tolist()), strict=True):
+                drugs = torch.unique(torch.cat([drug_a[rows], drug_b[rows]]))
+                if len(rows) * GRID_DENSITY < len(drugs) * (len(drugs) - 1) // 2:
+                    decoded.append(rows)
+                    continue
+                yield from _grid_blocks(model, encoded, line, rows, drugs, triples, num_samples)
+            decoded = torch.cat(decoded) if decoded else cell[:0]
+        for rows in decoded.split(chunk_size) if len(decoded) else ():
+            yield rows, model.net.decode(encoded, drug_a[rows], drug_b[rows], cell[rows])
+
+
+def _grid_blocks(model, encoded, line, rows, drugs, triples, num_samples):
+    """``network_blocks`` of one line's ``rows`` from its pair grid over ``drugs`` ``(D,)``
+    (sorted): blocks of grid rows, each ``(S, rows of the block, D)``."""
+    drug_a, drug_b, _ = triples
+    pos_a = torch.searchsorted(drugs, drug_a[rows])
+    pos_b = torch.searchsorted(drugs, drug_b[rows])
+    per_block = max(1, GRID_ELEMENTS // (num_samples * len(drugs)))
+    block_of = pos_a // per_block
+    order = torch.argsort(block_of, stable=True)
+    blocks, counts = torch.unique_consecutive(block_of[order], return_counts=True)
+    for block, members in zip(blocks.tolist(), order.split(counts.tolist()), strict=True):
+        first = block * per_block
+        grid = model.net.pair_grid(encoded, line, drugs[first : first + per_block], drugs)
+        yield rows[members], grid[..., pos_a[members] - first, pos_b[members]]
+
+
 def network_samples(
     model: SynergyModel,
     draws: dict[str, torch.Tensor],
     triples: Triples,
     chunk_size: int | None = None,
+    progress: bool = False,
 ) -> torch.Tensor:
-    """Network outputs (standardised synergy means) for every draw: ``(S, N)``.
-
-    Candidates go through in chunks of ``chunk_size`` rows; by default about
-    ``CHUNK_ELEMENTS / S`` (1,000 at S = 100), so that the Bayesian layers' ``(S, chunk, width)``
-    activations stay a few tens of MB whatever S is and fit the CPU caches. Each chunk is
-    written into one preallocated ``(S, N)`` tensor: collecting per-chunk outputs and
-    concatenating them makes peak memory grow with N (heap fragmentation); written in place it
-    stays flat. The values do not depend on the chunking.
+    """Network outputs (standardised synergy means) for every draw: ``(S, N)``, from
+    :func:`network_blocks` written into one preallocated tensor (collecting the blocks and
+    concatenating them makes peak memory grow with N through heap fragmentation). ``progress``
+    shows a bar when there are more than :data:`PROGRESS_ROWS` rows. The values do not depend
+    on the blocks, up to float rounding.
     """
     num_samples = next(iter(draws.values())).shape[0]
-    chunk_size = chunk_size or max(1, CHUNK_ELEMENTS // num_samples)
-    weights = {k: v for k, v in draws.items() if k.startswith("net.")}
-    samples = model.net.drug_matrix.new_empty(num_samples, len(triples[0]))
-    with torch.no_grad():
-        net = poutine.condition(model.net, data=weights)
-        for start in range(0, len(triples[0]), chunk_size):
-            chunk = tuple(t[start : start + chunk_size] for t in triples)
-            samples[:, start : start + chunk_size] = net(*chunk)
+    n = len(triples[0])
+    samples = model.net.drug_matrix.new_empty(num_samples, n)
+    show = progress and n > PROGRESS_ROWS
+    bar = tqdm(total=n, desc="predict", unit="row", disable=None if show else True, leave=False)
+    for rows, block in network_blocks(model, draws, triples, chunk_size):
+        samples[:, rows] = block
+        bar.update(len(rows))
+    bar.close()
     return samples
 
 
@@ -130,6 +196,8 @@ def _draw_noise(
 
 def summarise(pairs: pd.DataFrame, samples: torch.Tensor) -> pd.DataFrame:
     """``pairs`` plus the mean, std and quantiles of ``samples`` ``(S, N)`` per row."""
+    if samples.shape[0] < 2:  # the std of one draw is NaN
+        raise ValueError(f"num_samples must be >= 2 to summarise a spread, not {samples.shape[0]}.")
     out = pairs.reset_index(drop=True).copy()
     out["mean"] = samples.mean(0).numpy()
     out["std"] = samples.std(0).numpy()

@@ -3,7 +3,7 @@
 Early stopping watches one of :data:`STOPPING_LOSSES` on the validation rows (``stop_on``):
 the posterior predictive's negative log density (the default) or the posterior median's RMSE.
 
-Parameters live in the model and guide modules (``module_local_params``), not in Pyro's
+Parameters live in the model and guide modules (:mod:`~synergy_ppl.model.isolation`), not in Pyro's
 global param store; the ELBO is used as a ``torch.nn.Module`` with one torch optimizer,
 which also removes most of Pyro's per-step overhead.
 """
@@ -23,7 +23,7 @@ from pyro.infer.autoguide import AutoGuide
 from tqdm.auto import tqdm
 
 from ..errors import TrainingDiverged
-from ..model.network import SynergyModel, Triples, local_params
+from ..model.network import SynergyModel, Triples
 from .predictive import draw_posterior, log_predictive_density, network_samples
 
 
@@ -58,7 +58,6 @@ class History:
     """Training seconds, the refit's included."""
 
 
-@local_params()
 def point_prediction(model: SynergyModel, guide: AutoGuide, triples: Triples) -> torch.Tensor:
     """Network output ``(N,)`` with every latent weight at its guide median."""
     with torch.no_grad():
@@ -147,7 +146,6 @@ STOPPING_LOSSES = {"nll": validation_nll, "rmse": validation_rmse}
 """``--stop-on`` name -> validation loss ``(model, guide, data, seed) -> float``, lower better."""
 
 
-@local_params()
 def train(
     model: SynergyModel,
     guide: AutoGuide,

@@ -5,7 +5,7 @@ which is usually far wider than the spread of the measured entities' posteriors.
 exchangeable with the measured ones, its posterior is their population, the mixture
 (1/E_seen) sum_e q(theta_e) over the seen entities e. :func:`borrowed_draws` draws from it
 exactly (each joint draw takes a random seen entity's values); :func:`pooled_unseen` matches
-it in moments, and :func:`pool_guide` writes those moments into a mean-field guide, for what
+it in moments, and :func:`pool_guide` writes those moments into a guide, for what
 reads the guide's parameters rather than its draws (priors for another fit).
 :func:`entity_sites` names a model's sites that hold one entry per drug or per line;
 :func:`with_new_drugs` grows a guide's state by drugs added after the fit.
@@ -13,12 +13,12 @@ reads the guide's parameters rather than its draws (priors for another fit).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
-from pyro.infer.autoguide import AutoNormal
 
 from ..data.features import FeatureSet
+from ..model.guides import NormalSites
 from ..model.network import (
     DRUG_NOISE_SITE,
     EFFECT_SITES,
@@ -112,7 +112,7 @@ def pooled_unseen(
     return torch.where(unseen, mean, loc), torch.where(unseen, sd, scale)
 
 
-def pool_guide(guide: AutoNormal, sites: Sequence[Site], seen: torch.Tensor) -> None:
+def pool_guide(guide: NormalSites, sites: Sequence[Site], seen: torch.Tensor) -> None:
     """Replace, in ``guide``, the unseen entities' posteriors at ``sites`` by the population.
 
     Each site is ``(name, columns)``: ``columns`` None for a site with one entry per entity
@@ -122,38 +122,40 @@ def pool_guide(guide: AutoNormal, sites: Sequence[Site], seen: torch.Tensor) -> 
     """
     if seen.all() or not seen.any() or not sites:
         return
-    state = guide.state_dict()
-    scale_map = torch.distributions.transform_to(guide.scale_constraint)
     for site, columns in sites:
-        loc_key, scale_key = (f"{kind}.{site}_unconstrained" for kind in ("locs", "scales"))
-        loc, scale = state[loc_key], scale_map(state[scale_key])
+        loc, scale = (t.detach().clone() for t in guide.loc_and_scale(site))
         mask = seen.to(loc.device)
         if columns is None:
             loc, scale = pooled_unseen(loc, scale, mask)
         else:
             pooled = pooled_unseen(loc[:, columns].T, scale[:, columns].T, mask)
             loc[:, columns], scale[:, columns] = (t.T for t in pooled)
-        state[loc_key], state[scale_key] = loc, scale_map.inv(scale)
-    guide.load_state_dict(state)
+        guide.set_loc_and_scale(site, loc, scale)
 
 
-def with_new_drugs(guide_state: dict[str, torch.Tensor], new_drugs: int) -> dict[str, torch.Tensor]:
-    """A mean-field guide's state with ``new_drugs`` more drugs at its per-drug sites.
+def with_new_drugs(
+    guide_state: dict[str, torch.Tensor],
+    new_drugs: int,
+    state_keys: Callable[[str], dict[str, str]],
+) -> dict[str, torch.Tensor]:
+    """A guide's state with ``new_drugs`` more drugs at its per-drug sites.
 
     A drug added after the fit (for prediction) has no rows: its latent effects
-    (``EFFECT_SITES``) and noise effect get mean 0 and the largest scale of any fitted drug,
-    as uncertain as the least-known one. Other entries are returned as they are.
+    (``EFFECT_SITES``) and noise effect get location 0 and the largest scale of any fitted
+    drug, as uncertain as the least-known one. ``state_keys`` is the guide's
+    (:meth:`~synergy_ppl.model.guides.NormalSites.state_keys`); other entries are returned as
+    they are.
     """
     grown = dict(guide_state)
-    for key, value in guide_state.items():
-        kind, _, param = key.partition(".")  # "locs.net.drug_effect_unconstrained"
-        site = param.removesuffix("_unconstrained")
-        if site not in (*EFFECT_SITES, DRUG_NOISE_SITE):
-            continue
-        fill = 0.0 if kind == "locs" else value.max().item()
-        for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
-            shape = list(value.shape)
-            shape[dim] = new_drugs
-            value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
-        grown[key] = value
+    for site in (*EFFECT_SITES, DRUG_NOISE_SITE):
+        for part, key in state_keys(site).items():
+            if key not in guide_state:
+                continue
+            value = guide_state[key]
+            fill = 0.0 if part == "loc" else value.max().item()
+            for dim in (-2, -1) if site == PAIR_EFFECT_SITE else (-1,):
+                shape = list(value.shape)
+                shape[dim] = new_drugs
+                value = torch.cat([value, value.new_full(shape, fill)], dim=dim)
+            grown[key] = value
     return grown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+from pyro.nn import pyro_method
 
 from ..data.features import FeatureSet
 from .layers import Linear
@@ -80,9 +81,27 @@ class Factorization(NetworkBase):
             pair_effects=config.pair_effects,
         )
 
-    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
-        drugs = self.drug_embedding(self.drug_matrix)  # (..., D, R)
-        interaction, main = self.cell_embedding(self.cell_matrix).chunk(2, dim=-1)  # (..., C, R)
+    @pyro_method
+    def encode(self) -> tuple[torch.Tensor, ...]:
+        """Drug embeddings e ``(..., D, R)``, line factors l and k ``(..., C, R)`` each."""
+        drugs = self.drug_embedding(self.drug_matrix)
+        interaction, main = self.cell_embedding(self.cell_matrix).chunk(2, dim=-1)
+        return drugs, interaction, main
+
+    @pyro_method
+    def pair_grid(self, encoded, cell: int, rows: torch.Tensor, cols: torch.Tensor):
+        """``E_rows diag(l_c) E_cols^T + (E_rows k_c) 1^T + 1 (E_cols k_c)^T``, over sqrt(R),
+        plus the effects: one batched matrix product per line instead of a gather per row."""
+        drugs, interaction, main = encoded
+        e_rows, e_cols = drugs[..., rows, :], drugs[..., cols, :]  # (..., A, R), (..., B, R)
+        line, shift = interaction[..., cell, None, :], main[..., cell, :, None]  # (..., 1, R)
+        out = (e_rows * line) @ e_cols.transpose(-1, -2)
+        out = out + (e_rows @ shift) + (e_cols @ shift).transpose(-1, -2)
+        return out / math.sqrt(self.rank) + self._grid_effects(cell, rows, cols)
+
+    @pyro_method
+    def decode(self, encoded, drug_a, drug_b, cell) -> torch.Tensor:
+        drugs, interaction, main = encoded
         e_a, e_b = drugs[..., drug_a, :], drugs[..., drug_b, :]
         out = (e_a * e_b * interaction[..., cell, :] + (e_a + e_b) * main[..., cell, :]).sum(-1)
         return self._add_effects(out / math.sqrt(self.rank), drug_a, drug_b, cell)

@@ -11,8 +11,11 @@
   reparameterisation (theta and sigma, alpha = sigma^2 / theta^2) that the paper recommends
   for low-variance gradients, and exposes ``log_alpha()``; weights with log-alpha >
   :data:`PRUNE_LOG_ALPHA` are effectively switched off.
+- ``"map"`` (:class:`PointEstimate`) — every latent site a point (Pyro's ``AutoDelta``): the
+  maximum a posteriori network, the non-Bayesian reference.
 
-A guide builder is a callable ``model -> guide``. Adding one is the builder plus one line in
+A guide builder is a callable ``model -> guide``, the guide implementing :class:`NormalSites`'
+interface (location and scale per site). Adding one is the builder plus one line in
 :data:`GUIDES`; a prior that needs its own guide by default gets one line in
 :data:`DEFAULT_GUIDES` (every other prior defaults to ``"mean-field"``).
 
@@ -23,17 +26,20 @@ analytically (Normal and Laplace priors have exact KLs registered by torch).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import pyro.distributions as dist
 import torch
-from pyro.infer.autoguide import AutoNormal
+from pyro.infer.autoguide import AutoDelta, AutoNormal
 from pyro.infer.autoguide.initialization import init_to_median
 from pyro.infer.autoguide.utils import deep_setattr
 from pyro.nn import PyroParam
 from torch.distributions import register_kl
 
+from .isolation import OwnParams
 from .network import EFFECT_SITES, NOISE_SITES, SynergyModel
 from .priors import LogUniform
 
@@ -95,7 +101,43 @@ def fan_in_init(site: dict) -> torch.Tensor:
     return init_to_median(site)
 
 
-class MeanField(AutoNormal):
+def _site_param(root: torch.nn.Module, path: str) -> torch.Tensor:
+    """The attribute at dotted ``path`` below ``root`` (a guide's per-site parameter)."""
+    return functools.reduce(getattr, path.split("."), root)
+
+
+class NormalSites(OwnParams):
+    """The guide interface the rest of the package reads, for guides with a Normal per site.
+
+    q(w_site) = N(loc, scale^2) in the site's unconstrained space (the weights' own space;
+    a positive site's log-like one). The unseen-entity code,
+    transfer and diagnostics read and write a guide only through :meth:`loc_and_scale`,
+    :meth:`set_loc_and_scale` and :meth:`state_keys`, never through a guide's private state.
+    Mixed into Pyro's ``AutoNormal`` (whose ``locs`` / ``scales`` modules hold the values).
+    """
+
+    has_spread: ClassVar[bool] = True
+    """Whether q has a width: a point-estimate guide's draws are all its location."""
+
+    def loc_and_scale(self, site: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """q's location and scale at ``site``, each the site's shape (scale > 0)."""
+        return _site_param(self.locs, site), _site_param(self.scales, site)
+
+    def set_loc_and_scale(self, site: str, loc: torch.Tensor, scale: torch.Tensor) -> None:
+        """Replace q's location and scale at ``site`` (same shapes; scale > 0)."""
+        unconstrained = torch.distributions.transform_to(self.scale_constraint).inv(scale)
+        with torch.no_grad():
+            _site_param(self.locs, f"{site}_unconstrained").copy_(loc)
+            _site_param(self.scales, f"{site}_unconstrained").copy_(unconstrained)
+
+    @staticmethod
+    def state_keys(site: str) -> dict[str, str]:
+        """Keys of ``site``'s location (``"loc"``) and scale (``"scale"``, stored
+        unconstrained, increasing in the scale) in the guide's ``state_dict``."""
+        return {"loc": f"locs.{site}_unconstrained", "scale": f"scales.{site}_unconstrained"}
+
+
+class MeanField(AutoNormal, NormalSites):
     """Mean-field Normal guide q(w) = prod N(mu, sigma^2) over every latent site.
 
     Weights start like a normal network (``fan_in_init``, scales ``init_scale``). The drug
@@ -126,7 +168,7 @@ def mean_field(model: SynergyModel, init_scale: float = MEAN_FIELD_SCALE) -> Mea
     return MeanField(model, init_loc_fn=fan_in_init, init_scale=init_scale)
 
 
-class SparseVariationalDropout(AutoNormal):
+class SparseVariationalDropout(AutoNormal, NormalSites):
     """Sparse variational dropout guide (Molchanov et al. 2017) for the log-uniform prior.
 
     Each weight has q(w) = N(θ, σ²) with α = σ²/θ²; θ and log σ are the learned
@@ -144,16 +186,51 @@ class SparseVariationalDropout(AutoNormal):
         out = {}
         for name, site in self.prototype_trace.iter_stochastic_nodes():
             if isinstance(site["fn"].base_dist, LogUniform):
-                loc, scale = self._get_loc_and_scale(name)
+                loc, scale = self.loc_and_scale(name)
                 out[name] = log_alpha_of(loc, scale).detach()
         return out
 
 
-GuideBuilder = Callable[[SynergyModel], AutoNormal]
+class PointEstimate(AutoDelta, OwnParams):
+    """Every latent site at a point, q(w) = delta(w - w_hat): SVI then maximises
+    log p(y | w_hat) + log p(w_hat), a MAP network with the prior as its weight penalty.
+
+    The reference a Bayesian guide has to beat; its predictive spread is the noise alone.
+    Means start like the mean-field guide's (``fan_in_init``). It implements the interface
+    of :class:`NormalSites` with a zero scale.
+    """
+
+    has_spread: ClassVar[bool] = False
+
+    def __init__(self, model: SynergyModel):
+        super().__init__(model, init_loc_fn=fan_in_init)
+
+    def loc_and_scale(self, site: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The point at ``site`` (unconstrained) and a zero scale of its shape."""
+        point = _site_param(self, f"{site}_unconstrained")
+        return point, torch.zeros_like(point)
+
+    def set_loc_and_scale(self, site: str, loc: torch.Tensor, scale: torch.Tensor) -> None:
+        """Move the point at ``site`` to ``loc`` (``scale`` has no place to go)."""
+        with torch.no_grad():
+            _site_param(self, f"{site}_unconstrained").copy_(loc)
+
+    @staticmethod
+    def state_keys(site: str) -> dict[str, str]:
+        """Key of ``site``'s point (``"loc"``) in the guide's ``state_dict``; no scale."""
+        return {"loc": f"{site}_unconstrained"}
+
+
+Guide = NormalSites | PointEstimate
+"""What :data:`GUIDES` build: a guide with the :class:`NormalSites` interface."""
+
+
+GuideBuilder = Callable[[SynergyModel], Guide]
 
 GUIDES: dict[str, GuideBuilder] = {
     "mean-field": mean_field,
     "svd": SparseVariationalDropout,
+    "map": PointEstimate,
 }
 """Guide builders (``model -> guide``) by their CLI name."""
 DEFAULT_GUIDES: dict[str, str] = {"log-uniform": "svd"}
@@ -165,7 +242,7 @@ def default_guide(prior: str) -> str:
     return DEFAULT_GUIDES.get(prior, "mean-field")
 
 
-def make_guide(model: SynergyModel, guide: str) -> AutoNormal:
+def make_guide(model: SynergyModel, guide: str) -> Guide:
     """The guide named ``guide`` (a key of :data:`GUIDES`) for ``model``."""
     if guide not in GUIDES:
         raise ValueError(f"guide must be one of {tuple(GUIDES)}, not {guide!r}")

@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import pyro
 import torch
-from pyro.nn import PyroModule, PyroSample
+from pyro.nn import PyroSample, pyro_method
 from torch.nn import functional as F
 
 from ..data.features import FeatureSet
+from .isolation import OwnParams
 from .layers import MLP, Linear, SymmetricBilinear
 from .likelihoods import Likelihood, make_likelihood
 from .priors import Prior, normal
@@ -43,18 +43,7 @@ __all__ = [
     "SynergyNet",
     "Triples",
     "dummy_triples",
-    "local_params",
 ]
-
-
-def local_params():
-    """Context manager / decorator: modules keep their own parameters.
-
-    Each model and guide then owns its parameters instead of sharing Pyro's global param
-    store, so two fitted models in one process (pretraining and target, successive
-    active-learning rounds) can never read each other's weights by name.
-    """
-    return pyro.settings.context(module_local_params=True)
 
 
 Triples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -82,7 +71,7 @@ NOISE_SITES = (LINE_NOISE_SITE, DRUG_NOISE_SITE)
 """The log noise-scale effects of ``SynergyModel(noise_effects=scale)``."""
 
 
-class NetworkBase(PyroModule):
+class NetworkBase(OwnParams):
     """Base of the model families: the feature matrices, the trunk dropout and the optional
     latent drug and pair effects added to the output.
 
@@ -158,6 +147,55 @@ class NetworkBase(PyroModule):
             "drug_effects": config.drug_effects,
             "pair_effects": config.pair_effects,
         }
+
+    @pyro_method
+    def encode(self) -> tuple[torch.Tensor, ...]:
+        """What the network computes per drug and per line, whatever the rows:
+        ``forward(a, b, c) == decode(encode(), a, b, c)``. Prediction over a large pool
+        encodes once per set of weight draws and decodes the rows chunk by chunk, instead of
+        recomputing every drug's representation for every chunk. Default: nothing."""
+        return ()
+
+    @pyro_method
+    def decode(
+        self,
+        encoded: tuple[torch.Tensor, ...],
+        drug_a: torch.Tensor,
+        drug_b: torch.Tensor,
+        cell: torch.Tensor,
+    ) -> torch.Tensor:
+        """f of the rows ``(N,)`` (``(S, N)`` with draws) from :meth:`encode`'s output."""
+        raise NotImplementedError
+
+    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
+        return self.decode(self.encode(), drug_a, drug_b, cell)
+
+    def pair_grid(
+        self, encoded: tuple[torch.Tensor, ...], cell: int, rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor | None:
+        """f for every pair of a drug of ``rows`` ``(A,)`` and one of ``cols`` ``(B,)`` in
+        line ``cell``, ``(..., A, B)``, as matrix products; None where a family has none (its
+        rows are decoded instead). Exact: entry (i, j) equals ``decode`` of that triple."""
+        return None
+
+    @pyro_method
+    def _grid_effects(self, cell: int, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """The latent effects of :meth:`_add_effects` for the grid ``rows x cols``,
+        ``(..., A, B)`` (or a scalar 0 without effects)."""
+        out = torch.zeros((), device=rows.device)
+        if self.drug_effects:
+            shared = self.drug_effect  # (..., D)
+            out = out + shared[..., rows, None] + shared[..., None, cols]
+            if self.cell_drug_effects:
+                line = self.drug_cell_effect[..., cell, :]  # (..., D)
+                out = out + line[..., rows, None] + line[..., None, cols]
+        if self.pair_effects:
+            pair = self.pair_effect  # (..., D, D): w[min, max] is the pair's
+            upper = rows[:, None] <= cols[None, :]
+            forward = pair[..., rows[:, None], cols[None, :]]
+            backward = pair[..., cols[None, :], rows[:, None]]
+            out = out + torch.where(upper, forward, backward)
+        return out
 
     def _add_effects(
         self, out: torch.Tensor, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor
@@ -267,17 +305,24 @@ class SynergyNet(NetworkBase):
             **cls.shared_options(config),
         )
 
-    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
-        embeddings = torch.relu(self.drug_mlp(self.drug_matrix))  # (..., D, d)
+    @pyro_method
+    def encode(self) -> tuple[torch.Tensor, ...]:
+        """Drug embeddings ``(..., D, d)`` and FiLM parameters gamma, beta ``(..., C, K)``."""
+        embeddings = torch.relu(self.drug_mlp(self.drug_matrix))
         embeddings = F.dropout(embeddings, self.dropout, self.training)
+        gamma, beta = self.film(self.cell_matrix).chunk(2, dim=-1)
+        return embeddings, gamma, beta
+
+    @pyro_method
+    def decode(self, encoded, drug_a, drug_b, cell) -> torch.Tensor:
+        embeddings, gamma, beta = encoded
         merged = self.merge(embeddings[..., drug_a, :], embeddings[..., drug_b, :])
-        gamma, beta = self.film(self.cell_matrix).chunk(2, dim=-1)  # (..., C, K) each
         conditioned = merged * (1.0 + gamma[..., cell, :]) + beta[..., cell, :]
         hidden = F.dropout(torch.relu(conditioned), self.dropout, self.training)
         return self._add_effects(self.head(hidden).squeeze(-1), drug_a, drug_b, cell)
 
 
-class SynergyModel(PyroModule):
+class SynergyModel(OwnParams):
     """The Pyro model: the network's mean observed through a likelihood.
 
         f_i = net(a_i, b_i, c_i),   y_i ~ p(y | f_i, theta, s_i),   theta ~ p(theta)

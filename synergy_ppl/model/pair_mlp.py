@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from pyro.nn import pyro_method
 from torch.nn import functional as F
 
 from ..data.features import FeatureSet
@@ -84,6 +85,8 @@ class PairMLP(NetworkBase):
         hidden = F.dropout(torch.relu(self.trunk(x)), self.dropout, self.training)
         return self.head(hidden).squeeze(-1)
 
-    def forward(self, drug_a: torch.Tensor, drug_b: torch.Tensor, cell: torch.Tensor):
+    @pyro_method
+    def decode(self, encoded, drug_a, drug_b, cell) -> torch.Tensor:
+        # the trunk sees both drugs at once: nothing to encode per drug
         out = 0.5 * (self._g(drug_a, drug_b, cell) + self._g(drug_b, drug_a, cell))
         return self._add_effects(out, drug_a, drug_b, cell)
