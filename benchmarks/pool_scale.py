@@ -32,8 +32,9 @@ from pyro import poutine
 
 import synergy_ppl as sp
 import synergy_ppl.estimator as estimator
+from synergy_ppl.active.recommendation import untested_candidates
 from synergy_ppl.active.shortlist import SHORTLIST
-from synergy_ppl.data import make_demo_screen
+from synergy_ppl.data import DataConfig, make_demo_screen
 from synergy_ppl.inference import predictive
 
 
@@ -49,6 +50,10 @@ def chunk_forward(model, draws, triples, chunk_size=None, progress=False) -> tor
             chunk = tuple(t[start : start + chunk_size] for t in triples)
             samples[:, start : start + chunk_size] = net(*chunk)
     return samples
+
+
+PATHS = {"now": predictive.network_samples, "before": chunk_forward}
+"""How each path predicts a table (``SynergyBNN.sample``'s network pass)."""
 
 
 class PeakMemory:
@@ -90,59 +95,77 @@ def matmul_rate() -> float:
     return 20 * 512**3 / (time.perf_counter() - start)
 
 
-def screen_of(drugs: int, lines: int, measured: int, seed: int):
+def screen_of(size: str, measured: int, data_dir: str | None, seed: int = 0):
+    """``DxC``: a synthetic screen of D drugs x C lines with ``measured`` triples revealed at
+    random; ``almanac``: the whole NCI-ALMANAC screen, every measured triple revealed."""
+    if size == "almanac":
+        return DataConfig("almanac", data_dir=data_dir).load()
+    drugs, lines = (int(v) for v in size.split("x"))
     full = make_demo_screen(n_drugs=drugs, n_cell_lines=lines, untested_fraction=0.0, seed=seed)
     keep = np.zeros(len(full.table), bool)
-    keep[np.random.default_rng(seed).choice(len(full.table), measured, replace=False)] = True
+    chosen = min(measured, len(full.table) // 2)
+    keep[np.random.default_rng(seed).choice(len(full.table), chosen, replace=False)] = True
     return full.subset(keep)
+
+
+def timed(path: str, call, *args, **kwargs):
+    """(result, seconds, peak GB above the start) of ``call(*args, **kwargs)`` on ``path``'s
+    prediction."""
+    original, estimator.network_samples = estimator.network_samples, PATHS[path]
+    try:
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            result = call(*args, **kwargs)
+            seconds = time.perf_counter() - start
+    finally:
+        estimator.network_samples = original
+    return result, seconds, memory.above
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="60x10,100x35", help="DRUGSxLINES, comma-separated")
+    parser.add_argument(
+        "--sizes",
+        default="75x8,100x35,200x70,almanac",
+        help="DRUGSxLINES (synthetic) or almanac (the whole NCI-ALMANAC), comma-separated",
+    )
     parser.add_argument("--strategies", default="ucb,thompson-batch")
     parser.add_argument("--before-max-pool", type=int, default=200_000)
     parser.add_argument("--measured", type=int, default=10_000)
     parser.add_argument("--num-samples", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=30)
+    parser.add_argument(
+        "--predict-rows", type=int, default=300_000, help="predict this many rows (0: none)"
+    )
     add_common_options(parser, "pool_scale.json")
     args = parser.parse_args()
     info = machine(args.threads)
     if args.smoke:
-        args.sizes, args.measured, args.num_samples, args.epochs = "12x3", 100, 40, 1
+        args.sizes, args.measured, args.num_samples, args.epochs = "12x3", 99, 40, 1
+        args.predict_rows = 50
     rate = matmul_rate()
-    rows = []
+    rows, predictions = [], []
     for size in args.sizes.split(","):
-        drugs, lines = (int(v) for v in size.split("x"))
-        screen = screen_of(drugs, lines, min(args.measured, lines * drugs * (drugs - 1) // 4), 0)
+        screen = screen_of(size, args.measured, args.data_dir)
         bnn = sp.SynergyBNN(sp.ModelConfig(epochs=args.epochs)).fit(screen, progress=False)
-        pool = lines * drugs * (drugs - 1) // 2 - len(screen.table)
+        pool = len(untested_candidates(screen.table))
+        drugs, lines = len(screen.drugs), len(screen.cell_lines)
         ideal = args.num_samples * lines * drugs**2 * bnn.config.rank / rate
         for path in ("now", "before"):
             if path == "before" and pool > args.before_max_pool:
                 continue
             for strategy in args.strategies.split(","):
-                predict, shortlist = (
-                    (chunk_forward, pool + 1)
-                    if path == "before"
-                    else (predictive.network_samples, SHORTLIST)
+                batch, seconds, peak = timed(
+                    path,
+                    sp.recommend,
+                    bnn,
+                    screen.table,
+                    strategy=strategy,
+                    batch_size=args.batch_size,
+                    num_samples=args.num_samples,
+                    shortlist_size=pool + 1 if path == "before" else SHORTLIST,
                 )
-                original, estimator.network_samples = estimator.network_samples, predict
-                try:
-                    with PeakMemory() as memory:
-                        start = time.perf_counter()
-                        batch = sp.recommend(
-                            bnn,
-                            screen.table,
-                            strategy=strategy,
-                            batch_size=args.batch_size,
-                            num_samples=args.num_samples,
-                            shortlist_size=shortlist,
-                        )
-                        seconds = time.perf_counter() - start
-                finally:
-                    estimator.network_samples = original
                 rows.append(
                     {
                         "size": size,
@@ -150,18 +173,32 @@ def main() -> None:
                         "path": path,
                         "strategy": strategy,
                         "seconds": seconds,
-                        "peak_gb_above": memory.above,
+                        "peak_gb_above": peak,
                         "ideal_seconds": ideal,
                         "x_ideal": seconds / ideal,
                         "batch": batch[["drug_a", "drug_b", "cell_line"]].values.tolist(),
                     }
                 )
                 print(f"{size} {path} {strategy}: {seconds:.1f} s", flush=True)
-    for row in rows:  # the same batch whichever path predicted it
-        twin = next(
-            r for r in rows if (r["size"], r["strategy"]) == (row["size"], row["strategy"])
+        if args.predict_rows and pool >= args.predict_rows:
+            table = untested_candidates(screen.table).head(args.predict_rows)
+            for path in ("now", "before"):
+                _, seconds, peak = timed(path, bnn.predict, table, args.num_samples, progress=False)
+                predictions.append(
+                    {
+                        "size": size,
+                        "rows": len(table),
+                        "path": path,
+                        "seconds": seconds,
+                        "peak_gb_above": peak,
+                    }
+                )
+                print(f"{size} {path} predict {len(table)} rows: {seconds:.1f} s", flush=True)
+    for row in rows:  # the same batch whichever path predicted it (None: one path ran)
+        twins = [r for r in rows if (r["size"], r["strategy"]) == (row["size"], row["strategy"])]
+        row["same_batch"] = (
+            all(r["batch"] == row["batch"] for r in twins) if len(twins) > 1 else None
         )
-        row["same_batch"] = row["batch"] == twin["batch"]
     print(describe(info))
     print(f"matmul rate {rate / 1e9:.1f} G multiply-adds/s")
     print_table(
@@ -175,7 +212,7 @@ def main() -> None:
             ("peak GB", lambda r: f"{r['peak_gb_above']:.2f}"),
             ("ideal s", lambda r: f"{r['ideal_seconds']:.2f}"),
             ("x ideal", lambda r: f"{r['x_ideal']:.0f}"),
-            ("same batch", lambda r: str(r["same_batch"])),
+            ("same batch", lambda r: "-" if r["same_batch"] is None else str(r["same_batch"])),
         ],
     )
     for size in args.sizes.split(","):
@@ -188,7 +225,19 @@ def main() -> None:
             if len(times) == 2:  # both paths ran at this size
                 ratio = times["before"] / times["now"]
                 print(f"{size} {strategy}: now {ratio:.1f}x faster than before")
-    out = write_json(args.out, {"smoke": args.smoke, "machine": info, "rows": rows})
+    if predictions:
+        print_table(
+            predictions,
+            [
+                ("size", lambda r: r["size"]),
+                ("rows", lambda r: f"{r['rows']:,}"),
+                ("path", lambda r: r["path"]),
+                ("predict s", lambda r: f"{r['seconds']:.1f}"),
+                ("peak GB", lambda r: f"{r['peak_gb_above']:.2f}"),
+            ],
+        )
+    payload = {"smoke": args.smoke, "machine": info, "rows": rows, "predict": predictions}
+    out = write_json(args.out, payload)
     print(f"written to {out}")
 
 

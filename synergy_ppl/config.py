@@ -20,7 +20,7 @@ from .errors import OptionError
 from .inference.svi import STOPPING_LOSSES, TrainingConfig
 from .model.families import FAMILIES, FAMILY_OPTIONS
 from .model.guides import GUIDES, default_guide
-from .model.likelihoods import LIKELIHOODS
+from .model.likelihoods import LIKELIHOODS, Likelihood
 from .model.network import BAYESIAN_PARTS
 from .model.priors import PRIORS, Prior
 from .options import check_range, check_types, short, typed_fields
@@ -29,6 +29,7 @@ ARCHITECTURE = (
     "model",
     "prior",
     "likelihood",
+    "likelihood_kwargs",
     "guide",
     "bayesian",
     "drug_layers",
@@ -77,8 +78,9 @@ class ModelConfig:
     """Everything that defines a fit besides the data. Saved as the run's config.
 
     The fields fall in four groups: the model (the family ``model``, ``prior`` with
-    ``prior_kwargs``, ``likelihood``, ``guide``, ``bayesian``, the layer sizes, ``dropout``
-    and the effect prior SDs; see :mod:`~synergy_ppl.model.families`), the drug and cell-line
+    ``prior_kwargs``, ``likelihood`` with ``likelihood_kwargs``, ``guide``, ``bayesian``, the
+    layer sizes, ``dropout`` and the effect prior SDs; see :mod:`~synergy_ppl.model.families`),
+    the drug and cell-line
     features (``radius``, ``n_bits``, ``one_hot_drugs``, ``cell_components``), training (the
     fields of :class:`~synergy_ppl.inference.svi.TrainingConfig`), and prediction
     (``num_samples`` posterior draws on ``device``).
@@ -96,6 +98,9 @@ class ModelConfig:
     prior: str = "normal"
     prior_kwargs: dict = field(default_factory=dict)
     likelihood: str = "normal"
+    likelihood_kwargs: dict = field(default_factory=dict)
+    """The likelihood's hyperparameters, its class's keyword arguments (config file only),
+    e.g. ``{"sigma_scale": 0.5}`` or Student-t's ``{"nu_shape": 2, "nu_rate": 0.1}``."""
     guide: str | None = None
     """A key of ``GUIDES``; None: the prior's default (``model.guides.DEFAULT_GUIDES``)."""
     bayesian: str | None = None
@@ -133,8 +138,7 @@ class ModelConfig:
     refit: bool = True
     """With validation rows: once early stopping has chosen the epoch, train afresh on the
     training and validation rows together for the optimizer steps those epochs took
-    (``SynergyBNN.fit``); it won on O'Neil and NCI-ALMANAC screens and on the demo
-    (``benchmarks/README.md``)."""
+    (``SynergyBNN.fit``; measured in ``benchmarks/README.md``)."""
     num_particles: int = 1
     weight_decay: float | None = None
     trunk_anchor: float = 0.0
@@ -278,6 +282,15 @@ class ModelConfig:
                 "check --prior-scale / prior_kwargs."
             ) from err
 
+        try:  # so are the likelihood's
+            self.likelihood_fn().priors()
+        except (TypeError, ValueError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise OptionError(
+                f"likelihood '{self.likelihood}' with {short(self.likelihood_kwargs)}: "
+                f"{reason[:160]}; check likelihood_kwargs."
+            ) from err
+
     def check_device(self) -> None:
         """Raise if ``device`` is CUDA and this torch cannot use it (checked before a fit)."""
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -289,6 +302,10 @@ class ModelConfig:
     def prior_fn(self) -> Prior:
         """The configured prior, ``prior_kwargs`` bound."""
         return functools.partial(PRIORS[self.prior], **self.prior_kwargs)
+
+    def likelihood_fn(self) -> Likelihood:
+        """The configured likelihood, ``likelihood_kwargs`` bound."""
+        return LIKELIHOODS[self.likelihood](**self.likelihood_kwargs)
 
     @property
     def guide_name(self) -> str:

@@ -31,7 +31,7 @@ from .inference.unseen import (
     pooled_unseen,
     with_new_drugs,
 )
-from .model.families import FAMILIES, own_options
+from .model.families import FAMILIES
 from .model.guides import make_guide
 from .model.network import (
     CELL_EFFECT_SITE,
@@ -39,6 +39,7 @@ from .model.network import (
     dummy_triples,
 )
 from .model.priors import set_priors
+from .state_format import FORMAT, migrate
 
 __all__ = [
     "Scaling",
@@ -64,7 +65,7 @@ class Scaling:
 
 
 class SynergyBNN:
-    """A RECOVER-style Bayesian neural network for drug-combination synergy.
+    """A Bayesian model of drug-combination synergy: fit, predict, sample, save.
 
     Composed, as in TyXe, from a network, a prior, a likelihood and a guide, each named in
     its :class:`~synergy_ppl.config.ModelConfig` and looked up in its registry.
@@ -104,7 +105,7 @@ class SynergyBNN:
         net = FAMILIES[cfg.model].from_config(features, cfg)
         self.features = features
         # eval mode (no dropout) except while training steps run
-        self.model = SynergyModel(net, cfg.likelihood, cfg.noise_effects).to(cfg.device).eval()
+        self.model = SynergyModel(net, cfg.likelihood_fn(), cfg.noise_effects).to(cfg.device).eval()
         self.guide = make_guide(self.model, cfg.guide_name)
         self.without_rows = {"drugs": [], "cell_lines": []}
         self._draws = None
@@ -408,6 +409,7 @@ class SynergyBNN:
         """Everything needed to rebuild the fitted object, ``torch.save``-able."""
         self._require_fitted()
         return {
+            "format": FORMAT,
             "config": asdict(self.config),
             "features": self.features.to_dict(),
             "scaling": asdict(self.scaling),
@@ -419,19 +421,16 @@ class SynergyBNN:
 
     @classmethod
     def from_state(cls, state: dict) -> SynergyBNN:
-        """Rebuild a fitted object from :meth:`state`."""
-        # runs saved before model families were RECOVER's; before noise effects, one noise
-        # width; before a config refused other families' options, it held them all
-        saved = {"model": "recover", "noise_effects": 0.0, **state["config"]}
-        bnn = cls(ModelConfig.from_dict(own_options(saved["model"], saved)))
+        """Rebuild a fitted object from :meth:`state` (an older layout migrated first)."""
+        state = migrate(state)
+        bnn = cls(ModelConfig.from_dict(state["config"]))
         bnn._build(FeatureSet.from_dict(state["features"]))
         bnn.model.load_state_dict(state["model"])
         bnn._create_guide_params()
         bnn.guide.load_state_dict(state["guide"])
         bnn.scaling = Scaling(**state["scaling"])
         bnn.cell_lines_seen = state.get("cell_lines_seen")
-        # runs saved before this was recorded had their guide pooled only
-        bnn.without_rows = state.get("without_rows", bnn.without_rows)
+        bnn.without_rows = state["without_rows"]
         return bnn
 
     def with_features(self, features: FeatureSet) -> SynergyBNN:

@@ -68,7 +68,8 @@ def option_names(command: str) -> dict[str, tuple[str, str]]:
     """Option name -> (section, field) of every option ``command`` resolves."""
     _check_command(command)
     names = {f.name: ("data", f.name) for f in fields(DataConfig)}
-    names |= {f.name: ("model", f.name) for f in fields(ModelConfig) if f.name != "prior_kwargs"}
+    sections = ("prior_kwargs", "likelihood_kwargs")  # config-file mappings, not options
+    names |= {f.name: ("model", f.name) for f in fields(ModelConfig) if f.name not in sections}
     names["transfer"] = ("transfer", "mode")
     if command == "fit":
         names["prior_from"] = ("fit", "prior_from")

@@ -105,12 +105,12 @@ def test_pool_scale_smoke_gives_the_same_batch_on_both_paths(tmp_path, shared_da
     payload = run_smoke("pool_scale.py", tmp_path, shared_data)
     rows = payload["rows"]
     assert {(r["path"], r["strategy"]) for r in rows} == {
-        (path, strategy)
-        for path in ("now", "before")
-        for strategy in ("ucb", "thompson-batch")
+        (path, strategy) for path in ("now", "before") for strategy in ("ucb", "thompson-batch")
     }
-    assert all(r["same_batch"] and positive(r["seconds"]) for r in rows)
+    assert all(r["same_batch"] is True and positive(r["seconds"]) for r in rows)
     assert all(r["pool"] == 3 * 66 - 99 and len(r["batch"]) == 30 for r in rows)
+    assert {r["path"] for r in payload["predict"]} == {"now", "before"}
+    assert all(r["rows"] == 50 and positive(r["seconds"]) for r in payload["predict"])
 
 
 @needs_extra("sklearn")

@@ -4,6 +4,7 @@ own defaults; the factorisation keeps a drug it never saw wide."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from unittest import mock
@@ -16,7 +17,7 @@ from pyro import poutine
 
 from synergy_ppl.active import round_options
 from synergy_ppl.cli import main
-from synergy_ppl.config import ModelConfig
+from synergy_ppl.config import POINT_LAYER_OPTIONS, POINT_LAYERS, ModelConfig
 from synergy_ppl.data import Split, make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.errors import OptionError
@@ -176,7 +177,8 @@ def test_a_run_saved_before_families_loads_as_recover(tmp_path):
     fit = ["fit", "--model", "recover", *small_flags("recover"), "--epochs", "2"]
     assert main([*fit, "--out", str(out)]) == 0
     state = load_state(out / "model.pt")
-    del state["config"]["model"], state["config"]["noise_effects"]
+    # format 1: no version recorded
+    del state["format"], state["config"]["model"], state["config"]["noise_effects"]
     # configs then held every family's options
     state["config"].update(rank=128, pair_layers=[1024, 512])
     bnn = SynergyBNN.from_state(state)
@@ -274,3 +276,46 @@ def test_borrowed_draws_give_each_unseen_entity_a_measured_one_s_draw():
         torch.bincount(donor, minlength=4)[seen] / 500.0, torch.tensor(1 / 3), atol=0.07
     )
     assert borrowed_draws(draws, sites, torch.ones(4, dtype=torch.bool)) is draws
+
+
+CONSTRUCTOR_NAMES = {"pair_layers": "hidden_layers"}
+"""A ModelConfig field -> its name in a family's constructor, where the two differ."""
+HELP_SHOWS = (
+    "drug_layers",
+    "merge_dim",
+    "head_layers",
+    "pair_layers",
+    "rank",
+    "dropout",
+    "noise_effects",
+    "n_bits",
+    "cell_components",
+    "lr",
+    "guide_lr",
+    "patience",
+    "weight_decay",
+)
+"""The options whose ``--help`` shows each family's default."""
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_each_default_has_one_source_the_family_the_constructor_and_the_help_agree(family, capsys):
+    network = FAMILIES[family]
+    config = ModelConfig(model=family)
+    for option, value in network.defaults.items():
+        assert getattr(config, option) == value, option
+    parameters = inspect.signature(network.__init__).parameters
+    for option in network.options:
+        name = CONSTRUCTOR_NAMES.get(option, option)
+        # dropout: a network built by hand trains without it unless asked
+        if option in network.defaults and name in parameters and option != "dropout":
+            assert parameters[name].default == network.defaults[option], option
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    fit_help = " ".join(capsys.readouterr().out.split())
+    for option in HELP_SHOWS:
+        value = network.defaults.get(option)
+        if value is None or (option in POINT_LAYER_OPTIONS and not POINT_LAYERS[family]):
+            continue
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
+        assert f"{family} {shown}" in fit_help, (option, family, shown)

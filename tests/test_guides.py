@@ -13,6 +13,7 @@ from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.unseen import with_new_drugs
 from synergy_ppl.model.guides import GUIDES, NormalSites, PointEstimate
 from synergy_ppl.model.network import DRUG_NOISE_SITE
+from synergy_ppl.state_format import FORMAT, migrate
 
 SITE = "net.drug_embedding.weight"
 
@@ -68,3 +69,25 @@ def test_the_point_estimate_has_one_value_per_site_and_no_posterior_to_transfer(
     with pytest.raises(DataError, match="warm-start"):
         bnn.posterior_priors()
     assert set(fitted["mean-field"].posterior_priors()) >= {SITE}
+
+
+def test_a_state_records_its_format_and_an_unversioned_one_is_migrated(fitted):
+    bnn = fitted["mean-field"]
+    state = bnn.state()
+    assert state["format"] == FORMAT
+    # a run written before the format was recorded: no version, no without_rows, and a
+    # config holding another family's option at its off value
+    old = {k: v for k, v in state.items() if k not in ("format", "without_rows")}
+    old["config"] = {**state["config"], "drug_layers": None}
+    again = SynergyBNN.from_state(old)
+    assert again.without_rows == {"drugs": [], "cell_lines": []}
+    table = make_demo_screen().table.head(5)
+    assert again.predict(table, 6)["mean"].tolist() == bnn.predict(table, 6)["mean"].tolist()
+    assert migrate(state) is state  # the current layout passes through
+
+
+@pytest.mark.parametrize("version", [FORMAT + 1, "2", 0, True])
+def test_a_state_of_an_unknown_format_is_refused(fitted, version):
+    state = {**fitted["mean-field"].state(), "format": version}
+    with pytest.raises(DataError, match="format"):
+        SynergyBNN.from_state(state)

@@ -12,6 +12,7 @@ from pyro import poutine
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
+from synergy_ppl.errors import OptionError
 from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.inference.predictive import (
     draw_posterior,
@@ -171,3 +172,13 @@ def test_log_predictive_density_is_the_draws_mixture(demo):
     density = torch.exp(-0.5 * ((y - means) / width) ** 2) / (width * math.sqrt(2 * math.pi))
     assert got.shape == (15,)
     assert torch.allclose(got, torch.log(density.mean(0)), atol=1e-5)
+
+
+def test_a_likelihoods_hyperparameters_are_set_from_the_config():
+    config = ModelConfig(likelihood="student-t", likelihood_kwargs={"nu_shape": 3.0})
+    likelihood = config.likelihood_fn()
+    assert (likelihood.nu_shape, likelihood.nu_rate) == (3.0, 0.1)
+    assert likelihood.priors()["nu_minus_one"].concentration == 3.0
+    for wrong in ({"nu": 1.0}, {"sigma_scale": -1.0}):
+        with pytest.raises(OptionError, match="likelihood_kwargs"):
+            ModelConfig(likelihood_kwargs=wrong)

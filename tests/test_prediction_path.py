@@ -95,9 +95,7 @@ def test_a_shortlisted_pool_gives_the_batch_of_the_whole_pool(half_screen, strat
 
 
 @pytest.mark.parametrize("strategy", ["ucb", "greedy"])
-def test_a_shortlist_the_lab_rules_skip_past_grows_until_the_batch_is_whole(
-    half_screen, strategy
-):
+def test_a_shortlist_the_lab_rules_skip_past_grows_until_the_batch_is_whole(half_screen, strategy):
     screen, bnn = half_screen
     rules = LabRules(max_lines=1, max_drug_uses=1)
     whole = sp.recommend(bnn, screen.table, strategy=strategy, batch_size=6, rules=rules)
@@ -106,3 +104,13 @@ def test_a_shortlist_the_lab_rules_skip_past_grows_until_the_batch_is_whole(
     )
     assert whole["cell_line"].nunique() == 1 and len(whole) == 6
     pd.testing.assert_frame_equal(short, whole, rtol=1e-4)
+
+
+def test_simulate_draws_each_strategys_last_round(tmp_path, capsys):
+    out = tmp_path / "sim"
+    arguments = ["simulate", "--out", out, "--rounds", "1", "--seeds", "2", "--batch-size", "5"]
+    assert main([str(a) for a in [*arguments, "--acquisition", "ucb,random", "--quiet"]]) == 0
+    assert "last_round_" in capsys.readouterr().out
+    page = (out / "last_round_ucb.html").read_text()
+    assert list(out.glob("last_round_ucb_*.png")) and "https://" not in page
+    assert not list(out.glob("last_round_random*"))  # random fits no model

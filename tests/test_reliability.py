@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import one_line_error, run
 
 from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
@@ -41,24 +42,6 @@ SMILES = {
     "aspirin": "CC(=O)OC1=CC=CC=C1C(=O)O",
     "caffeine": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
 }
-
-
-def run(args, capsys) -> tuple[int, str]:
-    """Exit status and stderr of one command; a traceback would fail the test."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as stop:  # argparse's own errors
-        status = stop.code
-    err = capsys.readouterr().err
-    return status, err
-
-
-def one_line_error(status: int, err: str, *needles: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def write_screen(folder: Path, rows: list[tuple], score_column: str = "synergy") -> Path:

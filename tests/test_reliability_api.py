@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import one_line_error, run
 
 import synergy_ppl as sp
 from synergy_ppl.active import LabRules, SimulationConfig, simulate
@@ -29,29 +30,6 @@ TINY_MODEL = ModelConfig(
     model="recover", drug_layers=(16,), merge_dim=8, head_layers=(8,), n_bits=64, epochs=2
 )
 SIMULATE = ["simulate", "--rounds", "1", "--seeds", "1", "--quiet", *TINY, "--epochs", "2"]
-
-
-def run(args) -> int:
-    """Exit status of one command; a traceback fails the test."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as stop:  # argparse's own errors
-        status = stop.code
-    return status
-
-
-def one_line_error(status: int, err: str, *needles: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
-def command(args, capsys) -> tuple[int, str]:
-    status = run(args)
-    return status, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -77,32 +55,32 @@ def test_recommend_reads_a_parquet_cost_table_as_it_reads_a_csv_one(demo_run, tm
     args = ["recommend", "--run", demo_run, "--batch-size", "5", "--budget", "8"]
     for name in ("costs.parquet", "costs.csv"):
         out = tmp_path / f"{name}.out.csv"
-        status, err = command([*args, "--costs", tmp_path / name, "--out", out], capsys)
+        status, err = run([*args, "--costs", tmp_path / name, "--out", out], capsys)
         assert status == 0, err
     parquet, csv = (pd.read_csv(tmp_path / f"{n}.out.csv") for n in ("costs.parquet", "costs.csv"))
     pd.testing.assert_frame_equal(parquet, csv)
     assert parquet["cost"].sum() <= 8
     # a damaged Parquet file and a Parquet file of the wrong shape are one line each
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
-    status, err = command([*args, "--costs", tmp_path / "bad.parquet"], capsys)
+    status, err = run([*args, "--costs", tmp_path / "bad.parquet"], capsys)
     one_line_error(status, err, "bad.parquet")
     costs.rename(columns={"cost": "price"}).to_parquet(tmp_path / "price.parquet")
-    status, err = command([*args, "--costs", tmp_path / "price.parquet"], capsys)
+    status, err = run([*args, "--costs", tmp_path / "price.parquet"], capsys)
     one_line_error(status, err, "price.parquet", "cell_line,cost")
 
 
 @pytest.mark.parametrize("value", ["", " ", ","])
 def test_an_empty_acquisition_is_one_line_naming_the_option(demo_run, tmp_path, capsys, value):
-    status, err = command(["recommend", "--run", demo_run, "--acquisition", value], capsys)
+    status, err = run(["recommend", "--run", demo_run, "--acquisition", value], capsys)
     one_line_error(status, err, "--acquisition")
-    status, err = command([*SIMULATE, "--acquisition", value, "--out", tmp_path / "s"], capsys)
+    status, err = run([*SIMULATE, "--acquisition", value, "--out", tmp_path / "s"], capsys)
     one_line_error(status, err, "--acquisition")
     assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("names", ["random,random", "ucb,random,ucb"])
 def test_simulate_refuses_a_strategy_given_twice(tmp_path, capsys, names):
-    status, err = command([*SIMULATE, "--acquisition", names, "--out", tmp_path / "s"], capsys)
+    status, err = run([*SIMULATE, "--acquisition", names, "--out", tmp_path / "s"], capsys)
     twice = names.split(",")[0]
     one_line_error(status, err, "--acquisition", f"'{twice}'", "more than once")
     assert not (tmp_path / "s").exists()
@@ -126,13 +104,13 @@ def test_simulate_refuses_a_strategy_given_twice(tmp_path, capsys, names):
 def test_resuming_from_a_damaged_progress_file_is_one_line(tmp_path, capsys, damage):
     out = tmp_path / "s"
     args = [*SIMULATE, "--acquisition", "random", "--out", out]
-    assert run(args) == 0
+    assert run(args, capsys)[0] == 0
     capsys.readouterr()
     (out / "progress.json").write_text(damage)
-    status, err = command(args, capsys)
+    status, err = run(args, capsys)
     one_line_error(status, err, "progress.json", "--overwrite")
     assert (out / "progress.json").read_text() == damage  # left for the user to look at
-    assert run([*args, "--overwrite"]) == 0  # and --overwrite starts afresh
+    assert run([*args, "--overwrite"], capsys)[0] == 0  # and --overwrite starts afresh
 
 
 def test_self_pairs_are_refused_naming_the_row(demo_run, fitted, tmp_path, capsys):
@@ -140,11 +118,11 @@ def test_self_pairs_are_refused_naming_the_row(demo_run, fitted, tmp_path, capsy
         {"drug_a": ["D00", "D03", "D01"], "drug_b": ["D02", " D03", "D04"], "cell_line": "C0"}
     )
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
-    status, err = command(
+    status, err = run(
         ["recommend", "--run", demo_run, "--candidates", tmp_path / "pairs.csv"], capsys
     )
     one_line_error(status, err, "pairs.csv", "data row 2", "D03", "itself")
-    status, err = command(["predict", "--run", demo_run, "--pairs", tmp_path / "pairs.csv"], capsys)
+    status, err = run(["predict", "--run", demo_run, "--pairs", tmp_path / "pairs.csv"], capsys)
     one_line_error(status, err, "pairs.csv", "data row 2", "D03", "itself")
     assert not (demo_run / "predictions.csv").exists()
     bnn, measured = fitted
@@ -234,10 +212,10 @@ def refusal(status: int, err: str) -> str:
     ],
 )
 def test_simulate_refuses_the_rules_that_recommend_refuses(demo_run, tmp_path, capsys, rules):
-    status, err = command(["recommend", "--run", demo_run, "--batch-size", "30", *rules], capsys)
+    status, err = run(["recommend", "--run", demo_run, "--batch-size", "30", *rules], capsys)
     said = refusal(status, err)
     args = [*SIMULATE, "--acquisition", "random", "--batch-size", "30", *rules]
-    status, err = command([*args, "--out", tmp_path / "s"], capsys)
+    status, err = run([*args, "--out", tmp_path / "s"], capsys)
     assert refusal(status, err) == said
     assert not (tmp_path / "s").exists()
 
@@ -295,7 +273,7 @@ def test_cli_predict_takes_quiet(demo_run, tmp_path, capsys):
     table = read_screen(demo_run).head(5)[["drug_a", "drug_b", "cell_line"]]
     table.to_csv(tmp_path / "pairs.csv", index=False)
     out = tmp_path / "p.csv"
-    status, err = command(
+    status, err = run(
         ["predict", "--run", demo_run, "--pairs", tmp_path / "pairs.csv", "--out", out, "--quiet"],
         capsys,
     )

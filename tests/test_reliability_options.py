@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import one_line_error, run
 
 from synergy_ppl import config as model_config
 from synergy_ppl import screen_from_frame
@@ -34,24 +35,6 @@ SMILES = {
 LINES = ("MCF7", "A549")
 QUICK = ["--rank", "4", "--epochs", "2", "--num-samples", "10", "--quiet"]
 """Keeps a fit that old code would run (instead of refusing) to a second or two."""
-
-
-def run(args, capsys) -> tuple[int, str]:
-    """Exit status and stderr of one command; a traceback would fail the test."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as stop:  # argparse's own errors
-        status = stop.code
-    return status, capsys.readouterr().err
-
-
-def one_line_error(status: int, err: str, *needles: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def rows() -> list[tuple]:

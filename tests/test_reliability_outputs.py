@@ -17,6 +17,7 @@ import matplotlib.figure
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import one_line_error, run
 
 from synergy_ppl import outputs
 from synergy_ppl.cli import main
@@ -27,23 +28,6 @@ from synergy_ppl.runs import load_fit
 
 TINY = ["--model", "recover", "--drug-layers", "16", "--merge-dim", "8", "--head-layers", "8"]
 FAST = [*TINY, "--n-bits", "64", "--epochs", "3", "--num-samples", "10", "--quiet"]
-
-
-def run(args, capsys) -> tuple[int, str]:
-    """Exit status and stderr of one command; a traceback would fail the test."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as stop:
-        status = stop.code
-    return status, capsys.readouterr().err
-
-
-def one_line_error(status: int, err: str, *needles: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert status == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

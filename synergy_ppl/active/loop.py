@@ -231,6 +231,8 @@ class BNNProposer:
     model_config: ModelConfig
     seed: int
     start: RoundStart = field(default_factory=RoundStart)
+    last: tuple[SynergyBNN, np.ndarray, np.ndarray] | None = field(default=None, init=False)
+    """The latest round's fitted model, revealed rows and batch (what ``simulate`` draws)."""
 
     def __call__(self, revealed: np.ndarray, round_index: int) -> np.ndarray:
         seed = self.model_config.seed + round_seed(self.seed, round_index)
@@ -259,4 +261,5 @@ class BNNProposer:
         batch = strategy.select(
             samples, self.choice.batch_size, closed, generator, self.pool.lab.constraints
         )
+        self.last = (bnn, revealed, batch.numpy())
         return batch.numpy()

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from ..acquisition.batch import Strategy
 from ..data.features import encode_pairs
 from ..estimator import SynergyBNN
-from ..inference.predictive import network_blocks
+from ..inference.predictive import PROGRESS_ROWS, network_blocks
 
 SHORTLIST = 4096
 """Candidates a strategy sees when the pool is larger: its ``q`` picks and their rivals."""
@@ -66,7 +67,10 @@ def shortlist(
     best_values = torch.empty(next(iter(draws.values())).shape[0], 0)
     best_rows = torch.empty(best_values.shape[0], 0, dtype=torch.long)
     generator = torch.Generator().manual_seed(seed)
+    show = n > PROGRESS_ROWS  # a terminal only (disable=None), like fit's bar
+    bar = tqdm(total=n, desc="recommend", unit="row", disable=None if show else True, leave=False)
     for rows, block in network_blocks(bnn.model, draws, triples):
+        bar.update(len(rows))
         rows, block = rows.cpu(), (block * bnn.scaling.sd + bnn.scaling.mean).cpu()
         if choice.columnwise:
             scores[rows] = choice.marginal(block, generator)
@@ -75,6 +79,7 @@ def shortlist(
         candidates = torch.cat([best_rows, rows[is_open].expand(len(block), -1)], dim=1)
         top = values.topk(min(per_draw, values.shape[1]), dim=1)
         best_values, best_rows = top.values, candidates.gather(1, top.indices)
+    bar.close()
     scores[~open_mask] = -torch.inf
     by_score = scores.topk(min(size, int(open_mask.sum()))).indices if choice.columnwise else None
     kept = best_rows.flatten() if by_score is None else torch.cat([by_score, best_rows.flatten()])

@@ -31,6 +31,7 @@ from .loop import (
     random_proposer,
     run_arm,
 )
+from .picture import write_recommendation_report
 from .pool import Pool, check_budget
 from .recommendation import check_strategy
 from .results import plot_recall, read_progress, results_table, summarise_runs
@@ -295,6 +296,23 @@ def pretrained_model(
 # -------------------------------------------------------------------------------- simulate
 
 
+def draw_last_round(
+    out: Path, pool: Pool, strategy: str, bnn: SynergyBNN, revealed: np.ndarray, batch: np.ndarray
+) -> None:
+    """The last round of ``strategy``'s first seed as ``recommend`` draws a batch:
+    ``last_round_<strategy>_<line>.png`` and ``last_round_<strategy>.html`` in ``out``."""
+    picks = pool.table.iloc[batch][["drug_a", "drug_b", "cell_line"]].reset_index(drop=True)
+    write_recommendation_report(
+        out,
+        bnn,
+        pool.table.iloc[revealed],
+        picks.assign(rank=np.arange(1, len(picks) + 1)),
+        settings={"strategy": strategy, "tested before this batch": len(revealed)},
+        stem=f"last_round_{strategy}",
+        overwrite=True,
+    )
+
+
 def simulate(
     data: DataConfig,
     sim: SimulationConfig,
@@ -318,7 +336,8 @@ def simulate(
         The folder: ``config.json``, ``progress.json`` (after every round), ``results.csv``
         (one row per strategy, seed and round; ``short``: the rows its batch lacked, each such
         round also a warning unless a budget is the reason), ``results.json`` (rows and
-        per-strategy summary) and ``recall.png``.
+        per-strategy summary), ``recall.png``, and each model strategy's last round of the
+        first seed drawn as ``recommend`` draws a batch (:func:`draw_last_round`).
     overwrite : bool
         Start afresh in a folder of another simulation.
     progress : bool
@@ -395,9 +414,10 @@ def simulate(
                 why = sim.lab.short_batch(chosen, sim.pairs_per_round)
                 warnings.warn(f"{key} round {record['round']}: {why}", stacklevel=2)
 
+        propose = proposer(name, seed)
         run_arm(
             pool,
-            proposer(name, seed),
+            propose,
             ArmState(**states[key]) if key in states else ArmState(),
             initial=sim.initial,
             rounds=sim.rounds,
@@ -406,6 +426,8 @@ def simulate(
             tick=tick,
             batch_size=sim.pairs_per_round,
         )
+        if seed == sim.first_seed and getattr(propose, "last", None) is not None:
+            draw_last_round(out, pool, name, *propose.last)
     bar.close()
     rows = results_table(states, arms, sim.rounds)
     summary = summarise_runs(rows)

@@ -155,7 +155,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for name, entry in summary.items():
         cells = [entry[key] for key, _ in columns]
         print(f"{name:<16}" + "".join(f"{'-' if v is None else f'{v:.3g}':>12}" for v in cells))
-    print(f"results written to {out} (results.csv, results.json, recall.png)")
+    print(
+        f"results written to {out} (results.csv, results.json, recall.png; each strategy's "
+        "last batch drawn in last_round_<strategy>.html)"
+    )
     return 0
 
 

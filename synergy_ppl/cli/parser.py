@@ -7,6 +7,7 @@ import argparse
 
 from ..active import SimulationConfig
 from ..active.picture import MAX_LINES
+from ..config import POINT_LAYER_OPTIONS, POINT_LAYERS
 from ..data import SPLIT_KINDS, check_column_map
 from ..errors import OptionError
 from ..inference.svi import STOPPING_LOSSES
@@ -88,6 +89,19 @@ def _add_lab_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--budget", type=float, help="most total cost of one batch")
 
 
+def _fit_defaults(name: str) -> str:
+    """``fit``'s default of ``name`` for each family that sets one, as help text: "recover
+    0.3, pair-mlp 0.2" (read from the families' ``defaults``, where they are set)."""
+    shown = []
+    for family, network in FAMILIES.items():
+        unread = name in POINT_LAYER_OPTIONS and not POINT_LAYERS[family]
+        if name in network.defaults and not unread:
+            value = network.defaults[name]
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
+            shown.append(f"{family} {text}")
+    return "fit's default: " + ", ".join(shown)
+
+
 def _add_model_options(
     parser: argparse.ArgumentParser,
     title: str = "model and training",
@@ -112,18 +126,23 @@ def _add_model_options(
     group.add_argument(
         "--bayesian", choices=BAYESIAN_PARTS, help="recover, pair-mlp: which layers are Bayesian"
     )
-    group.add_argument("--drug-layers", type=_int_list, help="recover: drug MLP sizes (256,64)")
-    group.add_argument("--merge-dim", type=int, help="recover: bilinear merge width (64)")
     group.add_argument(
-        "--head-layers", type=_int_list, help="recover, pair-mlp: head hidden sizes (64)"
+        "--drug-layers", type=_int_list, help=f"drug MLP sizes ({_fit_defaults('drug_layers')})"
     )
-    group.add_argument("--pair-layers", type=_int_list, help="pair-mlp: trunk sizes (1024,512)")
-    group.add_argument("--rank", type=int, help="factorization: number of factors (128)")
+    group.add_argument(
+        "--merge-dim", type=int, help=f"bilinear merge width ({_fit_defaults('merge_dim')})"
+    )
+    group.add_argument(
+        "--head-layers", type=_int_list, help=f"head hidden sizes ({_fit_defaults('head_layers')})"
+    )
+    group.add_argument(
+        "--pair-layers", type=_int_list, help=f"trunk sizes ({_fit_defaults('pair_layers')})"
+    )
+    group.add_argument("--rank", type=int, help=f"number of factors ({_fit_defaults('rank')})")
     group.add_argument(
         "--dropout",
         type=float,
-        help="recover, pair-mlp: training dropout of the trunk (fit 0.3 / 0.2; simulate's "
-        "rounds 0.1)",
+        help=f"training dropout of the trunk ({_fit_defaults('dropout')}; simulate's rounds 0.1)",
     )
     group.add_argument(
         "--drug-effects",
@@ -140,18 +159,18 @@ def _add_model_options(
         "--noise-effects",
         type=float,
         help="prior SD of each line's and drug's log noise scale; 0 = one noise width "
-        "(factorization 0.5, others 0)",
+        f"({_fit_defaults('noise_effects')})",
     )
     group.add_argument(
         "--n-bits",
         type=int,
-        help="Morgan fingerprint bits (0: one-hot drugs only; default: recover 1024, others 0)",
+        help=f"Morgan fingerprint bits (0: one-hot drugs only; {_fit_defaults('n_bits')})",
     )
     group.add_argument(
         "--cell-components",
         type=int,
-        help="principal components of a cell-line table (0: one-hot lines; default: recover 32, "
-        "others 0)",
+        help="principal components of a cell-line table (0: one-hot lines; "
+        f"{_fit_defaults('cell_components')})",
     )
     group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
     group.add_argument("--epochs", type=int)
@@ -160,11 +179,17 @@ def _add_model_options(
     group.add_argument(
         "--lr",
         type=float,
-        help="recover, pair-mlp: learning rate of the point layers (1e-3; factorization has "
+        help=f"learning rate of the point layers ({_fit_defaults('lr')}; factorization has "
         "none, its rate is --guide-lr)",
     )
-    group.add_argument("--guide-lr", type=float, help="learning rate of the guide (1e-2)")
-    group.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    group.add_argument(
+        "--guide-lr", type=float, help=f"learning rate of the guide ({_fit_defaults('guide_lr')})"
+    )
+    group.add_argument(
+        "--patience",
+        type=int,
+        help=f"early-stopping patience in epochs ({_fit_defaults('patience')})",
+    )
     group.add_argument(
         "--stop-on",
         choices=list(STOPPING_LOSSES),
@@ -178,7 +203,9 @@ def _add_model_options(
         "optimizer steps of the epochs it kept (default: on)",
     )
     group.add_argument(
-        "--weight-decay", type=float, help="recover, pair-mlp: AdamW decay of the point layers"
+        "--weight-decay",
+        type=float,
+        help=f"AdamW decay of the point layers ({_fit_defaults('weight_decay')})",
     )
     group.add_argument(
         "--trunk-anchor",

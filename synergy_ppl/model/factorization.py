@@ -61,7 +61,7 @@ class Factorization(NetworkBase):
         self,
         features: FeatureSet,
         prior: Prior = normal,
-        rank: int = 32,
+        rank: int = defaults["rank"],
         drug_effects: float = 0.0,
         pair_effects: float = 0.0,
     ):

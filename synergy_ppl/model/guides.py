@@ -3,9 +3,8 @@
 - ``"mean-field"`` (:func:`mean_field`) — fully factorised Normal (Bayes by backprop), means
   initialised like a normal network (fan-in scaled) and scales of :data:`MEAN_FIELD_SCALE`,
   small enough that training starts from a working net. The scales grow during training; a
-  fit that early stopping ends soon (the factorisation's best epoch on O'Neil is about 25)
-  leaves them short of the posterior's width, so the function's bands come out too narrow
-  (``benchmarks/epistemic.py``).
+  fit that early stopping ends soon leaves them short of the posterior's width, so the
+  function's bands come out too narrow (``benchmarks/epistemic.py``).
 - ``"svd"`` (:class:`SparseVariationalDropout`) — Molchanov et al. (2017): q(w) = N(theta,
   alpha theta^2) per weight, made for the log-uniform prior. It is learned in the *additive*
   reparameterisation (theta and sigma, alpha = sigma^2 / theta^2) that the paper recommends

@@ -280,10 +280,10 @@ class SynergyNet(NetworkBase):
         self,
         features: FeatureSet,
         prior: Prior = normal,
-        drug_layers: Sequence[int] = (256, 64),
-        merge_dim: int = 64,
-        head_layers: Sequence[int] = (64,),
-        bayesian: str = "head",
+        drug_layers: Sequence[int] = defaults["drug_layers"],
+        merge_dim: int = defaults["merge_dim"],
+        head_layers: Sequence[int] = defaults["head_layers"],
+        bayesian: str = defaults["bayesian"],
         dropout: float = 0.0,
         drug_effects: float = 0.0,
         pair_effects: float = 0.0,
@@ -334,7 +334,7 @@ class SynergyModel(OwnParams):
         sigma_i = sigma s_i,   log s_i = r_{c_i} + q_{a_i} + q_{b_i},   r, q ~ N(0, noise_effects^2)
 
     (sites :data:`NOISE_SITES`; r only with several lines): lines and drugs of a screen
-    differ in how far their scores scatter (O'Neil's per-line residual SDs span 3x), and one
+    differ in how far their scores scatter, and one
     shared sigma makes intervals too wide for quiet rows and too narrow for noisy ones.
 
     Parameters

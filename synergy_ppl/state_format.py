@@ -1,0 +1,57 @@
+"""The layout of a saved model state (``model.pt``): its version, and the explicit migration
+of every older layout to the current one.
+
+A state records ``format``; one without it is version 1, written before the version was
+recorded. :func:`migrate` turns an older state into the current layout one version at a
+time, each step a function of :data:`MIGRATIONS` that says what changed, and refuses a state
+newer than this code reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import DataError
+from .model.families import own_options
+
+FORMAT = 2
+"""The layout :meth:`SynergyBNN.state` writes."""
+
+
+def _from_1(state: dict) -> dict:
+    """Version 1 (no ``format`` key): a config without ``model`` is RECOVER's (the only family
+    then); without ``noise_effects``, one noise width; a config of those days held every
+    family's options, so another family's are dropped; ``without_rows`` missing: the guide
+    of such a run was pooled only, and no drug borrows draws."""
+    config = {"model": "recover", "noise_effects": 0.0, **state["config"]}
+    return {
+        **state,
+        "config": own_options(config["model"], config),
+        "without_rows": state.get("without_rows", {"drugs": [], "cell_lines": []}),
+        "format": 2,
+    }
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1}
+"""Version v -> the function that turns a state of version v into one of version v + 1."""
+
+
+def migrate(state: dict) -> dict:
+    """``state`` in the current layout (:data:`FORMAT`), migrated step by step if older.
+
+    Raises
+    ------
+    DataError
+        A ``format`` that is not a whole number, or newer than :data:`FORMAT`.
+    """
+    version = state.get("format", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DataError(f"the model state's format {version!r} is not a version; refit it.")
+    if version > FORMAT:
+        raise DataError(
+            f"the model state has format {version}, newer than this synergy-ppl reads "
+            f"({FORMAT}); upgrade synergy-ppl or refit the run."
+        )
+    while version < FORMAT:
+        state, version = MIGRATIONS[version](state), version + 1
+    return state
