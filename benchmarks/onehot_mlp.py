@@ -20,12 +20,24 @@ from torch import nn
 
 
 class OneHotMLP(nn.Module):
-    """g(a, b, c) on one-hot inputs; ``forward`` averages both drug orders: ``(N,)``."""
+    """g(a, b, c) on one-hot inputs; ``forward`` averages both drug orders: ``(N,)``.
 
-    def __init__(self, n_drugs: int, n_cells: int, layers=(1024, 512)):
+    With ``drug_features`` ``(D, F)`` (e.g. fingerprints) each drug's row is appended to its
+    one-hot identity: DeepSynergy's inputs with the identities kept.
+    """
+
+    def __init__(
+        self,
+        n_drugs: int,
+        n_cells: int,
+        layers=(1024, 512),
+        drug_features: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.n_drugs, self.n_cells = n_drugs, n_cells
-        sizes = [2 * n_drugs + n_cells, *layers]
+        features = torch.zeros(n_drugs, 0) if drug_features is None else drug_features
+        self.register_buffer("drug_features", features.float())
+        sizes = [2 * (n_drugs + features.shape[1]) + n_cells, *layers]
         blocks: list[nn.Module] = [nn.Dropout(0.2)]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             blocks += [nn.Linear(fan_in, fan_out), nn.ReLU(), nn.Dropout(0.5)]
@@ -34,12 +46,14 @@ class OneHotMLP(nn.Module):
     def one_order(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         x = torch.cat(
             [
-                nn.functional.one_hot(a, self.n_drugs),
-                nn.functional.one_hot(b, self.n_drugs),
-                nn.functional.one_hot(c, self.n_cells),
+                nn.functional.one_hot(a, self.n_drugs).float(),
+                self.drug_features[a],
+                nn.functional.one_hot(b, self.n_drugs).float(),
+                self.drug_features[b],
+                nn.functional.one_hot(c, self.n_cells).float(),
             ],
             -1,
-        ).float()
+        )
         return self.net(x).squeeze(-1)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -59,9 +73,11 @@ def fit_and_predict(
     predict: dict[str, np.ndarray],
     epochs: int = 80,
     seed: int = 0,
+    drug_features: pd.DataFrame | None = None,
 ) -> tuple[dict[str, torch.Tensor], float]:
     """Train on rows ``train`` of ``table``; return predictions for each named row set and
-    the training seconds. Predictions are on the original score scale, ``(N,)`` each."""
+    the training seconds. Predictions are on the original score scale, ``(N,)`` each.
+    ``drug_features`` (rows indexed by drug) are appended to the identities."""
     torch.manual_seed(seed)
     drugs = {d: i for i, d in enumerate(sorted(set(table["drug_a"]) | set(table["drug_b"])))}
     cells = {c: i for i, c in enumerate(sorted(set(table["cell_line"])))}
@@ -71,7 +87,10 @@ def fit_and_predict(
     # both orders as separate training rows
     a, b, c, target = torch.cat([a, b]), torch.cat([b, a]), torch.cat([c, c]), (y - mean) / sd
     target = torch.cat([target, target])
-    net = OneHotMLP(len(drugs), len(cells))
+    features = None
+    if drug_features is not None:
+        features = torch.tensor(drug_features.loc[list(drugs)].to_numpy(), dtype=torch.float32)
+    net = OneHotMLP(len(drugs), len(cells), drug_features=features)
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-4)
     start = time.perf_counter()
     net.train()

@@ -37,6 +37,7 @@ ARCHITECTURE = (
     "head_layers",
     "pair_layers",
     "rank",
+    "learned_scales",
     "radius",
     "n_bits",
     "one_hot_drugs",
@@ -115,6 +116,9 @@ class ModelConfig:
     """pair-mlp: the point-estimate trunk's widths."""
     rank: int | None = None
     """factorization: the number of factors."""
+    learned_scales: bool | None = None
+    """factorization: learn the prior scale of the fingerprint and identity blocks of the
+    drug map (with ``n_bits > 0``)."""
     dropout: float | None = None
     drug_effects: float = 0.0
     pair_effects: float = 0.0

@@ -38,7 +38,7 @@ from .model.network import (
     SynergyModel,
     dummy_triples,
 )
-from .model.priors import set_priors
+from .model.priors import is_real, set_priors
 from .state_format import FORMAT, migrate
 
 __all__ = [
@@ -323,8 +323,9 @@ class SynergyBNN:
                 "'warm-start', or fit the pretrained model with a Bayesian guide."
             )
         priors = {}
-        for name, _ in self.guide.prototype_trace.iter_stochastic_nodes():
-            if name.startswith("net."):
+        for name, site in self.guide.prototype_trace.iter_stochastic_nodes():
+            # a positive hyperparameter (a learned prior scale) keeps its own prior
+            if name.startswith("net.") and is_real(site["fn"].support):
                 loc, scale = (t.detach() for t in self.guide.loc_and_scale(name))
                 if name == CELL_EFFECT_SITE and self.cell_lines_seen is not None:
                     seen = torch.tensor(

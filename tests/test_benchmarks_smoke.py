@@ -114,6 +114,28 @@ def test_pool_scale_smoke_gives_the_same_batch_on_both_paths(tmp_path, shared_da
 
 
 @needs_extra("sklearn")
+def test_screens_smoke_prints_every_method_and_the_defaults_paired_difference(
+    tmp_path, shared_data
+):
+    payload = run_smoke("screens.py", tmp_path, shared_data)
+    rows = payload["rows"]
+    assert [r["method"] for r in rows] == [
+        "default",
+        "fp-factorization",
+        "ard-factorization",
+        "recover-fp",
+        "onehot-mlp",
+        "fp-mlp",
+        "forest",
+    ]
+    assert all(r["n"] == 2 and -1 <= r["pearson"][0] <= 1 for r in rows)
+    for candidate in rows[:3]:
+        best, difference, se = candidate["vs_best_pearson"]
+        assert best in ("recover-fp", "onehot-mlp", "fp-mlp", "forest")
+        assert math.isfinite(difference) and se >= 0
+
+
+@needs_extra("sklearn")
 def test_round_time_smoke(tmp_path, shared_data):
     payload = run_smoke("round_time.py", tmp_path, shared_data)
     assert payload["pool"] == 980 and payload["revealed"] == 40

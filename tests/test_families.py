@@ -319,3 +319,28 @@ def test_each_default_has_one_source_the_family_the_constructor_and_the_help_agr
             continue
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
         assert f"{family} {shown}" in fit_help, (option, family, shown)
+
+
+def test_learned_scales_weigh_the_fingerprint_and_identity_blocks(tmp_path):
+    out = tmp_path / "run"
+    flags = ["--rank", "4", "--epochs", "3", "--n-bits", "64", "--learned-scales", "--quiet"]
+    assert main(["fit", "--out", str(out), *flags]) == 0
+    bnn = load_fit(out)[0]
+    layer = bnn.model.net.drug_embedding
+    features = bnn.features
+    assert (
+        layer.block_of_column.tolist()
+        == [0] * (features.drug_matrix.shape[1] - features.n_identity) + [1] * features.n_identity
+    )
+    draws = bnn.posterior_draws(8)
+    assert draws["net.drug_embedding.block_scale"].shape == (8, 2)
+    assert (draws["net.drug_embedding.block_scale"] > 0).all()
+    # the prior of a weight column is its block's scale
+    prior = poutine.trace(bnn.model).get_trace(*bnn._triples(make_demo_screen().table.head(3)))
+    weight = prior.nodes["net.drug_embedding.weight"]["fn"].base_dist.scale
+    scale = prior.nodes["net.drug_embedding.block_scale"]["value"]
+    assert torch.equal(weight[0], scale[layer.block_of_column])
+    # a positive scale keeps its own prior when the posterior becomes the next fit's prior
+    priors = bnn.posterior_priors()
+    assert "net.drug_embedding.weight" in priors
+    assert "net.drug_embedding.block_scale" not in priors

@@ -140,6 +140,12 @@ def _add_model_options(
     )
     group.add_argument("--rank", type=int, help=f"number of factors ({_fit_defaults('rank')})")
     group.add_argument(
+        "--learned-scales",
+        action=argparse.BooleanOptionalAction,
+        help="factorization with --n-bits: learn how much the fingerprints and the identities "
+        "each weigh (a prior scale per block; default off)",
+    )
+    group.add_argument(
         "--dropout",
         type=float,
         help=f"training dropout of the trunk ({_fit_defaults('dropout')}; simulate's rounds 0.1)",

@@ -9,7 +9,7 @@ import torch
 from pyro.nn import pyro_method
 
 from ..data.features import FeatureSet
-from .layers import Linear
+from .layers import BlockScaledLinear, Linear
 from .network import NetworkBase
 from .priors import Prior, normal
 
@@ -47,6 +47,9 @@ class Factorization(NetworkBase):
         Prior of every weight tensor of the two embedding maps.
     rank : int
         R, the number of factors.
+    learned_scales : bool
+        With drug features (fingerprints) beside the one-hot identities, the prior scales of
+        the two blocks of the drug map are learned (:class:`~.layers.BlockScaledLinear`).
     drug_effects, pair_effects : float
         Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
     """
@@ -54,8 +57,14 @@ class Factorization(NetworkBase):
     posterior_summary = ("drug_embedding.", "cell_embedding.")
     drug_identity_site = "net.drug_embedding.weight"
     line_identity_site = "net.cell_embedding.weight"
-    options = ("rank",)
-    defaults = {**NetworkBase.defaults, "rank": 128, "guide_lr": 3e-3, "noise_effects": 0.5}
+    options = ("rank", "learned_scales")
+    defaults = {
+        **NetworkBase.defaults,
+        "rank": 128,
+        "learned_scales": False,
+        "guide_lr": 3e-3,
+        "noise_effects": 0.5,
+    }
 
     def __init__(
         self,
@@ -64,10 +73,15 @@ class Factorization(NetworkBase):
         rank: int = defaults["rank"],
         drug_effects: float = 0.0,
         pair_effects: float = 0.0,
+        learned_scales: bool = defaults["learned_scales"],
     ):
         super().__init__(features, "all", 0.0, drug_effects, pair_effects)
         self.rank = rank
-        self.drug_embedding = Linear(features.drug_matrix.shape[1], rank, prior)
+        width, identity = features.drug_matrix.shape[1], features.n_identity
+        if learned_scales and 0 < identity < width:  # features and identities: weigh them
+            self.drug_embedding = BlockScaledLinear([width - identity, identity], rank, prior)
+        else:
+            self.drug_embedding = Linear(width, rank, prior)
         self.cell_embedding = Linear(features.cell_matrix.shape[1], 2 * rank, prior)
 
     @classmethod
@@ -79,6 +93,7 @@ class Factorization(NetworkBase):
             rank=config.rank,
             drug_effects=config.drug_effects,
             pair_effects=config.pair_effects,
+            learned_scales=config.learned_scales,
         )
 
     @pyro_method

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pyro.distributions as dist
 import torch
 from pyro.nn import PyroModule, PyroSample
 from torch import nn
@@ -36,6 +37,35 @@ class Linear(PyroModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight.transpose(-1, -2) + self.bias.unsqueeze(-2)
+
+
+class BlockScaledLinear(Linear):
+    """A Bayesian :class:`Linear` whose input columns come in blocks, each block's weights with
+    a prior scale learned from the data (automatic relevance determination):
+
+        tau_k ~ HalfNormal(scale_sd),   W[:, j] ~ N(0, tau_{k(j)}^2),   b ~ prior
+
+    With a fingerprint block and a one-hot identity block, a screen whose drugs have many rows
+    can let the identities carry it and shrink the fingerprints' weights, and one with few
+    rows per drug the reverse: the weighing of chemistry and identity is learned, not fixed by
+    the input layout. ``tau`` is the site ``<path>.block_scale``, ``(K,)``.
+    """
+
+    def __init__(
+        self, blocks: Sequence[int], out_features: int, prior: Prior, scale_sd: float = 1.0
+    ):
+        super().__init__(sum(blocks), out_features, prior)
+        block_of = torch.repeat_interleave(torch.arange(len(blocks)), torch.tensor(blocks))
+        self.register_buffer("block_of_column", block_of)
+        self.block_scale = PyroSample(
+            dist.HalfNormal(torch.full((len(blocks),), float(scale_sd))).to_event(1)
+        )
+        self.weight = PyroSample(lambda self: self._weight_prior())
+
+    def _weight_prior(self) -> dist.Distribution:
+        column_scale = self.block_scale[..., None, self.block_of_column]  # (..., 1, in)
+        zeros = column_scale.new_zeros(self.out_features, self.in_features)
+        return dist.Normal(zeros, column_scale).to_event(2)
 
 
 class SymmetricBilinear(PyroModule):

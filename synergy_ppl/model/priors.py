@@ -91,6 +91,14 @@ class LogUniform(dist.TorchDistribution):
         return -torch.log(value.abs())
 
 
+def is_real(support: constraints.Constraint) -> bool:
+    """Whether ``support`` is the real numbers in every coordinate (a weight's), where a
+    Normal posterior can serve as the next fit's prior; not a positive scale's."""
+    while isinstance(support, constraints.independent):
+        support = support.base_constraint
+    return support is constraints.real
+
+
 def normal(shape: torch.Size, scale: float = 1.0) -> dist.Distribution:
     """Isotropic Normal: w ~ N(0, scale^2)."""
     return dist.Normal(0.0, scale).expand(shape).to_event(len(shape))
