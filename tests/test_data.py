@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import needs_extra
 
 from synergy_ppl.data import (
     SPLIT_KINDS,
@@ -73,19 +74,23 @@ def test_bad_score_error_names_file_row_and_value():
         standardise_table(table(synergy=["1", "x", "2", "3"]), source="screen.csv")
 
 
-def test_user_table_formats_and_column_map(tmp_path):
+@pytest.mark.parametrize(
+    "name", ["screen.tsv", pytest.param("screen.parquet", marks=needs_extra("pyarrow"))]
+)
+def test_user_table_formats_and_column_map(tmp_path, name):
     raw = table().rename(columns={"synergy": "loewe", "drug_a": "d1"})
     drugs = pd.DataFrame({"drug": ["A", "B", "C"], "smiles": ["CCO", "c1ccccc1", "CC(=O)O"]})
     drugs.to_csv(tmp_path / "drugs.csv", index=False)
-    raw.to_csv(tmp_path / "screen.tsv", sep="\t", index=False)
-    raw.to_parquet(tmp_path / "screen.parquet")
-    for name in ("screen.tsv", "screen.parquet"):
-        screen = load_screen(
-            str(tmp_path / name),
-            drugs=tmp_path / "drugs.csv",
-            column_map={"score": "loewe", "drug_a": "d1"},
-        )
-        assert len(screen.table) == 3
+    if name.endswith(".tsv"):
+        raw.to_csv(tmp_path / name, sep="\t", index=False)
+    else:
+        raw.to_parquet(tmp_path / name)
+    screen = load_screen(
+        str(tmp_path / name),
+        drugs=tmp_path / "drugs.csv",
+        column_map={"score": "loewe", "drug_a": "d1"},
+    )
+    assert len(screen.table) == 3
 
 
 def test_unknown_drug_without_smiles_is_an_error(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_helpers import one_line_error, run
+from conftest import needs_extra
 
 import synergy_ppl as sp
 from synergy_ppl.active import LabRules, SimulationConfig, simulate
@@ -47,8 +48,8 @@ def fitted(demo_run):
 # ------------------------------------------------------------ 1. tracebacks -> one line
 
 
+@needs_extra("pyarrow")
 def test_recommend_reads_a_parquet_cost_table_as_it_reads_a_csv_one(demo_run, tmp_path, capsys):
-    pytest.importorskip("pyarrow")
     costs = pd.DataFrame({"cell_line": ["C0", "C1", "C2", "C3"], "cost": [1.0, 2.0, 3.0, 4.0]})
     costs.to_parquet(tmp_path / "costs.parquet")
     costs.to_csv(tmp_path / "costs.csv", index=False)

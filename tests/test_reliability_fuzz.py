@@ -8,6 +8,7 @@ and what comes back honours the rules."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -252,7 +253,9 @@ def corrupt_rule_table(table: pd.DataFrame, rng: np.random.Generator, value_colu
 
 
 def write_rule_table(path, content) -> str:
-    if isinstance(content, tuple):
+    if isinstance(content, tuple) and importlib.util.find_spec("pyarrow") is None:
+        write(path, content[1])  # a lean install (no 'dev' extra) fuzzes the CSV instead
+    elif isinstance(content, tuple):
         path = path.with_suffix(".parquet")
         content[1].to_parquet(path)
     elif isinstance(content, str):
