@@ -3,7 +3,8 @@ values; every case must end in exit 0 with finite metrics or exit 2 with one lin
 never a traceback, and must leave the input files as they were. The lab's rule tables (costs,
 drugs in stock) and the Python API's ``recommend`` and ``predict``: a fault is a UserError
 (a TypeError or ValueError for a Python argument of the wrong kind), never another exception,
-and what comes back honours the rules."""
+and what comes back honours the rules. DrugComb and DrugCombDB exports in their native layouts:
+a faulty one loads as a screen of finite scores and named, featurised drugs, or is one line."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import pytest
 from synergy_ppl.active import LabRules, recommend
 from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
-from synergy_ppl.data import screen_from_frame
+from synergy_ppl.data import DataConfig, screen_from_frame
 from synergy_ppl.errors import UserError
 from synergy_ppl.estimator import SynergyBNN
 
@@ -391,3 +392,89 @@ def test_python_recommend_and_predict_on_random_faults_raise_only_argument_error
         assert str(err).strip(), num_samples
     else:
         assert len(predictions) == len(pairs) and predictions["std"].notna().all()
+
+
+# ------------------------------------------------------------ DrugComb / DrugCombDB exports
+
+EXPORTS = {
+    "drugcomb": (
+        ["drug_row", "drug_col", "cell_line_name", "synergy_zip", "synergy_loewe"],
+        ["dname", "smiles"],
+        ("summary.csv", "drugs.csv"),
+    ),
+    "drugcombdb": (
+        ["Drug1", "Drug2", "Cell line", "ZIP", "Loewe"],
+        ["drugName", "smilesString"],
+        ("drugcombs_scored.csv", "drug_chemical_info.csv"),
+    ),
+}
+"""Loader -> its combination columns, its drug-table columns and file names (native layout)."""
+
+
+def export_tables(kind: str, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A small valid export of ``kind`` in its native layout: combinations and drugs."""
+    columns, drug_columns, _ = EXPORTS[kind]
+    names = list(DRUGS)
+    rows = [
+        (a, b, line, *np.round(rng.normal(0, 15, 2), 2))
+        for line in ("L1", "L2")
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    ]
+    table = pd.DataFrame(rows, columns=columns).astype(object)
+    drugs = pd.DataFrame(dict(zip(drug_columns, (names, list(DRUGS.values())), strict=True)))
+    return table, drugs.astype(object)
+
+
+def corrupt_export(table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame | bytes:
+    """One random fault in an export's combination table (or the file replaced by bytes)."""
+    kind = rng.integers(9)
+    row, col = int(rng.integers(len(table))), str(rng.choice(table.columns))
+    a, b, _, score = table.columns[:4]
+    table = table.copy()
+    if kind == 0:
+        return table.drop(columns=[col])
+    if kind == 1:
+        table.loc[row, col] = ""
+    elif kind == 2:
+        table.loc[row, score] = str(rng.choice(["abc", "nan", "inf", "1e30", " 7 "]))
+    elif kind == 3:
+        table.loc[row, b] = table.loc[row, a]  # a drug with itself
+    elif kind == 4:
+        table.loc[row, a] = str(rng.choice(["unknown", "ASPIRIN", "0", "aspirin hydrochloride"]))
+    elif kind == 5:
+        table = pd.concat([table, table.iloc[[row]]], ignore_index=True)
+    elif kind == 6:
+        return table.iloc[:0]
+    elif kind == 7:
+        return bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    else:
+        table.loc[row] = [np.nan] * table.shape[1]
+    return table
+
+
+@pytest.mark.parametrize("kind", list(EXPORTS))
+@pytest.mark.parametrize("case", range(CASES))
+def test_drugcomb_and_drugcombdb_exports_on_random_faults_load_or_say_why(tmp_path, kind, case):
+    rng = np.random.default_rng([case, len(kind)])
+    table, drugs = export_tables(kind, rng)
+    table_name, drugs_name = EXPORTS[kind][2]
+    write(tmp_path / table_name, corrupt_export(table, rng))
+    if rng.random() < 0.3:  # a drug table without a row, or with a broken SMILES
+        row = int(rng.integers(len(drugs)))
+        drugs = (
+            drugs.drop(index=row)
+            if rng.random() < 0.5
+            else drugs.assign(**{drugs.columns[1]: ["C(("] * len(drugs)})
+        )
+    write(tmp_path / drugs_name, drugs)
+    try:
+        screen = DataConfig(f"{kind}:{tmp_path / table_name}").load()
+    except UserError as err:
+        assert str(err).strip() and "\n" not in str(err).strip()
+        return
+    scores = screen.table["score"].to_numpy(dtype=float)
+    assert len(scores) and np.isfinite(scores).all()
+    names = pd.concat([screen.table[c] for c in ("drug_a", "drug_b", "cell_line")])
+    assert names.str.strip().str.len().gt(0).all()  # no blank name reaches the screen
+    assert set(screen.table["drug_a"]) | set(screen.table["drug_b"]) <= set(screen.smiles)
