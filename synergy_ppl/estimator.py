@@ -118,7 +118,8 @@ class SynergyBNN:
         """
         self.guide(*dummy_triples(self.config.device), torch.zeros(1, device=self.config.device))
 
-    def _triples(self, table: pd.DataFrame, source: str = "pairs"):
+    def triples(self, table: pd.DataFrame, source: str = "pairs"):
+        """``table``'s rows as the model's ``(drug_a, drug_b, cell_line)`` index tensors."""
         return tuple(t.to(self.config.device) for t in encode_pairs(self.features, table, source))
 
     def _standardise(self, scores) -> torch.Tensor:
@@ -234,9 +235,9 @@ class SynergyBNN:
 
     def _train_data(self, train_rows: pd.DataFrame, val_rows: pd.DataFrame) -> TrainData:
         return TrainData(
-            self._triples(train_rows),
+            self.triples(train_rows),
             self._standardise(train_rows["score"]),
-            self._triples(val_rows),
+            self.triples(val_rows),
             self._standardise(val_rows["score"]),
         )
 
@@ -380,7 +381,7 @@ class SynergyBNN:
         acquisition wants; ``noise=True`` adds measurement noise (predictive intervals).
         """
         draws = self.posterior_draws(num_samples, seed)
-        triples = self._triples(pairs)
+        triples = self.triples(pairs)
         means = network_samples(self.model, draws, triples, progress=progress)
         if noise:
             means = observation_samples(self.model, draws, means, seed, triples)

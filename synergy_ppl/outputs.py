@@ -160,7 +160,7 @@ def replacing_folder(
                 check_folder(out, overwrite, writes)  # a user's file put there meanwhile
                 with signals_held():
                     _swap_in(new, base)
-            finally:
+            finally:  # ``new`` was made by this call (exclusively): all in it is this output's
                 if new.is_dir():
                     shutil.rmtree(new, ignore_errors=True)
     except BaseException:
@@ -216,11 +216,10 @@ def _remove_leftovers(out: Path, keep: Path) -> None:
         kind = _sibling_kind(entry.name, out.name)
         if kind is None or entry == keep or entry.is_symlink() or not entry.is_dir():
             continue
-        if kind == NEW and (not any(entry.iterdir()) or (entry / MANIFEST).is_file()):
-            shutil.rmtree(entry, ignore_errors=True)
-        elif kind == OLD:
-            remove_owned(entry)
-            _remove_if_ours(entry)
+        # what its manifest lists, then the folder if nothing else is left: a folder of the
+        # user's that merely looks like a sibling keeps everything of theirs
+        remove_owned(entry)
+        _remove_if_ours(entry)
 
 
 def _sibling_kind(entry: str, name: str) -> str | None:

@@ -230,7 +230,7 @@ def source(demo_screen):
 
 
 def trace_of(bnn, rows):
-    return poutine.trace(bnn.model).get_trace(*bnn._triples(rows))
+    return poutine.trace(bnn.model).get_trace(*bnn.triples(rows))
 
 
 def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):

@@ -17,7 +17,7 @@ from pyro import poutine
 
 from synergy_ppl.active import round_options
 from synergy_ppl.cli import main
-from synergy_ppl.config import POINT_LAYER_OPTIONS, POINT_LAYERS, ModelConfig
+from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import Split, make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.errors import OptionError
@@ -315,7 +315,7 @@ def test_each_default_has_one_source_the_family_the_constructor_and_the_help_agr
     fit_help = " ".join(capsys.readouterr().out.split())
     for option in HELP_SHOWS:
         value = network.defaults.get(option)
-        if value is None or (option in POINT_LAYER_OPTIONS and not POINT_LAYERS[family]):
+        if value is None or option in config.unread():
             continue
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
         assert f"{family} {shown}" in fit_help, (option, family, shown)
@@ -336,7 +336,7 @@ def test_learned_scales_weigh_the_fingerprint_and_identity_blocks(tmp_path):
     assert draws["net.drug_embedding.block_scale"].shape == (8, 2)
     assert (draws["net.drug_embedding.block_scale"] > 0).all()
     # the prior of a weight column is its block's scale
-    prior = poutine.trace(bnn.model).get_trace(*bnn._triples(make_demo_screen().table.head(3)))
+    prior = poutine.trace(bnn.model).get_trace(*bnn.triples(make_demo_screen().table.head(3)))
     weight = prior.nodes["net.drug_embedding.weight"]["fn"].base_dist.scale
     scale = prior.nodes["net.drug_embedding.block_scale"]["value"]
     assert torch.equal(weight[0], scale[layer.block_of_column])

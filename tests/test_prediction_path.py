@@ -44,7 +44,7 @@ def test_chunked_decoding_equals_the_forward_of_every_family(family):
     table = screen.table
     dense, sparse = table[table["cell_line"] == "C0"], table[table["cell_line"] == "C1"].head(5)
     swapped = dense.head(20).rename(columns={"drug_a": "drug_b", "drug_b": "drug_a"})
-    triples = bnn._triples(pd.concat([sparse, dense, swapped]))
+    triples = bnn.triples(pd.concat([sparse, dense, swapped]))
     weights = {k: v for k, v in draws.items() if k.startswith("net.")}
     with torch.no_grad():
         whole = poutine.condition(bnn.model.net, data=weights)(*triples)

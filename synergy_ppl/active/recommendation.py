@@ -280,12 +280,8 @@ def recommend_run(
     the tables and the output path are checked before any work.
     """
     check_range("--report-lines", report_lines, 0)
-    check_strategy(strategy)
-    for flag, value, low in (("--batch-size", batch_size, 1), ("--seed", seed, 0)):
-        check_range(flag, value, low)
-    if num_samples is not None:
-        check_range("--num-samples", num_samples, 2)
-    check_range("--kappa", kappa, 0)
+    check_arguments(strategy, batch_size, kappa, num_samples, seed)
+    check_range("--batch-size", batch_size, 1)
     if rules is not None:
         rules.check()
     bnn = load_fit(run_dir)[0]

@@ -24,7 +24,6 @@ import torch
 from tqdm.auto import tqdm
 
 from ..acquisition.batch import Strategy
-from ..data.features import encode_pairs
 from ..estimator import SynergyBNN
 from ..inference.predictive import PROGRESS_ROWS, network_blocks
 
@@ -60,8 +59,7 @@ def shortlist(
         Best open candidates by the marginal score kept.
     """
     draws = bnn.posterior_draws(num_samples, seed)
-    device = bnn.config.device
-    triples = tuple(t.to(device) for t in encode_pairs(bnn.features, pool, "candidates"))
+    triples = bnn.triples(pool, "candidates")
     n = len(pool)
     scores = torch.full((n,), -torch.inf)
     best_values = torch.empty(next(iter(draws.values())).shape[0], 0)

@@ -7,7 +7,7 @@ import argparse
 
 from ..active import SimulationConfig
 from ..active.picture import MAX_LINES
-from ..config import POINT_LAYER_OPTIONS, POINT_LAYERS
+from ..config import ModelConfig
 from ..data import SPLIT_KINDS, check_column_map
 from ..errors import OptionError
 from ..inference.svi import STOPPING_LOSSES
@@ -94,8 +94,7 @@ def _fit_defaults(name: str) -> str:
     0.3, pair-mlp 0.2" (read from the families' ``defaults``, where they are set)."""
     shown = []
     for family, network in FAMILIES.items():
-        unread = name in POINT_LAYER_OPTIONS and not POINT_LAYERS[family]
-        if name in network.defaults and not unread:
+        if name in network.defaults and name not in ModelConfig(model=family).unread():
             value = network.defaults[name]
             text = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
             shown.append(f"{family} {text}")
