@@ -42,7 +42,7 @@ def function_calibration(family: str, seed: int, options: dict, num_samples: int
     screen = data.load()
     split = data.split_of(screen)
     start = time.perf_counter()
-    bnn = SynergyBNN(ModelConfig(model=family, seed=seed, **options))
+    bnn = SynergyBNN.from_config(ModelConfig(model=family, seed=seed, **options))
     bnn.fit(screen, split, progress=False)
     seconds = time.perf_counter() - start
     test = screen.table.iloc[split.test]

@@ -23,7 +23,9 @@ class OneHotMLP(nn.Module):
     """g(a, b, c) on one-hot inputs; ``forward`` averages both drug orders: ``(N,)``.
 
     With ``drug_features`` ``(D, F)`` (e.g. fingerprints) each drug's row is appended to its
-    one-hot identity: DeepSynergy's inputs with the identities kept.
+    one-hot identity: DeepSynergy's inputs with the identities kept. With ``monotherapy``
+    ``(D, C)`` (standardised single-agent responses, NaN where missing) each order also gets
+    ``m_a, m_b, m_a m_b, m_a + m_b`` (0 where missing) and the two missing indicators.
     """
 
     def __init__(
@@ -32,29 +34,36 @@ class OneHotMLP(nn.Module):
         n_cells: int,
         layers=(1024, 512),
         drug_features: torch.Tensor | None = None,
+        monotherapy: torch.Tensor | None = None,
     ):
         super().__init__()
+        self.single = monotherapy is not None
+        if self.single:
+            missing = torch.isnan(monotherapy)
+            self.register_buffer("single_values", torch.where(missing, 0.0, monotherapy))
+            self.register_buffer("single_missing", missing.float())
         self.n_drugs, self.n_cells = n_drugs, n_cells
         features = torch.zeros(n_drugs, 0) if drug_features is None else drug_features
         self.register_buffer("drug_features", features.float())
-        sizes = [2 * (n_drugs + features.shape[1]) + n_cells, *layers]
+        sizes = [2 * (n_drugs + features.shape[1]) + n_cells + 6 * self.single, *layers]
         blocks: list[nn.Module] = [nn.Dropout(0.2)]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             blocks += [nn.Linear(fan_in, fan_out), nn.ReLU(), nn.Dropout(0.5)]
         self.net = nn.Sequential(*blocks, nn.Linear(sizes[-1], 1))
 
     def one_order(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        x = torch.cat(
-            [
-                nn.functional.one_hot(a, self.n_drugs).float(),
-                self.drug_features[a],
-                nn.functional.one_hot(b, self.n_drugs).float(),
-                self.drug_features[b],
-                nn.functional.one_hot(c, self.n_cells).float(),
-            ],
-            -1,
-        )
-        return self.net(x).squeeze(-1)
+        parts = [
+            nn.functional.one_hot(a, self.n_drugs).float(),
+            self.drug_features[a],
+            nn.functional.one_hot(b, self.n_drugs).float(),
+            self.drug_features[b],
+            nn.functional.one_hot(c, self.n_cells).float(),
+        ]
+        if self.single:
+            m_a, m_b = self.single_values[a, c], self.single_values[b, c]
+            o_a, o_b = self.single_missing[a, c], self.single_missing[b, c]
+            parts.append(torch.stack([m_a, m_b, m_a * m_b, m_a + m_b, o_a, o_b], -1))
+        return self.net(torch.cat(parts, -1)).squeeze(-1)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return 0.5 * (self.one_order(a, b, c) + self.one_order(b, a, c))
@@ -74,10 +83,13 @@ def fit_and_predict(
     epochs: int = 80,
     seed: int = 0,
     drug_features: pd.DataFrame | None = None,
+    monotherapy: pd.DataFrame | None = None,
 ) -> tuple[dict[str, torch.Tensor], float]:
     """Train on rows ``train`` of ``table``; return predictions for each named row set and
     the training seconds. Predictions are on the original score scale, ``(N,)`` each.
-    ``drug_features`` (rows indexed by drug) are appended to the identities."""
+    ``drug_features`` (rows indexed by drug) are appended to the identities;
+    ``monotherapy`` (drugs x lines, standardised, NaN where missing) adds the pair's
+    single-agent responses."""
     torch.manual_seed(seed)
     drugs = {d: i for i, d in enumerate(sorted(set(table["drug_a"]) | set(table["drug_b"])))}
     cells = {c: i for i, c in enumerate(sorted(set(table["cell_line"])))}
@@ -90,7 +102,11 @@ def fit_and_predict(
     features = None
     if drug_features is not None:
         features = torch.tensor(drug_features.loc[list(drugs)].to_numpy(), dtype=torch.float32)
-    net = OneHotMLP(len(drugs), len(cells), drug_features=features)
+    single = None
+    if monotherapy is not None:
+        grid = monotherapy.reindex(index=list(drugs), columns=list(cells))
+        single = torch.tensor(grid.to_numpy(dtype=np.float32))
+    net = OneHotMLP(len(drugs), len(cells), drug_features=features, monotherapy=single)
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-4)
     start = time.perf_counter()
     net.train()

@@ -164,7 +164,7 @@ def fit_point(data: DataConfig, args: argparse.Namespace) -> dict:
     """Fit the MAP network and return its test metrics with validation-residual intervals."""
     screen = data.load()
     split = data.split_of(screen)
-    net = SynergyBNN(model_config(POINT, args)).fit(screen, split, progress=False)
+    net = SynergyBNN.from_config(model_config(POINT, args)).fit(screen, split, progress=False)
 
     def scores_and_predictions(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         table = screen.table.iloc[rows]

@@ -31,7 +31,7 @@ from common import add_common_options, describe, machine, print_table, write_jso
 from pyro import poutine
 
 import synergy_ppl as sp
-import synergy_ppl.estimator as estimator
+import synergy_ppl.inference.posterior as posterior
 from synergy_ppl.active.recommendation import untested_candidates
 from synergy_ppl.active.shortlist import SHORTLIST
 from synergy_ppl.data import DataConfig, make_demo_screen
@@ -111,14 +111,14 @@ def screen_of(size: str, measured: int, data_dir: str | None, seed: int = 0):
 def timed(path: str, call, *args, **kwargs):
     """(result, seconds, peak GB above the start) of ``call(*args, **kwargs)`` on ``path``'s
     prediction."""
-    original, estimator.network_samples = estimator.network_samples, PATHS[path]
+    original, posterior.network_samples = posterior.network_samples, PATHS[path]
     try:
         with PeakMemory() as memory:
             start = time.perf_counter()
             result = call(*args, **kwargs)
             seconds = time.perf_counter() - start
     finally:
-        estimator.network_samples = original
+        posterior.network_samples = original
     return result, seconds, memory.above
 
 
@@ -148,7 +148,9 @@ def main() -> None:
     rows, predictions = [], []
     for size in args.sizes.split(","):
         screen = screen_of(size, args.measured, args.data_dir)
-        bnn = sp.SynergyBNN(sp.ModelConfig(epochs=args.epochs)).fit(screen, progress=False)
+        bnn = sp.SynergyBNN.from_config(sp.ModelConfig(epochs=args.epochs)).fit(
+            screen, progress=False
+        )
         pool = len(untested_candidates(screen.table))
         drugs, lines = len(screen.drugs), len(screen.cell_lines)
         ideal = args.num_samples * lines * drugs**2 * bnn.config.rank / rate

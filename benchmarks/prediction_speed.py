@@ -51,7 +51,9 @@ def fit_briefly(data_dir: str | None, epochs: int, path: Path) -> dict:
     """Fit the default network on O'Neil fold 0 for a few epochs and save its state."""
     config = DataConfig(data="oneil", data_dir=data_dir, split="fold", test_fold=0)
     screen = config.load()
-    bnn = SynergyBNN(ModelConfig(model="recover", epochs=epochs, batch_size=512, lr=1e-2))
+    bnn = SynergyBNN.from_config(
+        ModelConfig(model="recover", epochs=epochs, batch_size=512, lr=1e-2)
+    )
     bnn.fit(screen, config.split_of(screen), progress=False)
     torch.save(bnn.state(), path)
     cfg = bnn.config

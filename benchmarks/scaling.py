@@ -37,7 +37,9 @@ def measure_once(screen: Screen, rows: np.ndarray, args: argparse.Namespace) -> 
     """Fit on ``rows`` for ``args.epochs`` epochs, then sample over the same rows."""
     empty = np.array([], dtype=int)
     config = ModelConfig(model="recover", epochs=args.epochs, batch_size=args.batch_size)
-    bnn = SynergyBNN(config).fit(screen, Split(rows, empty, empty, "random"), progress=False)
+    bnn = SynergyBNN.from_config(config).fit(
+        screen, Split(rows, empty, empty, "random"), progress=False
+    )
     pool = screen.table.iloc[rows]
     start = time.perf_counter()
     bnn.sample(pool, num_samples=args.num_samples, noise=False)

@@ -7,18 +7,25 @@ lab holds, with its own replicates (folds or split seeds):
 - ``oneil-8``: the same folds on 8 of its lines (the first 8 by name);
 - ``almanac-LINE``: one NCI-ALMANAC line (MCF7, SR, HT-29, A549, K-562), pair split, split
   seeds 0, 1, 2 (about 35 rows per drug);
-- ``almanac``: the whole NCI-ALMANAC screen, pair split, seed 0.
+- ``almanac``: the whole NCI-ALMANAC screen, pair split, seed 0;
+- ``SHAPE+mono``: the same rows with the screen's single-agent responses as input
+  (``oneil/monotherapy.csv``'s relative inhibition; ``almanac/monotherapy_gi50.csv``'s
+  potency, 59 of 87 drugs).
 
 Methods, each fitted on the training part (validation part for early stopping and the point
 estimates' interval width; then, as ``fit`` does by default, refitted on both parts):
 
 - ``default``: ``fit``'s defaults (``runs.fit_run`` with ``ModelConfig()``);
-- ``fp-factorization``: the default with 1024-bit fingerprints beside the identities
+- ``factorization``: the factorisation on one-hot identities (``--model factorization``);
+- ``hierarchical``: the factorisation with chemistry-tied drug embeddings
+  (``--model hierarchical``);
+- ``fp-factorization``: the factorisation with 1024-bit fingerprints beside the identities
   (``--n-bits 1024``), ``ard-factorization`` the same with the two blocks' prior scales learned
-  (``--learned-scales``): candidates for the default;
+  (``--learned-scales``);
 - ``recover-fp``: RECOVER on fingerprints and expression (``--model recover``), the first
   release's default;
-- ``onehot-mlp``: the one-hot MLP of ``onehot_mlp.py`` (identities of A, B and the line);
+- ``onehot-mlp``: the one-hot MLP of ``onehot_mlp.py`` (identities of A, B and the line; on a
+  ``+mono`` shape with the pair's single-agent responses as further inputs);
 - ``fp-mlp``: the same MLP with each drug's 1024-bit Morgan fingerprint beside its identity
   (DeepSynergy-style inputs);
 - ``forest``: a random forest (200 trees) on the fingerprints' sum and absolute difference and
@@ -37,7 +44,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +68,17 @@ BASELINE_EPOCHS = 80
 """Epochs of the MLP baselines (the one-hot MLP's reference run: 0.724 after 80)."""
 
 
+MONOTHERAPY = {"oneil": "oneil/monotherapy.csv", "almanac": "almanac/monotherapy_gi50.csv"}
+"""Each screen's single-agent table, under the data folder."""
+
+
 def shape_replicates(shape: str, data_dir: str | None, smoke: bool) -> list[DataConfig]:
-    """The data configs of ``shape``'s replicates (folds or split seeds)."""
+    """The data configs of ``shape``'s replicates (folds or split seeds); ``SHAPE+mono``
+    gives them the screen's single-agent responses."""
+    if shape.endswith("+mono"):
+        base = shape_replicates(shape.removesuffix("+mono"), data_dir, smoke)
+        root = Path(data_dir or os.environ.get("SYNERGY_PPL_DATA", "."))
+        return [replace(d, monotherapy=str(root / MONOTHERAPY[d.data])) for d in base]
     if shape in ("oneil", "oneil-8"):
         lines = None
         if shape == "oneil-8":
@@ -102,6 +120,18 @@ def fingerprints(screen) -> pd.DataFrame:
     return pd.DataFrame(features.drug_matrix.numpy(), index=features.drugs)
 
 
+def single_agent_grid(screen) -> pd.DataFrame | None:
+    """The screen's single-agent responses as drugs x lines, z-scored over the measured
+    entries (NaN where missing); None without a table."""
+    if screen.monotherapy is None:
+        return None
+    grid = screen.monotherapy.pivot_table(
+        index="drug", columns="cell_line", values="value", aggfunc="median"
+    )
+    values = grid.to_numpy()
+    return (grid - np.nanmean(values)) / np.nanstd(values)
+
+
 def refitted_point(predict, screen, split) -> dict:
     """A point method's test metrics: ``predict(train_rows, {name: rows})`` fitted on the
     training part (validation residual SD), then on both parts for the test rows."""
@@ -123,10 +153,13 @@ def mlp(with_fingerprints: bool):
         screen = data.load()
         split = data.split_of(screen)
         features = fingerprints(screen) if with_fingerprints else None
+        single = single_agent_grid(screen)
         epochs = 1 if args.smoke else BASELINE_EPOCHS
 
         def predict(rows, wanted):
-            out, _ = fit_and_predict(screen.table, rows, wanted, epochs, args.seed, features)
+            out, _ = fit_and_predict(
+                screen.table, rows, wanted, epochs, args.seed, features, single
+            )
             return out
 
         return refitted_point(predict, screen, split)
@@ -168,10 +201,14 @@ BASELINES = {
 """The simple baselines a default has to match: name -> ``fit(data, args, run_dir)``."""
 CANDIDATES = {
     "default": bayesian({}),
-    "fp-factorization": bayesian({"n_bits": 1024}),
-    "ard-factorization": bayesian({"n_bits": 1024, "learned_scales": True}),
+    "factorization": bayesian({"model": "factorization"}),
+    "hierarchical": bayesian({"model": "hierarchical"}),
+    "fp-factorization": bayesian({"model": "factorization", "n_bits": 1024}),
+    "ard-factorization": bayesian(
+        {"model": "factorization", "n_bits": 1024, "learned_scales": True}
+    ),
 }
-"""``fit``'s default and the models that could replace it (``--learned-scales``)."""
+"""``fit``'s default and the models that could replace it."""
 METHODS = {**CANDIDATES, **BASELINES}
 
 

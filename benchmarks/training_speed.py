@@ -214,7 +214,9 @@ def measure(
         order = torch.randperm(n_train, generator=generator)
         seconds = dict.fromkeys(times, 0.0)
         for block in blocks(data, order, block_steps * batch_size):
-            training = TrainingConfig(epochs=1, batch_size=batch_size, lr=LR)
+            training = TrainingConfig(  # patience: unused without validation rows
+                epochs=1, batch_size=batch_size, lr=LR, guide_lr=LR, weight_decay=0.0, patience=1
+            )
             history = train(model, guide, block, training, progress=False)
             seconds["project"] += history.seconds
             for name, (net, optimizer) in references.items():

@@ -3,10 +3,16 @@
 The public API, in the order the data flows::
 
     screen  = screen_from_frame(table, smiles)      # or load_screen("oneil"), make_demo_screen()
-    bnn     = SynergyBNN(ModelConfig(...)).fit(screen)        # every row trains without a split
+    bnn     = SynergyBNN(net=FactorizationOptions(rank=64)).fit(screen)  # no split: all rows
     table   = bnn.predict(pairs)                    # mean, std, q05 ... q95 per row
     draws   = bnn.sample(pairs, noise=False)        # (S, N) joint draws for acquisition
     batch   = recommend(bnn, screen.table, batch_size=30)     # the next untested triples
+
+A model is composed of its parts (:class:`SynergyBNN`: a family's options such as
+:class:`FactorizationOptions`, a prior of :mod:`priors`, a :class:`Likelihood`, a guide
+builder of :mod:`guides`, :class:`FeatureOptions`, :class:`TrainingConfig`), or made from
+the flat :class:`ModelConfig` that the command line and config files use
+(:meth:`SynergyBNN.from_config`).
 
 Runs on disk (what the command line writes and reads): :func:`fit_run`, :func:`load_fit`,
 :func:`predict_run`, :func:`recommend_run`, :func:`simulate`, :func:`diagnose`,
@@ -15,7 +21,7 @@ Runs on disk (what the command line writes and reads): :func:`fit_run`, :func:`l
 >>> import synergy_ppl as sp
 >>> screen = sp.make_demo_screen(n_drugs=6, n_cell_lines=2, n_bits=16)
 >>> config = sp.ModelConfig(rank=8, n_bits=16, epochs=5)
->>> bnn = sp.SynergyBNN(config).fit(screen, progress=False)
+>>> bnn = sp.SynergyBNN.from_config(config).fit(screen, progress=False)
 >>> sp.recommend(bnn, screen.table, batch_size=2)[["rank", "drug_a", "drug_b"]].shape
 (2, 3)
 """
@@ -46,8 +52,14 @@ from .data import (
 from .dose_response import score_wells
 from .errors import DataError, OptionError, OutputError, TrainingDiverged, UserError
 from .estimator import SynergyBNN
+from .inference.svi import TrainingConfig
+from .model import guides, priors
+from .model.factorization import FactorizationOptions
 from .model.guides import GUIDES
-from .model.likelihoods import LIKELIHOODS, Likelihood
+from .model.likelihoods import LIKELIHOODS, Likelihood, NormalLikelihood, StudentTLikelihood
+from .model.network import RecoverOptions
+from .model.options import FeatureOptions
+from .model.pair_mlp import PairMLPOptions
 from .model.priors import PRIORS
 from .runs import fit_run, load_fit, predict_run
 from .settings import Settings, resolve
@@ -72,27 +84,36 @@ __all__ = [
     "STRATEGIES",
     "DataConfig",
     "DataError",
+    "FactorizationOptions",
+    "FeatureOptions",
     "LabRules",
     "Likelihood",
     "ModelConfig",
+    "NormalLikelihood",
     "OptionError",
     "OutputError",
+    "PairMLPOptions",
+    "RecoverOptions",
     "Screen",
     "Settings",
     "SimulationConfig",
     "Split",
+    "StudentTLikelihood",
     "SynergyBNN",
+    "TrainingConfig",
     "TrainingDiverged",
     "Transfer",
     "UserError",
     "diagnose",
     "fit_run",
+    "guides",
     "load_fit",
     "load_screen",
     "load_sweep_config",
     "make_demo_screen",
     "make_strategy",
     "predict_run",
+    "priors",
     "recommend",
     "recommend_run",
     "resolve",

@@ -134,7 +134,8 @@ def _name(kind) -> str:
 def check_range(name: str, value, low=None, high=None, *, low_open=False, high_open=False) -> None:
     """Raise :class:`OptionError` unless ``value`` is finite and within the bounds.
 
-    ``name`` is the option as a user writes it (``--lr``).
+    ``name`` is the parameter (config field or function argument, ``guide_lr``), which the
+    error names and carries (the command line writes it as its flag).
     """
     # an int is finite however large (math.isfinite would overflow converting it)
     inside = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
@@ -146,7 +147,9 @@ def check_range(name: str, value, low=None, high=None, *, low_open=False, high_o
         left = "" if low is None else f"{'>' if low_open else '>='} {low}"
         right = "" if high is None else f"{'<' if high_open else '<='} {high}"
         bounds = " and ".join(b for b in (left, right) if b)
-        raise OptionError(f"{name} must be {bounds or 'a finite number'}, not {short(value)}.")
+        raise OptionError(
+            f"{name} must be {bounds or 'a finite number'}, not {short(value)}.", parameter=name
+        )
 
 
 MAX_YAML_BYTES = 1_000_000

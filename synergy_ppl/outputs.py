@@ -100,18 +100,20 @@ def check_folder(out: str | Path, overwrite: bool = False, writes: Iterable[str]
             "deletes through a link: pass the folder it points to, or remove the link."
         )
     if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} is a file, not a folder; choose another --out.")
+        raise OutputError(f"{out} is a file, not a folder; choose another out.", parameter="out")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise OutputError(
-                f"{out} already exists and is not empty; choose another --out or pass "
-                "--overwrite (which replaces only what synergy-ppl wrote there)."
+                f"{out} already exists and is not empty; choose another out or pass "
+                "overwrite (which replaces only what synergy-ppl wrote there).",
+                parameter=("out", "overwrite"),
             )
         foreign = sorted(set(writes) & {p.name for p in out.iterdir()} - owned(out))
         if foreign:
             raise OutputError(
                 f"{out} holds {foreign}, which synergy-ppl did not write and will not "
-                "replace; move them or choose another --out."
+                "replace; move them or choose another out.",
+                parameter="out",
             )
     _check_writable(out)  # or, where it is missing, its nearest existing ancestor
 
@@ -259,14 +261,20 @@ def check_file(path: str | Path, overwrite: bool = False) -> None:
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"{path} is a folder; --out needs a file name, e.g. {path / 'out.csv'}.")
+        raise OutputError(
+            f"{path} is a folder; out needs a file name, e.g. {path / 'out.csv'}.", parameter="out"
+        )
     if os.path.lexists(path):
         if not overwrite:
-            raise OutputError(f"{path} exists; choose another --out or pass --overwrite.")
+            raise OutputError(
+                f"{path} exists; choose another out or pass overwrite.",
+                parameter=("out", "overwrite"),
+            )
         if path.name not in owned(path.parent):
             raise OutputError(
                 f"{path} was not written by synergy-ppl and will not be replaced; "
-                "choose another --out."
+                "choose another out.",
+                parameter="out",
             )
     _check_writable(path.parent)
 
@@ -287,13 +295,14 @@ def _check_writable(folder: Path, why: str = "") -> None:
     while not os.path.lexists(folder):
         folder = folder.parent
     if not folder.is_dir():
-        raise OutputError(f"{folder} is not a folder; choose another --out.")
+        raise OutputError(f"{folder} is not a folder; choose another out.", parameter="out")
     try:
         _fresh(folder, ".synergy-ppl-probe-").unlink()
     except OSError as err:
         raise OutputError(
-            f"cannot write in {folder} ({err.strerror or err}){why}; choose another --out or "
-            "make that folder writable."
+            f"cannot write in {folder} ({err.strerror or err}){why}; choose another out or "
+            "make that folder writable.",
+            parameter="out",
         ) from err
 
 

@@ -8,6 +8,8 @@ Layout of ``runs/<name>/``::
     predictions_test.csv   test rows with mean, std and quantiles of the predictive
     elbo.csv               epoch, loss (negative ELBO per row), validation RMSE
     screen.csv             the averaged screen with each row's split part
+    monotherapy.csv        the single-agent responses the model holds (only when it has
+                           them): drug, cell_line, value (higher = more active)
 
 An existing, non-empty run directory is never overwritten unless asked, and then only the
 files a fit wrote there (listed in its ``.synergy-ppl.json`` manifest) are replaced. A run is
@@ -29,18 +31,19 @@ import pandas as pd
 import torch
 
 from .config import ModelConfig
-from .data import DataConfig, DataError, read_pairs, read_smiles
+from .data import DataConfig, DataError, read_pairs
 from .data.features import encode_pairs
 from .errors import TrainingDiverged
 from .estimator import SynergyBNN
 from .options import check_range
 from .outputs import check_file, prepare_file, record, replacing_folder, write_json, write_output
+from .run_monotherapy import MONOTHERAPY_FILE, fitted_monotherapy, grown_model
 from .transfer import Transfer
 
 RUN_FILES = ("config.json", "model.pt", "metrics.json", "screen.csv")
 """What a run directory must hold to be read back."""
-FIT_WRITES = (*RUN_FILES, "predictions_test.csv", "elbo.csv")
-"""Everything ``fit`` writes into a run directory."""
+FIT_WRITES = (*RUN_FILES, "predictions_test.csv", "elbo.csv", MONOTHERAPY_FILE)
+"""Everything ``fit`` writes into a run directory (the single-agent table only with one)."""
 SCREEN_COLUMNS = ("drug_a", "drug_b", "cell_line", "score", "part")
 
 
@@ -86,7 +89,7 @@ def model_from_state(state: dict, source: str | Path) -> SynergyBNN:
         return SynergyBNN.from_state(state)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         if isinstance(err, DataError):
-            raise DataError(f"{source}: {err}") from err
+            raise DataError(f"{source}: {err}", parameter=err.parameters) from err
         raise DataError(
             f"{source}: the model state is incomplete or from an incompatible version "
             f"({type(err).__name__}: {str(err)[:200]}); refit the run."
@@ -100,9 +103,15 @@ def save_fit(
     metrics: dict,
     screen_table: pd.DataFrame,
     test_predictions: pd.DataFrame,
+    monotherapy: pd.DataFrame | None = None,
 ) -> None:
-    """Write a fitted model and its evidence into ``run_dir`` (recorded as ours first)."""
-    record(run_dir, *FIT_WRITES)
+    """Write a fitted model and its evidence into ``run_dir`` (recorded as ours first), and
+    its single-agent table ``monotherapy`` (tidy) if it has one."""
+    skip = () if monotherapy is not None else (MONOTHERAPY_FILE,)
+    record(run_dir, *(name for name in FIT_WRITES if name not in skip))
+    if monotherapy is not None:
+        path = run_dir / MONOTHERAPY_FILE
+        write_output(path, lambda tmp: monotherapy.to_csv(tmp, index=False))
     save_state(bnn.state(), run_dir / "model.pt")
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics)
@@ -181,7 +190,7 @@ def check_finite_metrics(metrics: dict) -> None:
         if bad:
             raise TrainingDiverged(
                 f"the fitted model's {part} metrics {bad} are not finite; the run was not "
-                "written. Lower --lr / --guide-lr, or check the scores for extreme values."
+                "written. Lower lr / guide_lr, or check the scores for extreme values."
             )
 
 
@@ -218,9 +227,10 @@ def fit_run(
             priors = transfer.priors(init)
         screen = data_config.load()
         split = data_config.split_of(screen)
-        bnn = SynergyBNN(model_config).fit(
+        bnn = SynergyBNN.from_config(model_config).fit(
             screen, split, progress=progress, init=init, priors=priors
         )
+        monotherapy = fitted_monotherapy(screen, bnn, prior_from)
         parts = {"train": split.train, "val": split.val, "test": split.test}
         metrics = {}
         for part, rows in parts.items():
@@ -247,8 +257,29 @@ def fit_run(
         config = {"data": asdict(data_config), "model": asdict(model_config)}
         if prior_from is not None:
             config["transfer"] = {"from": str(prior_from), **asdict(transfer)}
-        save_fit(new, bnn, config, metrics, table, test_predictions)
+        save_fit(new, bnn, config, metrics, table, test_predictions, monotherapy)
     return run_dir, metrics
+
+
+def prediction_model(
+    run_dir: str | Path,
+    *,
+    drugs: str | Path | None = None,
+    monotherapy: str | Path | None = None,
+    monotherapy_column: str | None = None,
+    monotherapy_direction: str | None = None,
+) -> SynergyBNN:
+    """A run's fitted model, ready to predict (:func:`~.run_monotherapy.grown_model`): its
+    drugs grown by ``drugs`` (drug,smiles of new drugs), its single-agent matrix filled from
+    the run's saved table and ``monotherapy`` (a new table, with its column and direction)."""
+    return grown_model(
+        load_fit(run_dir)[0],
+        run_dir,
+        drugs=drugs,
+        monotherapy=monotherapy,
+        monotherapy_column=monotherapy_column,
+        monotherapy_direction=monotherapy_direction,
+    )
 
 
 def predict_run(
@@ -260,20 +291,29 @@ def predict_run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    monotherapy: str | Path | None = None,
+    monotherapy_column: str | None = None,
+    monotherapy_direction: str | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """Predict a table of ``drug_a, drug_b, cell_line`` rows with a run's model and write
     ``out`` (default ``<run_dir>/predictions.csv``). Returns (predictions, out). ``progress``:
     a bar over a long table.
 
-    ``drugs`` (a drug,smiles table) featurises drugs the run has not seen. Every input is
-    checked (options, the run, the table, unknown drugs, the output path) before any work.
+    ``drugs`` (a drug,smiles table) featurises drugs the run has not seen; ``monotherapy``
+    (with its column and direction) adds single-agent responses to those the run saved
+    (:func:`prediction_model`). Every input is checked (options, the run, the tables,
+    unknown drugs, the output path) before any work.
     """
     if num_samples is not None:
-        check_range("--num-samples", num_samples, 2)
-    bnn = load_fit(run_dir)[0]
+        check_range("num_samples", num_samples, 2)
+    bnn = prediction_model(
+        run_dir,
+        drugs=drugs,
+        monotherapy=monotherapy,
+        monotherapy_column=monotherapy_column,
+        monotherapy_direction=monotherapy_direction,
+    )
     table = read_pairs(pairs)
-    if drugs is not None:
-        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(drugs)))
     encode_pairs(bnn.features, table, str(pairs))  # names unknown drugs before any work
     out = Path(out) if out is not None else Path(run_dir) / "predictions.csv"
     check_file(out, overwrite)

@@ -40,7 +40,8 @@ RENAMED = {
 is the transfer's ``mode``; in ``simulate`` ``batch_size`` is the pairs tested per round
 and ``fit_batch_size`` the SVI minibatch of each round's fit."""
 VALIDATION_OPTIONS = {
-    "refit": "the refit on the training and validation rows",
+    "refit": "the second fit on the training and validation rows",
+    "calibrate": "the noise's calibration on the validation rows",
     "stop_on": "early stopping",
     "patience": "early stopping",
 }
@@ -144,7 +145,8 @@ def resolve(
     refuse_ignored(command, data, model, given_model, simulation.pretrain not in PRETRAIN_KINDS)
     if simulation.pretrain_dropout is not None and model.dropout is None:
         raise OptionError(
-            f"{where}--pretrain-dropout: --model {model.model} has no dropout; drop the option."
+            f"{where}pretrain_dropout: model {model.model} has no dropout; drop the option.",
+            parameter=("pretrain_dropout", "model"),
         )
     return Settings(data, model, transfer, simulation=simulation)
 
@@ -168,37 +170,41 @@ def refuse_ignored(
         model.refuse_unread(given)
     if command == "fit" and not from_run and "trunk_anchor" in given and model.trunk_anchor:
         raise OptionError(
-            f"{where}--trunk-anchor ties the point layers to a pretrained model's values and "
-            "acts only with --prior-from RUN; drop it."
+            f"{where}trunk_anchor ties the point layers to a pretrained model's values and "
+            "acts only with prior_from RUN; drop it.",
+            parameter=("trunk_anchor", "prior_from"),
         )
     early = sorted(given & set(VALIDATION_OPTIONS))
     if command == "fit" and early and data.val_fraction == 0:
         name = early[0]
-        flag = "--no-refit" if name == "refit" and not model.refit else f"--{name}"
-        flag = flag.replace("_", "-")
+        given_as = f"{name}=False" if getattr(model, name) is False else name
         raise OptionError(
-            f"{where}{flag} acts on {VALIDATION_OPTIONS[name]}, which needs validation rows, "
-            "and --val-fraction 0 leaves none (every epoch runs and the last is kept); drop "
-            f"{flag} or give --val-fraction F > 0."
+            f"{where}{given_as} acts on {VALIDATION_OPTIONS[name]}, which needs validation "
+            "rows, and val_fraction 0 leaves none (every epoch runs and the last is kept); "
+            f"drop {given_as} or give val_fraction F > 0.",
+            parameter=(name, "val_fraction"),
         )
     if command == "fit" and from_run and data.cell_features:
         raise OptionError(
-            f"{where}--cell-features: a fit from --prior-from takes the pretrained model's "
-            "cell-line features; drop it."
+            f"{where}cell_features: a fit from prior_from takes the pretrained model's "
+            "cell-line features; drop it.",
+            parameter=("cell_features", "prior_from"),
         )
     if data.cell_features and model.cell_components == 0 and not from_run:
         default = "" if "cell_components" in given else " by default"
         raise OptionError(
-            f"{where}--cell-features: --model {model.model} uses one-hot cell lines "
-            f"(--cell-components 0{default}), so the table would be ignored; give "
-            "--cell-components K (K principal components of it) or drop --cell-features."
+            f"{where}cell_features: model {model.model} uses one-hot cell lines "
+            f"(cell_components 0{default}), so the table would be ignored; give "
+            "cell_components K (K principal components of it) or drop cell_features.",
+            parameter=("cell_features", "model", "cell_components"),
         )
     has_table = data.cell_features or data.data in TABLE_SCREENS
     if "cell_components" in given and model.cell_components and not (has_table or from_run):
         raise OptionError(
-            f"{where}--cell-components {model.cell_components}: --data {data.data} has no "
-            "cell-line table to project (its lines are one-hot); give --cell-features PATH "
-            "or drop --cell-components."
+            f"{where}cell_components {model.cell_components}: data {data.data} has no "
+            "cell-line table to project (its lines are one-hot); give cell_features PATH "
+            "or drop cell_components.",
+            parameter=("cell_components", "data", "cell_features"),
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from .errors import DataError
 from .model.families import own_options
 
-FORMAT = 2
+FORMAT = 3
 """The layout :meth:`SynergyBNN.state` writes."""
 
 
@@ -32,7 +32,12 @@ def _from_1(state: dict) -> dict:
     }
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1}
+def _from_2(state: dict) -> dict:
+    """Version 2: no ``noise_factor``; the noise was not calibrated, a factor of 1."""
+    return {**state, "noise_factor": 1.0, "format": 3}
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1, 2: _from_2}
 """Version v -> the function that turns a state of version v into one of version v + 1."""
 
 

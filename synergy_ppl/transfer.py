@@ -1,6 +1,6 @@
 """Transfer: a fit that starts from a pretrained model, e.g. one fitted on other cell lines.
 
-The new fit takes the pretrained model's architecture (``estimator.ARCHITECTURE``), features,
+The new fit takes the pretrained model's architecture (``config.ARCHITECTURE``), features,
 score scaling and parameters as its starting point. ``mode="prior"`` also makes the pretrained
 posterior, its scales multiplied by ``widen``, the prior of the Bayesian weights;
 ``mode="warm-start"`` keeps the configured prior (plain fine-tuning). ``fit --prior-from`` and
@@ -51,8 +51,10 @@ class Transfer:
 
     def __post_init__(self, given: Iterable[str] | None) -> None:
         if self.mode not in TRANSFERS:
-            raise OptionError(f"--transfer '{self.mode}' is not one of {list(TRANSFERS)}.")
-        check_range("--widen", self.widen, 0, low_open=True)
+            raise OptionError(
+                f"mode '{self.mode}' is not one of {list(TRANSFERS)}.", parameter="mode"
+            )
+        check_range("widen", self.widen, 0, low_open=True)
         object.__setattr__(self, "given_options", frozenset(given or ()))  # frozen dataclass
 
     def model_config(self, config: ModelConfig, start: SynergyBNN) -> ModelConfig:
@@ -62,11 +64,11 @@ class Transfer:
         ours, theirs = config.architecture(), start.config.architecture()
         for name in (n for n in ARCHITECTURE if n in self.given_options):
             if ours[name] != theirs[name]:
-                flag = f"--{name.replace('_', '-')}"
                 raise OptionError(
-                    f"{flag} {_text(ours[name])}, but the pretrained model has {flag} "
+                    f"{name} {_text(ours[name])}, but the pretrained model has {name} "
                     f"{_text(theirs[name])}; a fit from it keeps its architecture: drop "
-                    f"{flag} or pretrain with {flag} {_text(ours[name])}."
+                    f"{name} or pretrain with {name} {_text(ours[name])}.",
+                    parameter=name,
                 )
         taken = {name: getattr(start.config, name) for name in ARCHITECTURE}
         # options of the config's family that the pretrained family lacks (recover's

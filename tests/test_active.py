@@ -99,9 +99,9 @@ def test_budget_larger_than_pool_is_a_clear_error():
 def test_unknown_acquisition_transfer_and_bad_dropout_are_clear_errors(tmp_path):
     with pytest.raises(OptionError, match="unknown acquisition 'ucbb'.*q-ucb"):
         simulate(DataConfig(), SimulationConfig(("ucbb",)), SMALL, tmp_path / "x")
-    with pytest.raises(OptionError, match="--transfer .finetune. is not one of"):
+    with pytest.raises(OptionError, match="^mode .finetune. is not one of"):
         Transfer(mode="finetune")
-    with pytest.raises(OptionError, match="--pretrain-dropout must be in"):
+    with pytest.raises(OptionError, match="^pretrain_dropout must be >= 0 and < 1"):
         SimulationConfig(pretrain_dropout=1.0).check()
 
 
@@ -170,7 +170,7 @@ def test_rerunning_a_finished_simulation_redoes_nothing(demo_simulation, monkeyp
 def test_folder_of_another_simulation_is_refused(demo_simulation, tmp_path):
     out, _ = demo_simulation
     other = SimulationConfig(("ucb",), rounds=4, pairs_per_round=20, seeds=1, top_fraction=0.02)
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="or pass overwrite"):
         simulate(DataConfig(), other, SMALL, out, progress=False)
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(OutputError):
@@ -226,7 +226,7 @@ def source(demo_screen):
     """A small model fitted on the demo's cell lines C1-C3 (features cover C0 too)."""
     others = np.flatnonzero(demo_screen.table["cell_line"] != "C0")
     split = Split(others, np.array([], dtype=int), np.array([], dtype=int), "others")
-    return SynergyBNN(replace(SMALL, epochs=10)).fit(demo_screen, split, progress=False)
+    return SynergyBNN.from_config(replace(SMALL, epochs=10)).fit(demo_screen, split, progress=False)
 
 
 def trace_of(bnn, rows):
@@ -244,8 +244,10 @@ def test_posterior_as_prior_replaces_the_prior_sites(source, demo_screen):
     target = np.flatnonzero(demo_screen.table["cell_line"] == "C0")[:40]
     split = Split(target, np.array([], dtype=int), np.array([], dtype=int), "C0")
     rows = demo_screen.table.iloc[target[:5]]
-    plain = SynergyBNN(SMALL).fit(demo_screen, split, progress=False, init=source)
-    tuned = SynergyBNN(SMALL).fit(demo_screen, split, progress=False, init=source, priors=priors)
+    plain = SynergyBNN.from_config(SMALL).fit(demo_screen, split, progress=False, init=source)
+    tuned = SynergyBNN.from_config(SMALL).fit(
+        demo_screen, split, progress=False, init=source, priors=priors
+    )
 
     before = trace_of(plain, rows).nodes["net.head.layers.0.weight"]["fn"].base_dist
     assert torch.all(before.loc == 0) and torch.all(before.scale == 1)  # configured N(0, 1)
@@ -263,7 +265,7 @@ def test_a_new_line_gets_the_seen_lines_population_as_prior_after_pretraining(de
     others = np.flatnonzero(demo_screen.table["cell_line"] != "C0")
     split = Split(others, np.array([], dtype=int), np.array([], dtype=int), "others")
     config = replace(SMALL, epochs=20, drug_effects=0.5)
-    pretrained = SynergyBNN(config).fit(demo_screen, split, progress=False)
+    pretrained = SynergyBNN.from_config(config).fit(demo_screen, split, progress=False)
     assert pretrained.cell_lines_seen == ["C1", "C2", "C3"]
     new_line = pretrained.features.cell_lines.index("C0")
     seen = [i for i in range(len(pretrained.features.cell_lines)) if i != new_line]
@@ -303,7 +305,9 @@ def test_set_priors_names_unknown_sites_and_wrong_shapes(source):
 def test_warm_start_needs_the_same_architecture(source, demo_screen):
     split = split_screen(demo_screen.table, "pair")
     with pytest.raises(DataError, match="merge_dim"):
-        SynergyBNN(ModelConfig(epochs=1)).fit(demo_screen, split, progress=False, init=source)
+        SynergyBNN.from_config(ModelConfig(epochs=1)).fit(
+            demo_screen, split, progress=False, init=source
+        )
 
 
 def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
@@ -323,7 +327,7 @@ def test_simulate_pretrains_once_on_the_other_cell_lines(tmp_path, monkeypatch):
     simulate(data, more, SMALL, tmp_path, progress=False)  # resumes: no second pretraining
     assert (tmp_path / "pretrain.pt").stat().st_mtime_ns == stamp
     assert len(pd.read_csv(tmp_path / "results.csv")) == 3
-    with pytest.raises(DataError, match="one target --cell-line"):
+    with pytest.raises(DataError, match="one target cell_line"):
         simulate(DataConfig(), sim, SMALL, tmp_path / "no-line", progress=False)
 
 
@@ -335,7 +339,7 @@ def test_pretrained_model_chooses_the_first_batch_with_initial_0(tmp_path, warm_
     rows = pd.read_csv(tmp_path / "results.csv")
     assert rows["tested"].tolist() == [0, 20, 40]
     assert rows["best_found"].isna().tolist() == [True, False, False]
-    with pytest.raises(OptionError, match="--initial 0 needs --pretrain"):
+    with pytest.raises(OptionError, match="^initial 0 needs pretrain"):
         check_budget(100, initial=0, rounds=3, batch_size=30)
 
 

@@ -195,7 +195,7 @@ def test_a_downloaded_aggregate_loads_by_name(drugcombdb, tmp_path):
 
 
 def test_study_and_score_name_what_they_are_for():
-    with pytest.raises(OptionError, match="--study keeps one study of a DrugComb export"):
+    with pytest.raises(OptionError, match="^study keeps one study of a DrugComb export"):
         load_screen("demo", study="ONEIL")
-    with pytest.raises(OptionError, match="--score picks"):
+    with pytest.raises(OptionError, match="^score picks"):
         load_screen("demo", score="zip")

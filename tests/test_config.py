@@ -20,11 +20,11 @@ def test_an_old_config_without_a_guide_loads_with_the_priors_default():
 
 def test_unknown_names_are_refused_naming_the_option():
     guides = r"\['mean-field', 'svd', 'map'\]"
-    with pytest.raises(OptionError, match=rf"--guide 'delta' is not one of {guides}"):
+    with pytest.raises(OptionError, match=rf"^guide 'delta' is not one of {guides}"):
         ModelConfig(guide="delta")
-    with pytest.raises(OptionError, match="--likelihood 'cauchy'"):
+    with pytest.raises(OptionError, match="^likelihood 'cauchy'"):
         ModelConfig(likelihood="cauchy")
-    with pytest.raises(OptionError, match=r"--stop-on 'loss' is not one of \['nll', 'rmse'\]"):
+    with pytest.raises(OptionError, match=r"^stop_on 'loss' is not one of \['nll', 'rmse'\]"):
         ModelConfig(stop_on="loss")
 
 

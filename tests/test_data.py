@@ -174,7 +174,7 @@ def test_split_depends_only_on_split_seed(oneil_table):
 
 
 def test_fold_split_errors(oneil_table):
-    with pytest.raises(DataError, match="--test-fold"):
+    with pytest.raises(DataError, match="needs test_fold"):
         split_screen(oneil_table, "fold")
     with pytest.raises(DataError, match="not a fold"):
         split_screen(oneil_table, "fold", test_fold=9)

@@ -35,6 +35,7 @@ SMALL = {
     "num_samples": 50,
     "drug_layers": (64, 32),
     "merge_dim": 32,
+    "calibrate": False,  # metrics.json's val part: the early-stopped fit's, reproduced exactly
 }
 PLOTS = (
     "elbo",
@@ -201,7 +202,7 @@ def test_diagnose_log_uniform_adds_log_alpha(sparse_run, tmp_path):
 
 
 def test_diagnose_refuses_to_overwrite(normal_run, normal_report):
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="pass overwrite"):
         diagnose(normal_run)
 
 

@@ -184,7 +184,7 @@ def test_response_kind_is_inferred_or_required(hand_block: pd.DataFrame) -> None
     viability = as_response.assign(response=100 - as_response["values"]).drop(columns="values")
     np.testing.assert_allclose(read_wells(viability)["response"], hand_block["response"])
     no_control = viability[(viability["dose_a"] > 0) | (viability["dose_b"] > 0)]
-    with pytest.raises(DoseResponseError, match="response='viability' or response='inhibition'"):
+    with pytest.raises(DoseResponseError, match="Pass response 'viability' or 'inhibition'"):
         read_wells(no_control)
     np.testing.assert_allclose(
         read_wells(no_control, response="viability")["response"], hand_block["response"][1:]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from dataclasses import fields
 from unittest import mock
 
 import numpy as np
@@ -22,6 +23,7 @@ from synergy_ppl.data import Split, make_demo_screen
 from synergy_ppl.data.features import build_features, encode_pairs
 from synergy_ppl.errors import OptionError
 from synergy_ppl.estimator import SynergyBNN
+from synergy_ppl.inference.posterior import Posterior
 from synergy_ppl.inference.predictive import draw_posterior, network_samples
 from synergy_ppl.inference.unseen import borrowed_draws, pooled_unseen
 from synergy_ppl.model.families import FAMILIES
@@ -57,7 +59,7 @@ def demo():
 
 
 def small_net(family: str, features, **options):
-    sizes = {"pair-mlp": dict(hidden_layers=(16,)), "factorization": dict(rank=8)}
+    sizes = {"pair-mlp": dict(pair_layers=(16,)), "factorization": dict(rank=8)}
     return FAMILIES[family](features, **sizes.get(family, {}), **options)
 
 
@@ -86,7 +88,7 @@ def test_the_families_are_exactly_symmetric_in_the_drugs(demo, family, options):
 @pytest.mark.parametrize("prior", sorted(PRIORS))
 def test_every_prior_fits_each_family_and_draws_are_one_run_per_draw(demo, prior, family):
     screen, features, (a, b, c) = demo
-    bnn = SynergyBNN(ModelConfig(model=family, prior=prior, epochs=3, **small(family)))
+    bnn = SynergyBNN.from_config(ModelConfig(model=family, prior=prior, epochs=3, **small(family)))
     bnn.fit(screen, progress=False)
     assert isinstance(bnn.model.net, FAMILIES[family])
     assert type(bnn.guide) is GUIDES[default_guide(prior)](bnn.model).__class__
@@ -133,14 +135,14 @@ def test_each_family_gets_its_own_defaults_and_given_options_win():
     for family, net in FAMILIES.items():
         config = ModelConfig(model=family)
         assert {k: getattr(config, k) for k in net.defaults} == net.defaults
-    assert ModelConfig().model == "factorization" and ModelConfig().n_bits == 0
+    assert ModelConfig().model == "hierarchical" and ModelConfig().n_bits == 1024
     assert ModelConfig(model="recover").n_bits == 1024
     assert ModelConfig(model="factorization").n_bits == 0
     assert ModelConfig(model="factorization").guide_lr == 3e-3
     assert ModelConfig(model="pair-mlp").lr == 3e-4
     given = ModelConfig(model="factorization", n_bits=256, guide_lr=1e-2, rank=16)
     assert (given.n_bits, given.guide_lr, given.rank) == (256, 1e-2, 16)
-    assert ModelConfig.from_dict({}).model == "factorization"  # a config file without model:
+    assert ModelConfig.from_dict({}).model == "hierarchical"  # a config file without model:
 
 
 @pytest.mark.parametrize(
@@ -148,12 +150,13 @@ def test_each_family_gets_its_own_defaults_and_given_options_win():
     [
         ("factorization", {"dropout": 0.1}, "--dropout is an option of --model recover / pair-mlp"),
         ("factorization", {"drug_layers": (8,)}, "--drug-layers is an option of --model recover,"),
-        ("recover", {"rank": 8}, "--rank is an option of --model factorization,"),
+        ("recover", {"rank": 8}, "--rank is an option of --model factorization / hierarchical,"),
         ("pair-mlp", {"merge_dim": 8}, "--merge-dim is an option of --model recover,"),
     ],
 )
 def test_another_familys_option_is_refused_not_ignored(tmp_path, capsys, family, option, owners):
-    with pytest.raises(OptionError, match=re.escape(owners)):
+    parameters = re.sub(r"--([a-z-]+)", lambda m: m[1].replace("-", "_"), owners)  # the API's
+    with pytest.raises(OptionError, match=re.escape(parameters)):
         ModelConfig(model=family, **option)
     assert all(getattr(ModelConfig(model=family), name) is None for name in option)
     (name, value), out = next(iter(option.items())), tmp_path / "run"
@@ -168,7 +171,7 @@ def test_simulate_rounds_of_another_family_leave_out_recovers_options():
     settings = resolve("simulate", {"model": "factorization"})
     assert settings.model.dropout is None and settings.model.drug_effects == 0.3
     assert settings.model.noise_effects == 0.0  # fit's factorization default is 0.5
-    with pytest.raises(OptionError, match="--pretrain-dropout: --model factorization has no"):
+    with pytest.raises(OptionError, match="^pretrain_dropout: model factorization has no"):
         resolve("simulate", {"model": "factorization", "pretrain_dropout": 0.2})
 
 
@@ -207,11 +210,11 @@ def test_a_drug_or_line_without_rows_gets_the_measured_ones_population(
     rows = np.arange(len(table))
     split = Split(rows[~hidden], rows[:0], rows[hidden], f"hidden {name}")
     config = ModelConfig(model="factorization", rank=8, epochs=60, min_steps=1000)
-    bnn = SynergyBNN(config)
-    with mock.patch.object(SynergyBNN, "_pool_unseen"):  # fitted, not pooled yet
+    bnn = SynergyBNN.from_config(config)
+    with mock.patch.object(Posterior, "pool_unseen"):  # fitted, not pooled yet
         bnn.fit(screen, split, progress=False)
     before = {k: v.clone() for k, v in bnn.guide.state_dict().items()}
-    bnn._pool_unseen(table.iloc[split.train])
+    bnn.posterior.pool_unseen(table.iloc[split.train])
     after = bnn.guide.state_dict()
     to_scale = torch.distributions.transform_to(bnn.guide.scale_constraint)
     entities = getattr(bnn.features, names)
@@ -250,7 +253,7 @@ def test_a_drug_or_line_without_rows_gets_the_measured_ones_population(
             donors.append(same)
         assert (donors[0] & donors[1]).any(1).all()
     # never measured, the drug's or line's triples are still the wider ones
-    bnn = SynergyBNN(config).fit(screen, split, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, split, progress=False)
     sd = bnn.sample(table).std(0).numpy()
     # 3 seeds: a hidden drug 1.14-1.17x, a hidden line 1.54-1.85x
     assert np.median(sd[hidden]) > 1.1 * np.median(sd[~hidden])
@@ -278,8 +281,6 @@ def test_borrowed_draws_give_each_unseen_entity_a_measured_one_s_draw():
     assert borrowed_draws(draws, sites, torch.ones(4, dtype=torch.bool)) is draws
 
 
-CONSTRUCTOR_NAMES = {"pair_layers": "hidden_layers"}
-"""A ModelConfig field -> its name in a family's constructor, where the two differ."""
 HELP_SHOWS = (
     "drug_layers",
     "merge_dim",
@@ -299,17 +300,25 @@ HELP_SHOWS = (
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_each_default_has_one_source_the_family_the_constructor_and_the_help_agree(family, capsys):
+def test_each_default_has_one_source_the_options_and_the_config_the_network_the_help_agree(
+    family, capsys
+):
     network = FAMILIES[family]
+    options = network.Options()  # the source: the family's options dataclass
+    assert network.defaults == network.Options.defaults()
+    assert set(options.values()) <= {f.name for f in fields(ModelConfig)}
     config = ModelConfig(model=family)
-    for option, value in network.defaults.items():
+    for option, value in network.defaults.items():  # fields, inputs and training
         assert getattr(config, option) == value, option
-    parameters = inspect.signature(network.__init__).parameters
-    for option in network.options:
-        name = CONSTRUCTOR_NAMES.get(option, option)
-        # dropout: a network built by hand trains without it unless asked
-        if option in network.defaults and name in parameters and option != "dropout":
-            assert parameters[name].default == network.defaults[option], option
+    for option, value in options.values().items():
+        assert getattr(config, option) == value, option
+    # a network built without options has the dataclass's; its constructor repeats none
+    features = build_features(make_demo_screen(n_drugs=4, n_cell_lines=2), n_bits=16)
+    assert network(features).settings == options == options.build(features).settings
+    parameters = inspect.signature(network.__init__).parameters.values()
+    assert not [p.name for p in parameters if p.name in options.values()]
+    # the composed model of these options is the flat config's
+    assert SynergyBNN(net=options).config == config
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     fit_help = " ".join(capsys.readouterr().out.split())
@@ -323,7 +332,8 @@ def test_each_default_has_one_source_the_family_the_constructor_and_the_help_agr
 
 def test_learned_scales_weigh_the_fingerprint_and_identity_blocks(tmp_path):
     out = tmp_path / "run"
-    flags = ["--rank", "4", "--epochs", "3", "--n-bits", "64", "--learned-scales", "--quiet"]
+    flags = ["--model", "factorization", "--rank", "4", "--epochs", "3", "--n-bits", "64"]
+    flags += ["--learned-scales", "--quiet"]
     assert main(["fit", "--out", str(out), *flags]) == 0
     bnn = load_fit(out)[0]
     layer = bnn.model.net.drug_embedding

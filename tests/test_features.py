@@ -80,4 +80,4 @@ def test_one_hot_only_features_for_drugs_and_cell_lines(shared_data):
     with pytest.raises(DataError, match="without fingerprints"):
         features.with_new_drugs({"caffeine": "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"})
     with pytest.raises(OptionError, match="no features"):
-        ModelConfig(n_bits=0, one_hot_drugs=False)
+        ModelConfig(model="factorization", n_bits=0, one_hot_drugs=False)

@@ -195,7 +195,7 @@ def test_new_drug_gets_pair_effects_at_the_widest_known_scale(shared_data):
         n_bits=256,
         pair_effects=0.4,
     )
-    bnn = SynergyBNN(config).fit(screen, split, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, split, progress=False)
     grown = bnn.with_features(bnn.features.with_new_drugs({"NEW": "CCO"}))
     old_loc, old_scale = (t.detach() for t in bnn.guide._get_loc_and_scale("net.pair_effect"))
     loc, scale = (t.detach() for t in grown.guide._get_loc_and_scale("net.pair_effect"))
@@ -212,8 +212,10 @@ def test_min_steps_raises_the_number_of_epochs():
     rows = np.arange(40)  # two minibatches of 32 per epoch
     split = Split(rows, rows[:0], rows[:0], "first rows")
     config = ModelConfig(rank=8, batch_size=32)
-    short = SynergyBNN(replace(config, epochs=3)).fit(screen, split, progress=False)
-    long = SynergyBNN(replace(config, epochs=3, min_steps=20)).fit(screen, split, progress=False)
+    short = SynergyBNN.from_config(replace(config, epochs=3)).fit(screen, split, progress=False)
+    long = SynergyBNN.from_config(replace(config, epochs=3, min_steps=20)).fit(
+        screen, split, progress=False
+    )
     assert len(short.history.elbo) == 3 and len(long.history.elbo) == 10
 
 
@@ -243,11 +245,11 @@ def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
     config = ModelConfig(
         model="recover", drug_layers=(16, 8), merge_dim=8, head_layers=(8,), epochs=5
     )
-    pretrained = SynergyBNN(config).fit(screen, split, progress=False)
+    pretrained = SynergyBNN.from_config(config).fit(screen, split, progress=False)
     target = Split(rows[200:230], rows[:0], rows[:0], "30 more rows")
 
     def drift(tau: float) -> float:
-        tuned = SynergyBNN(replace(config, epochs=50, trunk_anchor=tau))
+        tuned = SynergyBNN.from_config(replace(config, epochs=50, trunk_anchor=tau))
         tuned.fit(screen, target, progress=False, init=pretrained)
         start, end = pretrained.model.state_dict(), tuned.model.state_dict()
         return sum(float((end[k] - start[k]).pow(2).sum()) for k in start if "drug_mlp" in k)
@@ -255,7 +257,9 @@ def test_trunk_anchor_keeps_a_pretrained_trunk_near_its_values():
     free, anchored = drift(0.0), drift(1e4)
     assert free > 0 and anchored < 0.1 * free
     # without a starting model there is nothing to anchor to: the option is ignored
-    plain = SynergyBNN(replace(config, trunk_anchor=1e4)).fit(screen, split, progress=False)
+    plain = SynergyBNN.from_config(replace(config, trunk_anchor=1e4)).fit(
+        screen, split, progress=False
+    )
     assert torch.equal(
         plain.model.state_dict()["net.drug_mlp.layers.0.weight"],
         pretrained.model.state_dict()["net.drug_mlp.layers.0.weight"],
@@ -266,12 +270,12 @@ def test_fit_without_a_split_trains_on_every_row_without_early_stopping():
     full = make_demo_screen()
     screen = full.subset(np.arange(len(full.table)) < 60)
     config = ModelConfig(rank=8, epochs=4)
-    bnn = SynergyBNN(config).fit(screen, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, progress=False)
     assert len(bnn.history.elbo) == 4 and bnn.history.validation == {}
     scores = screen.table["score"]
     assert bnn.scaling.mean == pytest.approx(scores.mean()) and bnn.scaling.sd > 0
     every = Split(np.arange(60), np.arange(0), np.arange(0), "every row")
-    same = SynergyBNN(config).fit(screen, every, progress=False)
+    same = SynergyBNN.from_config(config).fit(screen, every, progress=False)
     assert same.history.elbo == bnn.history.elbo
 
 
@@ -282,7 +286,7 @@ def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
     screen = make_demo_screen()
     data = DataConfig()
     config = ModelConfig(rank=8, epochs=40, patience=5, stop_on=stop_on)
-    bnn = SynergyBNN(config).fit(screen, data.split_of(screen), progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, data.split_of(screen), progress=False)
     history = bnn.history
     assert set(history.validation) == {"nll", "rmse"}
     assert all(len(v) == len(history.elbo) for v in history.validation.values())
@@ -296,10 +300,13 @@ def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
 def test_refit_trains_afresh_on_both_parts_for_the_steps_early_stopping_kept():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
-    config = ModelConfig(rank=8, epochs=40, patience=5)
+    # calibration would widen the first fit's noise and not the fit without validation rows
+    config = ModelConfig(rank=8, epochs=40, patience=5, calibrate=False)
     assert config.refit  # the default
-    bnn = SynergyBNN(config).fit(screen, split, progress=False)
-    stopped = SynergyBNN(replace(config, refit=False)).fit(screen, split, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, split, progress=False)
+    stopped = SynergyBNN.from_config(replace(config, refit=False)).fit(
+        screen, split, progress=False
+    )
     history = bnn.history
     assert history.elbo == stopped.history.elbo and history.best_epoch == stopped.history.best_epoch
     assert stopped.history.refit_epochs == 0
@@ -316,7 +323,8 @@ def test_refit_trains_afresh_on_both_parts_for_the_steps_early_stopping_kept():
     # the model is a fit on both parts (scaled by both) for that many epochs
     both = Split(np.concatenate([split.train, split.val]), np.arange(0), split.test, "both")
     epochs = history.refit_epochs
-    fresh = SynergyBNN(replace(config, epochs=epochs)).fit(screen, both, progress=False)  # no val
+    fresh = SynergyBNN.from_config(replace(config, epochs=epochs))
+    fresh.fit(screen, both, progress=False)  # no validation rows
     test = screen.table.iloc[split.test]
     assert bnn.scaling == fresh.scaling
     assert torch.equal(bnn.sample(test), fresh.sample(test))

@@ -21,9 +21,9 @@ SITE = "net.drug_embedding.weight"
 @pytest.fixture(scope="module")
 def fitted():
     screen = make_demo_screen()
-    small = dict(epochs=2, num_samples=6, rank=4)
+    small = dict(model="factorization", epochs=2, num_samples=6, rank=4)
     return {
-        name: SynergyBNN(ModelConfig(guide=name, **small)).fit(screen, progress=False)
+        name: SynergyBNN.from_config(ModelConfig(guide=name, **small)).fit(screen, progress=False)
         for name in ("mean-field", "map")
     }
 

@@ -17,7 +17,7 @@ from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.model.network import dummy_triples
 
 SMALL = dict(epochs=3, num_samples=8, rank=4)
-KEY = "locs.net.drug_embedding.weight_unconstrained"
+KEY = "locs.net.identity.weight_unconstrained"
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +31,8 @@ def empty_store():
 @pytest.fixture(scope="module")
 def two_models():
     screen = make_demo_screen()
-    a = SynergyBNN(ModelConfig(seed=0, **SMALL)).fit(screen, progress=False)
-    b = SynergyBNN(ModelConfig(seed=1, **SMALL)).fit(screen, progress=False)
+    a = SynergyBNN.from_config(ModelConfig(seed=0, **SMALL)).fit(screen, progress=False)
+    b = SynergyBNN.from_config(ModelConfig(seed=1, **SMALL)).fit(screen, progress=False)
     return screen, a, b
 
 

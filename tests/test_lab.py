@@ -86,11 +86,11 @@ def test_a_wrong_cost_table_is_refused_naming_the_row(tmp_path, text, message):
 @pytest.mark.parametrize(
     "rules, message",
     [
-        (LabRules(max_lines=0), "--max-lines must be an integer >= 1, not 0"),
-        (LabRules(max_drug_uses=1.5), "--max-drug-uses must be an integer >= 1"),
-        (LabRules(budget=float("nan")), "--budget must be a finite number > 0"),
-        (LabRules(costs="nowhere.csv"), "--costs nowhere.csv: no such file"),
-        (LabRules(budget=0.5), "--budget 0.5 buys no candidate: the cheapest costs 1"),
+        (LabRules(max_lines=0), "^max_lines must be an integer >= 1, not 0"),
+        (LabRules(max_drug_uses=1.5), "^max_drug_uses must be an integer >= 1"),
+        (LabRules(budget=float("nan")), "^budget must be a finite number > 0"),
+        (LabRules(costs="nowhere.csv"), "^costs nowhere.csv: no such file"),
+        (LabRules(budget=0.5), "^budget 0.5 buys no candidate: the cheapest costs 1"),
     ],
 )
 def test_impossible_rules_are_refused(rules, message):
@@ -131,7 +131,7 @@ def test_recommend_honours_every_rule(demo_run, tmp_path, strategy):
 
 def test_recommend_refuses_rules_that_cannot_fill_the_batch(demo_run):
     bnn, measured = load_fit(demo_run)[0], read_screen(demo_run)
-    with pytest.raises(OptionError, match="--max-drug-uses 1 let only .* of the --batch-size 30"):
+    with pytest.raises(OptionError, match="^max_drug_uses 1 let only .* of the batch_size 30"):
         recommend(bnn, measured, batch_size=30, num_samples=20, rules=LabRules(max_drug_uses=1))
 
 
@@ -187,7 +187,7 @@ def test_lab_options_resolve_for_simulate_and_sweeps(tmp_path):
     assert settings.simulation.lab == LabRules(max_lines=2, budget=30.0)
     nested = resolve("simulate", file_sections={"simulation": {"lab": {"max_drug_uses": 3}}})
     assert nested.simulation.lab == LabRules(max_drug_uses=3)
-    with pytest.raises(OptionError, match="--max-lines must be an integer >= 1"):
+    with pytest.raises(OptionError, match="^max_lines must be an integer >= 1"):
         resolve("simulate", {"max_lines": 0})
     with pytest.raises(OptionError, match="simulation.lab.max_lines: expected an integer"):
         resolve("simulate", {"max_lines": "two"})

@@ -147,7 +147,7 @@ def test_a_noisier_line_gets_a_wider_noise_scale_and_wider_intervals():
     table["score"] = table["true_score"] + rng.normal(0.0, sd)
     noisy = dataclasses.replace(screen, table=table)
     config = ModelConfig(rank=8, epochs=10, min_steps=1500, guide_lr=1e-2, noise_effects=1.0)
-    bnn = SynergyBNN(config).fit(noisy, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(noisy, progress=False)
     line_c0, line_c1 = bnn.posterior_draws(200)["noise_line_effect"].mean(0).tolist()
     assert bnn.features.cell_lines == ["C0", "C1"]
     assert math.exp(line_c1 - line_c0) > 3.0

@@ -34,7 +34,9 @@ from synergy_ppl.outputs import owned
 @pytest.fixture(scope="module")
 def fitted():
     screen = make_demo_screen()
-    bnn = SynergyBNN(ModelConfig(epochs=2, rank=4, num_samples=8)).fit(screen, progress=False)
+    bnn = SynergyBNN.from_config(ModelConfig(epochs=2, rank=4, num_samples=8)).fit(
+        screen, progress=False
+    )
     batch = sp.recommend(bnn, screen.table, strategy="ucb", batch_size=8)
     return screen, bnn, batch
 
@@ -183,7 +185,7 @@ def test_report_replaces_its_own_files_only_with_overwrite(fitted, tmp_path):
     screen, bnn, batch = fitted
     lines = choose_lines(batch)[:1]
     first = write_recommendation_report(tmp_path, bnn, screen.table, batch, lines)
-    with pytest.raises(OutputError, match="--overwrite"):
+    with pytest.raises(OutputError, match="pass overwrite"):
         write_recommendation_report(tmp_path, bnn, screen.table, batch, lines)
     again = write_recommendation_report(tmp_path, bnn, screen.table, batch, lines, overwrite=True)
     assert again == first

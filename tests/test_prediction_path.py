@@ -38,7 +38,7 @@ def test_chunked_decoding_equals_the_forward_of_every_family(family):
         pair_effects=0.2,
         **FAMILY_OPTIONS[family],
     )
-    bnn = SynergyBNN(config).fit(screen, progress=False)
+    bnn = SynergyBNN.from_config(config).fit(screen, progress=False)
     draws = bnn.posterior_draws(6)
     # a dense line (its pair grid), a sparse one (decoded) and pairs in either drug order
     table = screen.table
@@ -73,7 +73,9 @@ def test_recommend_writes_its_pictures_and_page_unless_told_not_to(tmp_path, cap
 @pytest.fixture(scope="module")
 def half_screen():
     screen = make_demo_screen(untested_fraction=0.5)
-    bnn = SynergyBNN(ModelConfig(epochs=3, rank=8, num_samples=40)).fit(screen, progress=False)
+    bnn = SynergyBNN.from_config(ModelConfig(epochs=3, rank=8, num_samples=40)).fit(
+        screen, progress=False
+    )
     return screen, bnn
 
 

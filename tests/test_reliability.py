@@ -261,8 +261,8 @@ def test_a_non_finite_loss_keeps_the_last_finite_parameters():
     config = ModelConfig(
         model="recover", drug_layers=(16,), merge_dim=8, head_layers=(8,), n_bits=64, lr=1e6
     )
-    bnn = SynergyBNN(config)
-    with pytest.raises(TrainingDiverged, match="lower --lr") as caught:
+    bnn = SynergyBNN.from_config(config)
+    with pytest.raises(TrainingDiverged, match="lower lr") as caught:
         bnn.fit(screen, split, progress=False)
     assert all(torch.isfinite(p).all() for p in bnn.model.parameters())
     assert all(torch.isfinite(p).all() for p in bnn.guide.parameters())

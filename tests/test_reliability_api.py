@@ -175,14 +175,14 @@ def test_predict_refuses_an_empty_table_or_missing_columns(fitted):
         (dict(batch_size="5"), TypeError, "batch_size must be an integer"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
         (dict(batch_size=True), TypeError, "batch_size must be an integer"),
-        (dict(batch_size=0), ValueError, "--batch-size 0 must be between 1"),
+        (dict(batch_size=0), ValueError, "batch_size 0 must be between 1"),
         (dict(kappa="1"), TypeError, "kappa must be a number"),
-        (dict(kappa=-1.0), ValueError, "--kappa must be >= 0"),
-        (dict(kappa=float("nan")), ValueError, "--kappa must be >= 0"),
+        (dict(kappa=-1.0), ValueError, "kappa must be >= 0"),
+        (dict(kappa=float("nan")), ValueError, "kappa must be >= 0"),
         (dict(num_samples=1.5), TypeError, "num_samples must be an integer"),
-        (dict(num_samples=1), ValueError, "--num-samples must be >= 2"),
+        (dict(num_samples=1), ValueError, "num_samples must be >= 2"),
         (dict(seed="x"), TypeError, "seed must be an integer"),
-        (dict(seed=-1), ValueError, "--seed must be >= 0"),
+        (dict(seed=-1), ValueError, "seed must be >= 0"),
         (dict(candidates="pairs.csv"), TypeError, "candidates must be a pandas DataFrame"),
         (dict(measured=None), TypeError, "measured must be a pandas DataFrame"),
         (dict(bnn="run"), TypeError, "bnn must be a fitted SynergyBNN"),
@@ -236,7 +236,7 @@ def test_simulate_reports_every_round_the_shrinking_pool_cuts_short(tmp_path):
     short = rows[rows["short"] > 0]
     assert rows["short"].tolist() == [0, 0, 2]
     assert rows["tested"].diff().iloc[1:].tolist() == (8 - rows["short"].iloc[1:]).tolist()
-    said = [str(w.message) for w in caught if "--batch-size 8" in str(w.message)]
+    said = [str(w.message) for w in caught if "pairs_per_round 8" in str(w.message)]
     assert len(said) == len(short), said
     for (_, row), text in zip(short.iterrows(), said, strict=True):
         assert f"round {row['round']}" in text and f"only {8 - row['short']} of" in text

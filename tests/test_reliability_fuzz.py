@@ -199,7 +199,7 @@ def small_model():
     config = ModelConfig(
         model="recover", drug_layers=(16,), merge_dim=8, head_layers=(8,), n_bits=64, epochs=3
     )
-    return SynergyBNN(config).fit(screen, progress=False), table
+    return SynergyBNN.from_config(config).fit(screen, progress=False), table
 
 
 def measured_part(table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

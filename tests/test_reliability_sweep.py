@@ -263,6 +263,6 @@ def test_a_missing_or_unreadable_config_file_is_one_line(tmp_path, capsys):
 
 def test_engine_options_out_of_range_are_refused_before_the_folder(tmp_path):
     config = SweepConfig.from_dict(TINY)
-    with pytest.raises(OptionError, match="--cpus-per-trial must be >= 1, not 0"):
+    with pytest.raises(OptionError, match="^cpus_per_trial must be >= 1, not 0"):
         run_sweep(config, tmp_path / "sweep", use_ray=False, cpus_per_trial=0)
     assert not (tmp_path / "sweep").exists()

@@ -196,7 +196,7 @@ def test_a_search_can_complete_the_fixed_options():
     fixed = {"data": "demo", "split": "fold"}
     config = demo_config(fixed=fixed, search={"test-fold": {"grid": [0, 1]}})
     assert [t["all"]["test_fold"] for t in expand(config)] == [0, 1]
-    with pytest.raises(OptionError, match="demo.yaml: fixed: --split fold needs --test-fold"):
+    with pytest.raises(OptionError, match="demo.yaml: fixed: split fold needs test_fold"):
         demo_config(fixed=fixed, search={"guide-lr": {"grid": [1.0e-3]}})
 
 

@@ -79,18 +79,22 @@ class LabRules:
 
     def check(self) -> None:
         """Raise :class:`~synergy_ppl.errors.OptionError` naming the first invalid rule."""
-        for flag, value in self.limits().items():
+        for name, value in self.limits().items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise OptionError(f"{flag} must be an integer >= 1, not {value!r}.")
+                raise OptionError(f"{name} must be an integer >= 1, not {value!r}.", parameter=name)
         if self.budget is not None and not (
             isinstance(self.budget, int | float) and math.isfinite(self.budget) and self.budget > 0
         ):
-            raise OptionError(f"--budget must be a finite number > 0, not {self.budget!r}.")
-        for flag, path in (("--available-drugs", self.available_drugs), ("--costs", self.costs)):
+            raise OptionError(
+                f"budget must be a finite number > 0, not {self.budget!r}.", parameter="budget"
+            )
+        for name, path in (("available_drugs", self.available_drugs), ("costs", self.costs)):
             if path is not None and not isinstance(path, str | Path):
-                raise TypeError(f"{flag} must be the path of a table file, not {path!r}.")
+                raise TypeError(f"{name} must be the path of a table file, not {path!r}.")
             if path is not None and not Path(path).is_file():
-                raise OptionError(f"{flag} {path}: no such file; give a table file.")
+                raise OptionError(
+                    f"{name} {path}: no such file; give a table file.", parameter=name
+                )
 
     @property
     def priced(self) -> bool:
@@ -98,22 +102,25 @@ class LabRules:
         return self.costs is not None or self.budget is not None
 
     def limits(self) -> dict[str, int]:
-        """The set limits on a batch's lines and drug uses, by flag."""
-        limits = {"--max-lines": self.max_lines, "--max-drug-uses": self.max_drug_uses}
-        return {flag: value for flag, value in limits.items() if value is not None}
+        """The set limits on a batch's lines and drug uses, by field name."""
+        limits = {"max_lines": self.max_lines, "max_drug_uses": self.max_drug_uses}
+        return {name: value for name, value in limits.items() if value is not None}
 
-    def short_batch(self, chosen: int, batch_size: int) -> str:
-        """Why a batch holds only ``chosen`` of ``batch_size`` triples: ``recommend``'s refusal
-        and ``simulate``'s, the same words for the same rules."""
-        limits = [f"{flag} {value}" for flag, value in self.limits().items()]
+    def short_batch(self, chosen: int, batch_size: int, size: str = "batch_size") -> OptionError:
+        """Why a batch holds only ``chosen`` of ``batch_size`` triples, as the error that
+        ``recommend`` raises and ``simulate`` raises or warns with: the same words for the same
+        rules. ``size`` names the batch size's parameter (simulate's ``pairs_per_round``)."""
+        limits = [f"{name} {value}" for name, value in self.limits().items()]
         if not limits:  # nothing limits the batch but the untested rows in stock
-            return (
-                f"only {chosen} of the --batch-size {batch_size} triples are left untested and "
-                "in stock; lower --batch-size or --rounds."
+            return OptionError(
+                f"only {chosen} of the {size} {batch_size} triples are left untested and "
+                f"in stock; lower {size} or rounds.",
+                parameter=(size, "rounds"),
             )
-        return (
-            f"{' and '.join(limits)} let only {chosen} of the --batch-size {batch_size} "
-            "triples into one batch; loosen them or lower --batch-size."
+        return OptionError(
+            f"{' and '.join(limits)} let only {chosen} of the {size} {batch_size} "
+            f"triples into one batch; loosen them or lower {size}.",
+            parameter=(*self.limits(), size),
         )
 
     def capacity(self, candidates: pd.DataFrame, out_of_stock: np.ndarray) -> int:
@@ -156,16 +163,18 @@ class LabRules:
             out_of_stock = ~(np.isin(a, list(stock)) & np.isin(b, list(stock)))
             if out_of_stock.all():
                 raise OptionError(
-                    f"--available-drugs {self.available_drugs}: no candidate has both drugs in "
-                    "stock; list more drugs."
+                    f"available_drugs {self.available_drugs}: no candidate has both drugs in "
+                    "stock; list more drugs.",
+                    parameter="available_drugs",
                 )
         if self.costs is not None:
             cost = read_costs(self.costs, a, b, lines)
         if self.budget is not None and not (cost[~out_of_stock] <= self.budget).any():
             cheapest = cost[~out_of_stock].min()
             raise OptionError(
-                f"--budget {self.budget} buys no candidate: the cheapest costs {cheapest:g}; "
-                "raise the budget."
+                f"budget {self.budget} buys no candidate: the cheapest costs {cheapest:g}; "
+                "raise it.",
+                parameter="budget",
             )
         constraints = None
         if any(v is not None for v in (self.max_lines, self.max_drug_uses, self.budget)):

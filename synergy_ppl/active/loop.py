@@ -237,7 +237,7 @@ class BNNProposer:
     def __call__(self, revealed: np.ndarray, round_index: int) -> np.ndarray:
         seed = self.model_config.seed + round_seed(self.seed, round_index)
         if len(revealed):
-            bnn = SynergyBNN(replace(self.model_config, seed=seed)).fit(
+            bnn = SynergyBNN.from_config(replace(self.model_config, seed=seed)).fit(
                 self.screen,
                 Split(revealed, EMPTY, EMPTY, "revealed"),
                 progress=False,

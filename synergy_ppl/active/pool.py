@@ -70,6 +70,11 @@ def initial_draw(n_pool: int, n_initial: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0]).permutation(n_pool)[:n_initial]
 
 
+ROUND_SIZES = ("initial", "rounds", "pairs_per_round")
+"""The :class:`~synergy_ppl.active.simulation.SimulationConfig` fields :func:`check_budget`
+checks (its ``batch_size`` is ``pairs_per_round``)."""
+
+
 def check_budget(
     n_pool: int,
     initial: int,
@@ -90,24 +95,28 @@ def check_budget(
     """
     if initial < 0 or rounds < 0 or batch_size < 1:
         raise OptionError(
-            f"need --initial >= 0, --rounds >= 0, --batch-size >= 1; got {initial}, "
-            f"{rounds}, {batch_size}."
+            f"need initial >= 0, rounds >= 0, pairs_per_round >= 1; got {initial}, "
+            f"{rounds}, {batch_size}.",
+            parameter=ROUND_SIZES,
         )
     if initial == 0 and not pretrained:
         raise OptionError(
-            "--initial 0 needs --pretrain: without a pretrained model nothing can choose the "
-            "first batch. Reveal some pairs at random first (--initial 30)."
+            "initial 0 needs pretrain: without a pretrained model nothing can choose the "
+            "first batch. Reveal some pairs at random first (initial 30).",
+            parameter=("initial", "pretrain"),
         )
     needed = initial + rounds * batch_size
     if needed > n_pool:
         raise OptionError(
-            f"--initial {initial} + --rounds {rounds} x --batch-size {batch_size} = {needed} "
-            f"rows, but the pool has {n_pool}; lower them."
+            f"initial {initial} + rounds {rounds} x pairs_per_round {batch_size} = {needed} "
+            f"rows, but the pool has {n_pool}; lower them.",
+            parameter=ROUND_SIZES,
         )
     if in_stock is not None and rounds * batch_size > in_stock:
         raise OptionError(
-            f"--rounds {rounds} x --batch-size {batch_size} rows, but only {in_stock} of the "
-            "pool's have both drugs in --available-drugs; lower them or list more drugs."
+            f"rounds {rounds} x pairs_per_round {batch_size} rows, but only {in_stock} of the "
+            "pool's have both drugs in available_drugs; lower them or list more drugs.",
+            parameter=(*ROUND_SIZES, "available_drugs"),
         )
 
 

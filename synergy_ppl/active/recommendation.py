@@ -10,13 +10,13 @@ import pandas as pd
 import torch
 
 from ..acquisition import STRATEGIES, make_strategy
-from ..data import check_pairs, read_pairs, read_smiles, standardise_table
+from ..data import check_pairs, read_pairs, standardise_table
 from ..errors import OptionError
 from ..estimator import SynergyBNN
 from ..inference.predictive import summarise
 from ..options import check_range
 from ..outputs import check_file, prepare_file, write_output
-from ..runs import load_fit, read_screen
+from ..runs import prediction_model, read_screen
 from .explain import explanations
 from .lab import LabRules
 from .picture import MAX_LINES, write_recommendation_report
@@ -42,9 +42,11 @@ def check_strategy(name: str) -> str:
     if not isinstance(name, str):
         raise TypeError(f"strategy must be a str, one of {valid}; not {name!r}.")
     if not name.strip():
-        raise OptionError(f"--acquisition is empty; choose from {valid}.")
+        raise OptionError(f"strategy is empty; choose from {valid}.", parameter="strategy")
     if name not in STRATEGIES:
-        raise OptionError(f"unknown acquisition '{name}' (--acquisition); choose from {valid}.")
+        raise OptionError(
+            f"unknown acquisition '{name}' (strategy); choose from {valid}.", parameter="strategy"
+        )
     return name
 
 
@@ -52,7 +54,7 @@ def check_arguments(
     strategy: str, batch_size: int, kappa: float, num_samples: int | None, seed: int
 ) -> None:
     """:func:`recommend`'s settings: a wrong type is a ``TypeError`` naming the argument, a
-    value out of range an :class:`OptionError` naming the option."""
+    value out of range an :class:`OptionError` naming the argument."""
     check_strategy(strategy)
     given = {"batch_size": batch_size, "seed": seed}
     if num_samples is not None:  # None: the model's
@@ -62,10 +64,10 @@ def check_arguments(
             raise TypeError(f"{name} must be an integer, not {value!r}.")
     if isinstance(kappa, bool) or not isinstance(kappa, Real):
         raise TypeError(f"kappa must be a number, not {kappa!r}.")
-    check_range("--kappa", float(kappa), 0)
-    check_range("--seed", int(seed), 0)
+    check_range("kappa", float(kappa), 0)
+    check_range("seed", int(seed), 0)
     if num_samples is not None:
-        check_range("--num-samples", int(num_samples), 2)
+        check_range("num_samples", int(num_samples), 2)
 
 
 def check_inputs(
@@ -217,8 +219,9 @@ def recommend(
     n_open = int((~lab.out_of_stock).sum())
     if batch_size < 1 or batch_size > n_open:
         raise OptionError(
-            f"--batch-size {batch_size} must be between 1 and the {n_open} untested "
-            "candidate(s) in stock; lower it or give more candidates."
+            f"batch_size {batch_size} must be between 1 and the {n_open} untested "
+            "candidate(s) in stock; lower it or give more candidates.",
+            parameter="batch_size",
         )
     choice = make_strategy(
         strategy,
@@ -242,7 +245,7 @@ def recommend(
         # the lab's rules skipped past the shortlist: choose again from a longer one
         size, pool, lab = size * 8, full_pool, full_lab
     if len(chosen) < batch_size and rules.budget is None:
-        raise OptionError(rules.short_batch(len(chosen), batch_size))
+        raise rules.short_batch(len(chosen), batch_size)
     scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
     out = summarise(pool.iloc[chosen.numpy()], samples[:, chosen])
     out.insert(0, "rank", np.arange(1, len(out) + 1))
@@ -268,26 +271,35 @@ def recommend_run(
     out: str | Path | None = None,
     overwrite: bool = False,
     report_lines: int = MAX_LINES,
+    monotherapy: str | Path | None = None,
+    monotherapy_column: str | None = None,
+    monotherapy_direction: str | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """:func:`recommend` from a run directory and files, written to ``out`` (default
     ``<run_dir>/recommendations.csv``). Returns (batch, out).
 
     The measured rows are the run's screen; ``candidates`` (a drug_a,drug_b,cell_line table)
-    and ``drugs`` (drug,smiles of new drugs) are optional. Beside ``out`` go a picture per
+    and ``drugs`` (drug,smiles of new drugs) are optional, and so is ``monotherapy`` (with
+    its column and direction): single-agent responses over those the run saved
+    (:func:`~synergy_ppl.runs.prediction_model`). Beside ``out`` go a picture per
     cell line of the batch, at most ``report_lines`` of them (0: none), and an offline page
     ``<out stem>.html`` with the pictures and the batch
     (:func:`~synergy_ppl.active.picture.write_recommendation_report`). Every option, the run,
     the tables and the output path are checked before any work.
     """
-    check_range("--report-lines", report_lines, 0)
+    check_range("report_lines", report_lines, 0)
     check_arguments(strategy, batch_size, kappa, num_samples, seed)
-    check_range("--batch-size", batch_size, 1)
+    check_range("batch_size", batch_size, 1)
     if rules is not None:
         rules.check()
-    bnn = load_fit(run_dir)[0]
+    bnn = prediction_model(
+        run_dir,
+        drugs=drugs,
+        monotherapy=monotherapy,
+        monotherapy_column=monotherapy_column,
+        monotherapy_direction=monotherapy_direction,
+    )
     pool = read_pairs(candidates) if candidates is not None else None
-    if drugs is not None:
-        bnn = bnn.with_features(bnn.features.with_new_drugs(read_smiles(drugs)))
     out = Path(out) if out is not None else Path(run_dir) / "recommendations.csv"
     check_file(out, overwrite)
     if report_lines:

@@ -38,7 +38,8 @@ def read_progress(path: Path, n_pool: int) -> dict:
     if not whole:
         raise DataError(
             f"{path}: not the progress file of this simulation (damaged or edited), so it "
-            "cannot be resumed; restore the file, or pass --overwrite to start afresh."
+            "cannot be resumed; restore the file, or pass overwrite to start afresh.",
+            parameter="overwrite",
         )
     return states
 

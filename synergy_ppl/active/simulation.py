@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -14,9 +13,10 @@ from tqdm.auto import tqdm
 
 from ..config import ModelConfig
 from ..data import DataConfig, DataError, Screen, Split, split_screen
-from ..errors import OptionError, OutputError
+from ..errors import OptionError, OptionWarning, OutputError
 from ..estimator import SynergyBNN
 from ..model.families import own_options
+from ..options import check_range
 from ..outputs import prepare_folder, record, write_json, write_output
 from ..runs import load_fit, load_state, model_from_state, save_state
 from ..transfer import Transfer
@@ -37,7 +37,7 @@ from .recommendation import check_strategy
 from .results import plot_recall, read_progress, results_table, summarise_runs
 
 PRETRAIN_KINDS = ("none", "other-cell-lines")
-"""``--pretrain`` values besides a path to a fitted run directory."""
+"""``pretrain`` values besides a path to a fitted run directory."""
 ROUND_OPTIONS = {
     "model": "recover",
     "epochs": 100,
@@ -111,38 +111,36 @@ class SimulationConfig:
                 f"strategies must be a tuple of names, e.g. ('ucb',), not {self.strategies!r}."
             )
         if not self.strategies:
-            raise OptionError("--acquisition names no strategy; give one or more, e.g. ucb,random.")
+            raise OptionError(
+                "strategies names no strategy; give one or more, e.g. ucb,random.",
+                parameter="strategies",
+            )
         for name in self.strategies:
             check_strategy(name)
         twice = sorted({name for name in self.strategies if self.strategies.count(name) > 1})
         if twice:
             raise OptionError(
-                f"--acquisition names {', '.join(repr(n) for n in twice)} more than once; "
-                "give each strategy once (--seeds repeats them)."
+                f"strategies names {', '.join(repr(n) for n in twice)} more than once; "
+                "give each strategy once (seeds repeats them).",
+                parameter=("strategies", "seeds"),
             )
         if not isinstance(self.transfer, Transfer):
             raise OptionError(f"transfer must be a Transfer, not {self.transfer!r}.")
         if not isinstance(self.lab, LabRules):
             raise OptionError(f"lab must be LabRules, not {self.lab!r}.")
         self.lab.check()
-        if self.seeds < 1:
-            raise OptionError(f"--seeds must be >= 1, not {self.seeds}.")
-        if self.first_seed < 0:
-            raise OptionError(f"--first-seed must be >= 0, not {self.first_seed}.")
-        if self.pretrain_dropout is not None and not 0 <= self.pretrain_dropout < 1:
-            raise OptionError(f"--pretrain-dropout must be in [0, 1), not {self.pretrain_dropout}.")
-        for name in ("pretrain_epochs", "pretrain_batch_size"):
-            if getattr(self, name) < 1:
-                flag = "--" + name.replace("_", "-")
-                raise OptionError(f"{flag} must be >= 1, not {getattr(self, name)}.")
-        if not (math.isfinite(self.kappa) and self.kappa >= 0):
-            raise OptionError(f"--kappa must be a finite number >= 0, not {self.kappa}.")
-        if not 0 < self.top_fraction < 1:
-            raise OptionError(f"--top-fraction must be in (0, 1), not {self.top_fraction}.")
+        for name, low in (("seeds", 1), ("first_seed", 0)):
+            check_range(name, getattr(self, name), low)
+        if self.pretrain_dropout is not None:
+            check_range("pretrain_dropout", self.pretrain_dropout, 0, 1, high_open=True)
+        for name, low in (("pretrain_epochs", 1), ("pretrain_batch_size", 1), ("kappa", 0)):
+            check_range(name, getattr(self, name), low)
+        check_range("top_fraction", self.top_fraction, 0, 1, low_open=True, high_open=True)
         if self.pretrain not in PRETRAIN_KINDS and not Path(self.pretrain).exists():
             raise OptionError(
-                f"--pretrain {self.pretrain}: no such run directory or model file; give "
-                f"one, or one of {list(PRETRAIN_KINDS)}."
+                f"pretrain {self.pretrain}: no such run directory or model file; give "
+                f"one, or one of {list(PRETRAIN_KINDS)}.",
+                parameter="pretrain",
             )
 
 
@@ -191,8 +189,9 @@ def prepare_out_dir(out: Path, config: dict, overwrite: bool) -> None:
         if not same:
             raise OutputError(
                 f"{out} holds another simulation or other files; rerun with its options to "
-                "resume, choose another --out, or pass --overwrite (which replaces only what "
-                "synergy-ppl wrote there)."
+                "resume, choose another out, or pass overwrite (which replaces only what "
+                "synergy-ppl wrote there).",
+                parameter=("out", "overwrite"),
             )
     else:
         prepare_folder(out, overwrite, SIMULATION_WRITES)
@@ -209,7 +208,7 @@ def check_fills(pool: Pool, sim: SimulationConfig) -> None:
         return
     most = sim.lab.capacity(pool.table, pool.lab.out_of_stock)
     if most < sim.pairs_per_round:
-        raise OptionError(sim.lab.short_batch(most, sim.pairs_per_round))
+        raise sim.lab.short_batch(most, sim.pairs_per_round, "pairs_per_round")
 
 
 # ----------------------------------------------------------------------------- pretraining
@@ -233,7 +232,10 @@ def load_pool_and_pretraining(
         screen = data.load()
         return screen, Pool.of(screen.table, sim.top_fraction, sim.lab), None
     if not data.cell_line or "," in data.cell_line:
-        raise DataError("--pretrain other-cell-lines needs one target --cell-line NAME.")
+        raise DataError(
+            "pretrain other-cell-lines needs one target cell_line NAME.",
+            parameter=("pretrain", "cell_line"),
+        )
     whole = replace(data, cell_line=None).load()
     if data.cell_line not in whole.cell_lines:
         raise DataError(f"cell line '{data.cell_line}' is not in {data.data}.")
@@ -283,7 +285,7 @@ def pretrained_model(
         dropout=sim.pretrain_dropout,
         refit=False,  # the active-learning benchmarks measured the early-stopped pretraining
     )
-    bnn = SynergyBNN(config).fit(screen, split, progress=progress)
+    bnn = SynergyBNN.from_config(config).fit(screen, split, progress=progress)
     metrics = bnn.evaluate(screen.table.iloc[split.test])
     metrics.update(
         rows=len(split.train), seconds=bnn.history.seconds, epochs_run=len(bnn.history.elbo)
@@ -411,8 +413,11 @@ def simulate(
             bar.set_postfix_str(f"{key} tested={record['tested']} recall={record['recall']:.2f}")
             if record["short"] and sim.lab.budget is None:  # recommend would refuse this batch
                 chosen = sim.pairs_per_round - record["short"]
-                why = sim.lab.short_batch(chosen, sim.pairs_per_round)
-                warnings.warn(f"{key} round {record['round']}: {why}", stacklevel=2)
+                why = sim.lab.short_batch(chosen, sim.pairs_per_round, "pairs_per_round")
+                warnings.warn(
+                    OptionWarning(f"{key} round {record['round']}: {why}", why.parameters),
+                    stacklevel=2,
+                )
 
         propose = proposer(name, seed)
         run_arm(

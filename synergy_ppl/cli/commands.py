@@ -48,6 +48,12 @@ def _print_data_summary(data: dict) -> None:
         parts.append("dropped " + ", ".join(f"{n} {why}" for why, n in dropped.items()))
     if data.get("drug_names_cleaned"):
         parts.append(f"{data['drug_names_cleaned']} drug name(s) matched after clean-up")
+    single = data.get("monotherapy")
+    if single:
+        parts.append(
+            f"single-agent '{single['column']}' ({single['direction']} = more active) for "
+            f"{single['entries']} of {single['of_entries']} drug x line entries"
+        )
     if parts:
         print(f"{data['triples']} triples from {data['rows_read']} rows: " + "; ".join(parts))
 
@@ -89,6 +95,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.run,
         args.pairs,
         drugs=args.drugs,
+        monotherapy=args.monotherapy,
+        monotherapy_column=args.monotherapy_column,
+        monotherapy_direction=args.monotherapy_direction,
         num_samples=args.num_samples,
         out=args.out,
         overwrite=args.overwrite,
@@ -108,6 +117,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         args.run,
         candidates=args.candidates,
         drugs=args.drugs,
+        monotherapy=args.monotherapy,
+        monotherapy_column=args.monotherapy_column,
+        monotherapy_direction=args.monotherapy_direction,
         strategy=args.acquisition,
         batch_size=args.batch_size,
         kappa=args.kappa,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..active import SimulationConfig
+from ..active import ROUND_OPTIONS, SimulationConfig
 from ..active.picture import MAX_LINES
 from ..config import ModelConfig
 from ..data import SPLIT_KINDS, check_column_map
@@ -40,7 +40,7 @@ def _column_map(text: str) -> dict:
     try:
         return check_column_map({k.strip(): v.strip() for k, v in pairs})
     except OptionError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--columns: ")) from err
+        raise argparse.ArgumentTypeError(str(err).removeprefix("columns: ")) from err
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +75,20 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "aggregate; a column name for a plain table",
     )
     group.add_argument("--study", help="keep one study of a DrugComb export (e.g. ALMANAC)")
+    _add_monotherapy_options(group, "single-agent responses: drug,cell_line,value (ri, ic50..)")
+
+
+def _add_monotherapy_options(group, what: str) -> None:
+    """``--monotherapy PATH`` and how to read its value column."""
+    group.add_argument("--monotherapy", metavar="PATH", help=what)
+    group.add_argument(
+        "--monotherapy-column", metavar="COLUMN", help="its value column, where several could be"
+    )
+    group.add_argument(
+        "--monotherapy-direction",
+        choices=["higher", "lower"],
+        help="a higher or a lower value = more active, where the column's name does not say",
+    )
 
 
 def _add_lab_options(parser: argparse.ArgumentParser) -> None:
@@ -112,11 +126,18 @@ def _add_model_options(
     group.add_argument(
         "--model",
         choices=list(FAMILIES),
-        help="model family (fit: factorization; simulate's rounds: recover)",
+        help=f"model family (fit: {ModelConfig.model}; simulate's rounds: "
+        f"{ROUND_OPTIONS['model']})",
     )
-    group.add_argument("--prior", choices=sorted(PRIORS), help="weight prior (default normal)")
+    group.add_argument(
+        "--prior", choices=sorted(PRIORS), help=f"weight prior (default {ModelConfig.prior})"
+    )
     group.add_argument("--prior-scale", type=float, help="scale of the normal/laplace prior")
-    group.add_argument("--likelihood", choices=list(LIKELIHOODS), help="noise model (normal)")
+    group.add_argument(
+        "--likelihood",
+        choices=list(LIKELIHOODS),
+        help=f"noise model (default {ModelConfig.likelihood})",
+    )
     group.add_argument(
         "--guide",
         choices=list(GUIDES),
@@ -141,13 +162,18 @@ def _add_model_options(
     group.add_argument(
         "--learned-scales",
         action=argparse.BooleanOptionalAction,
-        help="factorization with --n-bits: learn how much the fingerprints and the identities "
-        "each weigh (a prior scale per block; default off)",
+        help="factorization with --n-bits: a learned prior scale per block of drug inputs",
+    )
+    group.add_argument(
+        "--chemistry-scale",
+        type=float,
+        help=f"hierarchical: chemistry's weight vs identity ({_fit_defaults('chemistry_scale')})",
     )
     group.add_argument(
         "--dropout",
         type=float,
-        help=f"training dropout of the trunk ({_fit_defaults('dropout')}; simulate's rounds 0.1)",
+        help=f"training dropout of the trunk ({_fit_defaults('dropout')}; simulate's rounds "
+        f"{ROUND_OPTIONS['dropout']:g})",
     )
     group.add_argument(
         "--drug-effects",
@@ -177,7 +203,7 @@ def _add_model_options(
         help="principal components of a cell-line table (0: one-hot lines; "
         f"{_fit_defaults('cell_components')})",
     )
-    group.add_argument("--radius", type=int, help="Morgan radius (default 2)")
+    group.add_argument("--radius", type=int, help=f"Morgan radius (default {ModelConfig.radius})")
     group.add_argument("--epochs", type=int)
     group.add_argument("--min-steps", type=int, help="at least this many SVI steps (small data)")
     group.add_argument(batch_flag, type=int, help="SVI minibatch size")
@@ -206,6 +232,11 @@ def _add_model_options(
         action=argparse.BooleanOptionalAction,
         help="after early stopping, train afresh on the training and validation rows for the "
         "optimizer steps of the epochs it kept (default: on)",
+    )
+    group.add_argument(
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        help="scale the noise to the validation rows' likelihood (default: on)",
     )
     group.add_argument(
         "--weight-decay",
@@ -263,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--run", required=True, help="run directory written by fit")
     predict.add_argument("--pairs", required=True, help="table with drug_a,drug_b,cell_line")
     predict.add_argument("--drugs", help="drug,smiles table for drugs the run has not seen")
+    _add_monotherapy_options(predict, "single-agent responses over those the run saved")
     predict.add_argument("--num-samples", type=int, help="posterior draws (default: the run's)")
     predict.add_argument("--out", help="output CSV (default <run>/predictions.csv)")
     predict.add_argument("--overwrite", action="store_true")
@@ -288,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--candidates", help="table of drug_a,drug_b,cell_line (default: all untested pairs)"
     )
     rec.add_argument("--drugs", help="drug,smiles table for candidate drugs the run has not seen")
+    _add_monotherapy_options(rec, "single-agent responses over those the run saved")
     rec.add_argument("--acquisition", default="ucb", help="ucb (default), ei, q-ucb, ...")
     rec.add_argument("--batch-size", type=int, default=30, help="batch size Q (default 30)")
     rec.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight")

@@ -14,6 +14,10 @@ The modules follow the data, each importing only those before it:
     Readers and checks of tables (combination table, drug SMILES, cell-line features,
     pairs to rank), replicate averaging, and :func:`assemble_screen`, the last step shared
     by all loaders.
+``monotherapy``, ``monotherapy_join``
+    Single-agent responses (:func:`read_monotherapy`): a table of each drug's response alone
+    in each line, oriented higher = more active, and its joins to a screen
+    (:func:`attach_monotherapy`), a second table and a feature matrix.
 ``user``
     A user's screen: :func:`screen_from_frame` for tables in memory, and
     :func:`load_user_screen`, which reads files and then takes the same path.
@@ -52,6 +56,8 @@ from .builtin import (
 )
 from .config import DataConfig, load_screen
 from .demo import make_demo_screen
+from .monotherapy import monotherapy_from_frame, read_monotherapy
+from .monotherapy_join import attach_monotherapy
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
 from .tables import (
@@ -93,6 +99,7 @@ __all__ = [
     "Screen",
     "Split",
     "assemble_screen",
+    "attach_monotherapy",
     "canonicalise_and_average",
     "check_cell_features",
     "check_cell_lines_known",
@@ -107,7 +114,9 @@ __all__ = [
     "load_screen",
     "load_user_screen",
     "make_demo_screen",
+    "monotherapy_from_frame",
     "read_cell_features",
+    "read_monotherapy",
     "read_pairs",
     "read_smiles",
     "read_table",

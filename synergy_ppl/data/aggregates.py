@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError, OptionError
+from .monotherapy import known_column, monotherapy_from_frame
+from .monotherapy_join import screen_with_monotherapy
 from .screen import Screen
 from .tables import MAX_ABS_SCORE, read_table
 from .user import screen_from_frame
@@ -70,6 +72,10 @@ class Aggregate:
         Local file (under the data directory) -> public URL, for ``synergy-ppl download``.
     home : str
         The public page to get the files from by hand.
+    single_agent : dict
+        Single-agent value name (a known name of :mod:`.monotherapy`) -> the native columns
+        holding drug A's and drug B's value in each combination row, in order of preference:
+        the first whose columns exist and hold a usable value is read (:func:`load_aggregate`).
     """
 
     name: str
@@ -80,6 +86,7 @@ class Aggregate:
     study: str | None
     files: dict
     home: str
+    single_agent: dict = field(default_factory=dict)
 
     @property
     def table_file(self) -> str:
@@ -107,6 +114,7 @@ AGGREGATES: dict[str, Aggregate] = {
             "drugcomb/drugs.csv": "https://api.drugcomb.org/drugs",
         },
         home="https://drugcomb.org/download/",
+        single_agent={"ri": ("ri_row", "ri_col"), "ic50": ("ic50_row", "ic50_col")},
     ),
     "drugcombdb": Aggregate(
         name="drugcombdb",
@@ -154,7 +162,8 @@ def read_aggregate_drugs(aggregate: Aggregate, path: str | Path) -> tuple[dict[s
     if missing:
         raise DataError(
             f"{path}: not a {aggregate.name} drug table: missing column(s) {missing}; it has "
-            f"{list(drugs.columns)[:10]}. Pass the drug table with --drugs."
+            f"{list(drugs.columns)[:10]}. Pass the drug table with drugs.",
+            parameter="drugs",
         )
     smiles: dict[str, str] = {}
     conflicts = 0
@@ -208,10 +217,13 @@ def load_aggregate(
     score_name = (score or DEFAULT_SCORE).lower()
     if score_name not in aggregate.scores:
         raise OptionError(
-            f"--score {score}: {kind} has the scores {list(aggregate.scores)}; choose one."
+            f"score {score}: {kind} has the scores {list(aggregate.scores)}; choose one.",
+            parameter="score",
         )
     if study is not None and aggregate.study is None:
-        raise OptionError(f"--study is for DrugComb exports; {kind} has no studies.")
+        raise OptionError(
+            f"study is for DrugComb exports; {kind} has no studies.", parameter="study"
+        )
     path = Path(path)
     raw = read_table(path, text=True)
     needed = [*aggregate.columns.values(), aggregate.scores[score_name]]
@@ -220,7 +232,8 @@ def load_aggregate(
     if missing:
         raise DataError(
             f"{path}: not a {kind} export: missing column(s) {missing}; it has "
-            f"{list(raw.columns)[:12]}. Check the file or use --data PATH with --columns."
+            f"{list(raw.columns)[:12]}. Check the file or use data PATH with columns.",
+            parameter=("data", "columns"),
         )
     dropped: Counter = Counter()
     table = pd.DataFrame(
@@ -245,13 +258,14 @@ def load_aggregate(
     smiles, conflicts = read_aggregate_drugs(
         aggregate, drugs or path.with_name(aggregate.drug_table)
     )
-    table, cleaned = _match_drug_names(table, smiles)
+    table, renames = _match_drug_names(table, smiles)
     known = table["drug_a"].isin(list(smiles)) & table["drug_b"].isin(list(smiles))
     table = _drop(table, ~known.to_numpy(), "missing_smiles", dropped)
     if table.empty:
         raise DataError(
-            f"{path}: no row is left to fit after dropping {dict(dropped)}; check --score, "
-            "--study and the drug table."
+            f"{path}: no row is left to fit after dropping {dict(dropped)}; check score, "
+            "study and the drug table.",
+            parameter=("score", "study"),
         )
     used = set(table["drug_a"]) | set(table["drug_b"])
     screen = screen_from_frame(table, {d: smiles[d] for d in used}, name=str(path))
@@ -260,10 +274,11 @@ def load_aggregate(
         "rows_in_file": len(raw),
         "score_column": aggregate.scores[score_name],
         "dropped_rows": {reason: n for reason, n in dropped.items() if n},
-        "drug_names_cleaned": cleaned,
+        "drug_names_cleaned": len(renames),
         "drug_table_conflicts": conflicts,
     }
-    return screen
+    rows = raw if study is None else raw[keep]
+    return _with_single_agents(screen, rows, aggregate, renames, path)
 
 
 def _aggregate(kind: str) -> Aggregate:
@@ -278,9 +293,11 @@ def _drop(table: pd.DataFrame, mask, reason: str, dropped: Counter) -> pd.DataFr
     return table[~mask]
 
 
-def _match_drug_names(table: pd.DataFrame, smiles: dict[str, str]) -> tuple[pd.DataFrame, int]:
+def _match_drug_names(
+    table: pd.DataFrame, smiles: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """``table`` with drug names the drug table spells differently replaced by its spelling
-    (matched by :func:`name_key`), and how many distinct names were replaced."""
+    (matched by :func:`name_key`), and those replacements (name -> the drug table's)."""
     by_key: dict[str, str] = {}
     for name in smiles:
         by_key.setdefault(name_key(name), name)
@@ -290,4 +307,53 @@ def _match_drug_names(table: pd.DataFrame, smiles: dict[str, str]) -> tuple[pd.D
         drug_a=table["drug_a"].astype(str).replace(renames),
         drug_b=table["drug_b"].astype(str).replace(renames),
     )
-    return table, len(renames)
+    return table, renames
+
+
+def _with_single_agents(
+    screen: Screen,
+    rows: pd.DataFrame,
+    aggregate: Aggregate,
+    renames: dict[str, str],
+    path: Path,
+) -> Screen:
+    """``screen`` with the single-agent responses its export carries in each row
+    (:attr:`Aggregate.single_agent`: DrugComb's ``ri_row, ri_col``, else ``ic50_row,
+    ic50_col``), unchanged without them.
+
+    One kind of value is read, the first in the order of preference with a usable value
+    (finite; a concentration > 0) for a drug and a line of the screen: relative inhibition
+    and IC50 are not on one scale. Each (drug, line) gets the median over the rows (blocks,
+    single-drug rows included) that hold it: per-block values of one drug scatter, and an
+    unusable cell is left out rather than refused, as for the export's scores.
+    """
+    line_column = aggregate.columns["cell_line"]
+    for kind, value_columns in aggregate.single_agent.items():
+        sides = [
+            (aggregate.columns[side], column)
+            for side, column in zip(("drug_a", "drug_b"), value_columns, strict=True)
+            if column in rows.columns
+        ]
+        if not sides or line_column not in rows.columns:
+            continue
+        long = pd.concat(
+            pd.DataFrame(
+                {
+                    "drug": rows[drug].astype("string").str.strip().replace(renames),
+                    "cell_line": rows[line_column].astype("string").str.strip(),
+                    kind: pd.to_numeric(rows[value], errors="coerce"),
+                }
+            )
+            for drug, value in sides
+        )
+        values = long[kind].to_numpy(dtype=float)
+        usable = np.isfinite(values) & (values > 0 if known_column(kind)[1] == "log10" else True)
+        usable &= long["drug"].isin(screen.drugs).to_numpy(dtype=bool)
+        usable &= long["cell_line"].isin(screen.cell_lines).to_numpy(dtype=bool)
+        if not usable.any():
+            continue
+        medians = long[usable].groupby(["drug", "cell_line"])[kind].median().reset_index()
+        source = f"{path} ({', '.join(column for _, column in sides)}: median over rows)"
+        tidy, info = monotherapy_from_frame(medians, source, kind)
+        return screen_with_monotherapy(screen, tidy, info)
+    return screen

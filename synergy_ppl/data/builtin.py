@@ -126,8 +126,9 @@ def _data_file(root: Path, name: str, relative: str) -> Path:
     path = root / relative
     if not path.exists():
         raise DataError(
-            f"{path}: the '{name}' screen was not found in {root}. Pass --data-dir, set "
-            f"SYNERGY_PPL_DATA, or download it once with `synergy-ppl download {name}`."
+            f"{path}: the '{name}' screen was not found in {root}. Pass data_dir, set "
+            f"SYNERGY_PPL_DATA, or download it once with `synergy-ppl download {name}`.",
+            parameter="data_dir",
         )
     return path
 

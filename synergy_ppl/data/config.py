@@ -14,6 +14,8 @@ from ..options import check_range, check_types, typed_fields
 from .aggregates import AGGREGATES, load_aggregate
 from .builtin import aggregate_file, load_almanac, load_oneil
 from .demo import make_demo_screen
+from .monotherapy import check_monotherapy_options
+from .monotherapy_join import attach_monotherapy, screen_with_monotherapy
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
 from .tables import check_cell_lines_known, check_column_map, read_cell_features
@@ -31,27 +33,29 @@ def check_source_options(
 ) -> None:
     """Raise :class:`OptionError` for a table option that ``source`` would ignore: the
     built-in screens have their own drug and cell-line tables and columns, and an aggregate
-    is read in its native layout (its score is ``--score``'s)."""
+    is read in its native layout (its score is ``score``'s)."""
     kind = source.partition(":")[0]
     if source in BUILT_IN:
-        for flag, value in (
-            ("--drugs", drugs),
-            ("--cell-features", cell_features),
-            ("--columns", column_map),
+        for name, value in (
+            ("drugs", drugs),
+            ("cell_features", cell_features),
+            ("columns", column_map),
         ):
             if value:
                 raise OptionError(
-                    f"{flag} is for a table of your own (--data PATH); --data {source} brings "
-                    "its own drug and cell-line tables and columns. Drop it."
+                    f"{name} is for a table of your own (data PATH); data {source} brings its "
+                    "own drug and cell-line tables and column names. Drop it.",
+                    parameter=(name, "data"),
                 )
     elif kind in AGGREGATES and column_map:
         scores = AGGREGATES[kind].scores
         native = {column: name for name, column in scores.items()}
         wanted = native.get(str(column_map.get("score")))
-        hint = f" (--score {wanted})" if wanted else ""
+        hint = f" (score {wanted})" if wanted else ""
         raise OptionError(
-            f"--columns maps a plain table's columns; --data {kind}:PATH is read in its native "
-            f"layout, and --score picks its score{hint}: one of {list(scores)}."
+            f"columns maps a plain table's column names; data {kind}:PATH is read in its "
+            f"native layout, and score picks one of its scores{hint}: {list(scores)}.",
+            parameter=("columns", "data", "score"),
         )
 
 
@@ -82,6 +86,9 @@ def load_screen(
     keep_fold: bool = True,
     score: str | None = None,
     study: str | None = None,
+    monotherapy: str | Path | None = None,
+    monotherapy_column: str | None = None,
+    monotherapy_direction: str | None = None,
 ) -> Screen:
     """Load ``demo``, ``oneil``, ``almanac``, an aggregate or a path to a user's table.
 
@@ -109,21 +116,34 @@ def load_screen(
         table's column (the same as ``column_map={"score": ...}``).
     study : str, optional
         Keep one study of a DrugComb export.
+    monotherapy : str or Path, optional
+        A table of single-agent responses (``drug, cell_line`` and a value column) for
+        :attr:`Screen.monotherapy`, checked against the whole screen before ``cell_line``
+        keeps some of its lines (:func:`~.monotherapy_join.attach_monotherapy`). It replaces
+        the one a DrugComb export brings in its ``ri_row, ri_col`` columns.
+    monotherapy_column, monotherapy_direction : str, optional
+        Its value column, and ``higher`` or ``lower`` (= more active), where the column's
+        name does not say (:mod:`~synergy_ppl.data.monotherapy`).
     """
     kind, _, path = source.partition(":")
     check_source_options(source, drugs, cell_features, column_map)
+    check_monotherapy_options(monotherapy, monotherapy_column, monotherapy_direction)
     if kind not in AGGREGATES and study is not None:
         raise OptionError(
-            f"--study keeps one study of a DrugComb export (--data drugcomb:PATH), not of {source}."
+            f"study keeps one study of a DrugComb export (drugcomb:PATH), not of {source}.",
+            parameter="study",
         )
     if kind not in AGGREGATES and score is not None:
         if source in ("demo", "oneil", "almanac"):
             raise OptionError(
-                f"--score picks a user table's column or an aggregate's score; {source} has one."
+                f"score picks a user table's column or one of an aggregate's scores; {source} "
+                "has its own.",
+                parameter="score",
             )
         if "score" in (column_map or {}) and column_map["score"] != score:
             raise OptionError(
-                f"--score {score} and --columns score={column_map['score']} disagree; give one."
+                f"score {score} and column_map score={column_map['score']} disagree; give one.",
+                parameter=("score", "column_map"),
             )
         column_map = {**(column_map or {}), "score": score}
     if kind in AGGREGATES:
@@ -140,6 +160,8 @@ def load_screen(
         screen = load_almanac(data_dir)
     else:
         screen = load_user_screen(source, drugs, cell_features, column_map, keep_fold)
+    if monotherapy is not None:
+        screen = attach_monotherapy(screen, monotherapy, monotherapy_column, monotherapy_direction)
     if cell_line:
         wanted = [c.strip() for c in cell_line.split(",")]
         unknown = [c for c in wanted if c not in screen.cell_lines]
@@ -149,6 +171,8 @@ def load_screen(
                 f"{screen.cell_lines[:20]}{' ...' if len(screen.cell_lines) > 20 else ''}"
             )
         screen = screen.subset(screen.table["cell_line"].isin(wanted))
+        if screen.monotherapy is not None:  # its coverage of the lines kept
+            screen = screen_with_monotherapy(screen, screen.monotherapy, screen.monotherapy_info)
     return screen
 
 
@@ -173,6 +197,9 @@ class DataConfig:
     val_fraction: float = 0.1
     score: str | None = None
     study: str | None = None
+    monotherapy: str | None = None
+    monotherapy_column: str | None = None
+    monotherapy_direction: str | None = None
 
     def __post_init__(self) -> None:
         check_types(self, "DataConfig")
@@ -186,21 +213,32 @@ class DataConfig:
     def check(self) -> None:
         """Raise :class:`OptionError` naming the option if a value is outside its range."""
         if not self.data.strip():
-            raise OptionError("--data is empty; give demo, oneil, almanac or a table's path.")
+            raise OptionError(
+                "data is empty; give demo, oneil, almanac or a table's path.", parameter="data"
+            )
         if self.split not in SPLIT_KINDS:
-            raise OptionError(f"--split '{self.split}' is not one of {list(SPLIT_KINDS)}.")
+            raise OptionError(
+                f"split '{self.split}' is not one of {list(SPLIT_KINDS)}.", parameter="split"
+            )
         check_column_map(self.columns)
         check_source_options(self.data, self.drugs, self.cell_features, self.columns)
-        check_range("--test-fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
-        check_range("--val-fraction", self.val_fraction, 0, 1, high_open=True)
+        check_monotherapy_options(
+            self.monotherapy, self.monotherapy_column, self.monotherapy_direction
+        )
+        check_range("test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
+        check_range("val_fraction", self.val_fraction, 0, 1, high_open=True)
         if self.test_fraction + self.val_fraction >= 1:
             raise OptionError(
-                f"--test-fraction {self.test_fraction} + --val-fraction {self.val_fraction} "
-                "leave nothing to train on; lower them."
+                f"test_fraction {self.test_fraction} + val_fraction {self.val_fraction} "
+                "leave nothing to train on; lower them.",
+                parameter=("test_fraction", "val_fraction"),
             )
-        check_range("--split-seed", self.split_seed, 0)
+        check_range("split_seed", self.split_seed, 0)
         if self.split == "fold" and self.test_fold is None:
-            raise OptionError("--split fold needs --test-fold K (the fold held out as test).")
+            raise OptionError(
+                "split fold needs test_fold K (the fold held out as test).",
+                parameter=("split", "test_fold"),
+            )
 
     def load(self) -> Screen:
         """The screen these options describe (the demo's seed is the split seed)."""
@@ -215,6 +253,9 @@ class DataConfig:
             keep_fold=self.split == "fold",
             score=self.score,
             study=self.study,
+            monotherapy=self.monotherapy,
+            monotherapy_column=self.monotherapy_column,
+            monotherapy_direction=self.monotherapy_direction,
         )
 
     def split_of(self, screen: Screen) -> Split:

@@ -9,7 +9,7 @@ one-hot part, since the network has never seen that identity).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem import rdFingerprintGenerator
 
 from ..errors import DataError, OptionError
+from .monotherapy_join import standardised_grid
 from .screen import Screen
 
 MAX_BITS = 16384
@@ -94,6 +95,15 @@ class FeatureSet:
         Width of the one-hot drug identity block (0 when disabled).
     radius, n_bits : int
         Morgan fingerprint settings (to featurise new drugs the same way).
+    monotherapy : Tensor, shape ``(D, C)``, or None
+        Single-agent responses, float32: entry ``(i, j)`` is drug ``drugs[i]`` alone in line
+        ``cell_lines[j]``, higher = more active, as a z-score over the observed entries of
+        the fit (``monotherapy_info``'s mean and SD); NaN where the drug was never run alone
+        in that line. None: the screen had no single-agent table.
+    monotherapy_info : dict or None
+        The table's ``source``, ``column``, ``direction`` and ``transform``
+        (:mod:`~synergy_ppl.data.monotherapy`) and the ``mean`` and ``sd`` of the z-scores,
+        with which values added later (:meth:`with_monotherapy`) are scaled.
     """
 
     drugs: list[str]
@@ -103,6 +113,8 @@ class FeatureSet:
     n_identity: int
     radius: int
     n_bits: int
+    monotherapy: torch.Tensor | None = None
+    monotherapy_info: dict | None = None
 
     def drug_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
         """Indices of ``names`` in ``drugs``; an unknown name is a :class:`DataError`."""
@@ -111,8 +123,9 @@ class FeatureSet:
             self.drugs,
             lambda unknown: (
                 f"{source}: unknown drug(s) {unknown}. Give their SMILES with "
-                "--drugs PATH (columns drug,smiles) so they can be featurised."
+                "drugs PATH (columns drug,smiles) so they can be featurised."
             ),
+            parameter="drugs",
         )
 
     def cell_index(self, names: Sequence[str], source: str = "pairs") -> torch.Tensor:
@@ -126,49 +139,86 @@ class FeatureSet:
             ),
         )
 
-    def with_new_drugs(self, smiles: Mapping[str, str]) -> FeatureSet:
+    def with_new_drugs(
+        self, smiles: Mapping[str, str], monotherapy: pd.DataFrame | None = None
+    ) -> FeatureSet:
         """A copy whose drug matrix also covers the drugs in ``smiles`` not yet known.
 
-        New drugs get their Morgan fingerprint and an all-zero identity block.
+        New drugs get their Morgan fingerprint and an all-zero identity block, and rows of
+        NaN in ``monotherapy`` (never run alone), filled from the tidy single-agent table
+        ``monotherapy`` where given (:meth:`with_monotherapy`).
         """
         new = [d for d in smiles if d not in set(self.drugs)]
         if not new:
-            return self
+            return self if monotherapy is None else self.with_monotherapy(monotherapy)
         if self.n_bits == 0:
             raise DataError(
-                f"drug(s) {new[:10]} are new, but this model was fitted without fingerprints "
-                "(given drug features, or --n-bits 0, the default of the factorization and "
-                "pair-mlp families); refit with --model recover to featurise new drugs from "
-                "their SMILES."
+                f"drug(s) {new[:10]} are new, but it was fitted without fingerprints (given drug "
+                "features, or n_bits 0, the default of the factorization and pair-mlp "
+                "families); refit with model recover to featurise new drugs from their SMILES.",
+                parameter=("n_bits", "model"),
             )
         fingerprints = morgan_fingerprints(smiles, new, self.radius, self.n_bits)
         rows = np.hstack([fingerprints, np.zeros((len(new), self.n_identity), np.float32)])
         matrix = torch.cat([self.drug_matrix, torch.as_tensor(rows)])
-        return FeatureSet(
-            self.drugs + new,
-            matrix,
-            self.cell_lines,
-            self.cell_matrix,
-            self.n_identity,
-            self.radius,
-            self.n_bits,
-        )
+        single = self.monotherapy
+        if single is not None:
+            single = torch.cat([single, torch.full((len(new), single.shape[1]), torch.nan)])
+        grown = replace(self, drugs=self.drugs + new, drug_matrix=matrix, monotherapy=single)
+        return grown if monotherapy is None else grown.with_monotherapy(monotherapy)
+
+    def with_monotherapy(self, table: pd.DataFrame) -> FeatureSet:
+        """A copy whose ``monotherapy`` matrix also holds ``table``'s values where it had none.
+
+        ``table`` is a tidy single-agent table (``drug, cell_line, value``, higher = more
+        active, the fit's kind of value: :func:`~.monotherapy_join.same_kind`); its values
+        are scaled with the fit's mean and SD. Entries of drugs or lines outside the matrix
+        are left out; one the matrix holds with another value is a :class:`DataError`.
+        """
+        if self.monotherapy is None:
+            raise DataError(
+                "the model was fitted without single-agent responses, so it cannot use a "
+                "monotherapy table; drop it, or refit with one.",
+                parameter="monotherapy",
+            )
+        z, _ = standardised_grid(table, self.drugs, self.cell_lines, self.monotherapy_info)
+        current = self.monotherapy.cpu().numpy()
+        both = np.isfinite(current) & np.isfinite(z)
+        clash = both & ~np.isclose(current, z, rtol=1e-5, atol=1e-5)
+        if clash.any():
+            i, j = np.argwhere(clash)[0]
+            raise DataError(
+                f"drug '{self.drugs[i]}' in cell line '{self.cell_lines[j]}': the single-agent "
+                f"value given differs from the one the model was fitted with "
+                f"({int(clash.sum())} such entries); give the fitted values or none."
+            )
+        if not (np.isfinite(z) & ~np.isfinite(current)).any():
+            return self  # nothing new
+        merged = np.where(np.isfinite(current), current, z).astype(np.float32)
+        return replace(self, monotherapy=torch.as_tensor(merged))
 
     def to_dict(self) -> dict:
-        """A ``torch.save``-able dict."""
-        return dict(self.__dict__)
+        """A ``torch.save``-able dict (without the single-agent keys when there is no
+        table, the layout of a fit before they existed)."""
+        state = dict(self.__dict__)
+        if self.monotherapy is None:
+            del state["monotherapy"], state["monotherapy_info"]
+        return state
 
     @classmethod
     def from_dict(cls, state: dict) -> FeatureSet:
         return cls(**state)
 
 
-def _indices(names: Sequence[str], vocabulary: Sequence[str], message) -> torch.Tensor:
-    """Positions of ``names`` in ``vocabulary`` ``(N,)``; unknown names raise ``message(list)``."""
+def _indices(
+    names: Sequence[str], vocabulary: Sequence[str], message, parameter: str | tuple = ()
+) -> torch.Tensor:
+    """Positions of ``names`` in ``vocabulary`` ``(N,)``; unknown names raise a
+    :class:`DataError` of ``message(list)`` naming ``parameter``."""
     lookup = {name: i for i, name in enumerate(vocabulary)}
     unknown = sorted({n for n in names if n not in lookup})
     if unknown:
-        raise DataError(message(unknown[:10]))
+        raise DataError(message(unknown[:10]), parameter=parameter)
     return torch.tensor([lookup[n] for n in names], dtype=torch.long)
 
 
@@ -187,7 +237,8 @@ def build_features(
     RECOVER. Cell lines: one-hot when the screen has no cell-line table or
     ``cell_components=0``, else the standardised table projected onto ``cell_components``
     principal components (all lines of the table, so lines outside the training rows can be
-    predicted later).
+    predicted later). Single-agent responses (``screen.monotherapy``): the ``(D, C)`` matrix
+    of :attr:`FeatureSet.monotherapy`, z-scored over its observed entries.
     """
     drugs = screen.drugs
     if screen.drug_features is not None:
@@ -210,8 +261,21 @@ def build_features(
         projected = standardised_projection(screen.cell_features, cell_components)
         cell_lines = [str(c) for c in projected.index]
         cell_matrix = torch.tensor(projected.to_numpy(), dtype=torch.float32)
+    monotherapy, info = None, None
+    if screen.monotherapy is not None:
+        grid, scaling = standardised_grid(screen.monotherapy, drugs, cell_lines)
+        monotherapy = torch.as_tensor(grid, dtype=torch.float32)
+        info = {**(screen.monotherapy_info or {}), **scaling}
     return FeatureSet(
-        drugs, drug_matrix, cell_lines, cell_matrix, identity.shape[1], radius, n_bits
+        drugs,
+        drug_matrix,
+        cell_lines,
+        cell_matrix,
+        identity.shape[1],
+        radius,
+        n_bits,
+        monotherapy,
+        info,
     )
 
 

@@ -3,7 +3,7 @@ cell lines. Every loader in this package returns one; nothing here reads or chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,13 @@ class Screen:
     report : dict
         What loading did besides averaging, for the run's data summary: the columns used,
         rows dropped and why, drug names cleaned to match the drug table.
+    monotherapy : DataFrame or None
+        Single-agent responses, ``drug, cell_line, value`` with higher = more active, one
+        row per measured (drug, line); a pair without a row was never run alone. ``None``:
+        no table was given (:mod:`~synergy_ppl.data.monotherapy`).
+    monotherapy_info : dict or None
+        Where ``monotherapy`` came from and how its values were oriented: ``source``,
+        ``column``, ``direction``, ``transform``.
     """
 
     table: pd.DataFrame
@@ -41,6 +48,8 @@ class Screen:
     name: str = "screen"
     n_rows_read: int = 0
     report: dict = field(default_factory=dict)
+    monotherapy: pd.DataFrame | None = None
+    monotherapy_info: dict | None = None
 
     @property
     def drugs(self) -> list[str]:
@@ -53,14 +62,7 @@ class Screen:
         return sorted(set(self.table["cell_line"]))
 
     def subset(self, mask: np.ndarray | pd.Series) -> Screen:
-        """A screen restricted to the rows where ``mask`` is true (features kept whole)."""
+        """A screen restricted to the rows where ``mask`` is true (features and single-agent
+        responses kept whole)."""
         table = self.table[np.asarray(mask)].reset_index(drop=True)
-        return Screen(
-            table,
-            self.smiles,
-            self.drug_features,
-            self.cell_features,
-            self.name,
-            len(table),
-            self.report,
-        )
+        return replace(self, table=table, n_rows_read=len(table))

@@ -107,18 +107,24 @@ def split_screen(
     """
     if kind not in SPLIT_KINDS:
         raise OptionError(f"unknown split '{kind}'; choose one of {SPLIT_KINDS}")
-    check_range("--test-fraction", test_fraction, 0, 1, low_open=True, high_open=True)
-    check_range("--val-fraction", val_fraction, 0, 1, high_open=True)
+    check_range("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
+    check_range("val_fraction", val_fraction, 0, 1, high_open=True)
     rng = np.random.default_rng(seed)
     n = len(table)
     if kind == "fold":
         if "fold" not in table.columns:
-            raise DataError("split 'fold' needs a fold column in the table (--columns fold=...).")
+            raise DataError(
+                "split 'fold' needs a fold column in the table (column_map fold=...).",
+                parameter="column_map",
+            )
         if test_fold is None:
-            raise DataError("split 'fold' needs --test-fold K.")
+            raise DataError("split 'fold' needs test_fold K.", parameter="test_fold")
         folds = sorted(pd.unique(table["fold"]))
         if test_fold not in folds:
-            raise DataError(f"--test-fold {test_fold} is not a fold of this table; folds: {folds}")
+            raise DataError(
+                f"test_fold {test_fold} is not a fold of this table; folds: {folds}",
+                parameter="test_fold",
+            )
         test = (table["fold"] == test_fold).to_numpy()
     else:
         test = _held_out_mask(table, kind, test_fraction, rng)

@@ -48,7 +48,7 @@ COLUMN_ALIASES = {
         "comboscore",
     ),
 }
-"""Column names (compared without case) taken for a canonical column that ``--columns`` does
+"""Column names (compared without case) taken for a canonical column that ``columns`` does
 not map, in order of preference: the common spellings of DrugComb, DrugCombDB, O'Neil and
 NCI-ALMANAC exports (``score`` is what a run's own ``screen.csv`` calls it)."""
 MAX_ABS_SCORE = 1e4
@@ -96,20 +96,19 @@ def _as_text(table: pd.DataFrame) -> pd.DataFrame:
     return text.astype(object).mask(text.isna(), np.nan)
 
 
-def check_column_map(column_map: Mapping[str, str], source: str = "--columns") -> dict:
+def check_column_map(column_map: Mapping[str, str], source: str = "columns") -> dict:
     """``column_map`` if its keys are canonical names and its columns distinct, else raise."""
-    known = (*TABLE_COLUMNS, "fold")
-    unknown = sorted(set(column_map) - set(known))
-    if unknown:
-        hint = " (the score is 'score', e.g. score=loewe)" if "synergy" in unknown else ""
-        raise OptionError(f"{source}: unknown key(s) {unknown}{hint}; the keys are {list(known)}.")
+    unknown = sorted(set(column_map) - {*TABLE_COLUMNS, "fold"})
+    hint = " (the score is 'score', e.g. score=loewe)" if "synergy" in unknown else ""
     bad = [k for k, v in column_map.items() if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise OptionError(f"{source}: key(s) {bad} name no column; write key=COLUMN.")
-    columns = list(column_map.values())
-    twice = sorted({c for c in columns if columns.count(c) > 1})
-    if twice:
-        raise OptionError(f"{source}: column(s) {twice} are mapped to more than one key.")
+    twice = [] if bad else sorted(pd.Series(column_map).value_counts().loc[lambda n: n > 1].index)
+    for found, problem in (
+        (unknown, f"unknown key(s) {unknown}{hint}; the keys are {[*TABLE_COLUMNS, 'fold']}"),
+        (bad, f"key(s) {bad} name no column; write key=COLUMN"),
+        (twice, f"column(s) {twice} are mapped to more than one key"),
+    ):
+        if found:
+            raise OptionError(f"{source}: {problem}.", parameter=source)
     return dict(column_map)
 
 
@@ -166,13 +165,15 @@ def standardise_table(
     raw = raw[~blank]
     if raw.empty:
         raise DataError(f"{source}: the table has no rows.")
-    if "fold" in column_map and keep_fold and column_map["fold"] not in raw.columns:
-        raise DataError(f"{source}: --columns fold={column_map['fold']}: no such column.")
+    fold = column_map.get("fold")
+    if fold is not None and keep_fold and fold not in raw.columns:
+        raise DataError(f"{source}: column_map fold={fold}: not a column.", parameter="column_map")
     missing = [mapping[c] for c in TABLE_COLUMNS if mapping[c] not in raw.columns]
     if missing:
         raise DataError(
             f"{source}: missing column(s) {missing}; the table has {list(raw.columns)}. "
-            "Rename them or map them with --columns drug_a=...,drug_b=...,cell_line=...,score=..."
+            "Rename or map them with column_map drug_a=...,drug_b=...,cell_line=...,score=...",
+            parameter="column_map",
         )
     table = pd.DataFrame({c: raw[mapping[c]] for c in TABLE_COLUMNS})
     if keep_fold and mapping["fold"] in raw.columns:
@@ -217,7 +218,8 @@ def _integer_column(values: pd.Series, name: str, source: str, row_number: np.nd
         first = np.flatnonzero(bad)[0]
         raise DataError(
             f"{source}: column '{name}' must hold whole numbers; data row {row_number[first]} "
-            f"has {values.iloc[first]!r}. Correct it, or map another column with --columns fold=..."
+            f"has {values.iloc[first]!r}. Correct it or map another column: column_map fold=...",
+            parameter="column_map",
         )
     return pd.Series(numbers.astype(int), index=values.index)
 
@@ -397,7 +399,8 @@ def check_drugs_known(screen: Screen, source: str = "table") -> None:
     if unknown:
         raise DataError(
             f"{source}: {len(unknown)} drug(s) have no SMILES: {unknown[:10]}. "
-            "Add them to the drug table (--drugs PATH with columns drug,smiles)."
+            "Add them to the drug table (drugs PATH with columns drug,smiles).",
+            parameter="drugs",
         )
     missing = [
         d for d in screen.drugs if d in screen.smiles and not isinstance(screen.smiles[d], str)
@@ -414,7 +417,8 @@ def check_cell_lines_known(screen: Screen, source: str = "table") -> None:
     if unknown:
         raise DataError(
             f"{source}: {len(unknown)} cell line(s) are absent from the cell-line feature table: "
-            f"{unknown[:10]}. Add their rows, or drop --cell-features to use one-hot cell lines."
+            f"{unknown[:10]}. Add their rows, or drop cell_features to use one-hot cell lines.",
+            parameter="cell_features",
         )
 
 

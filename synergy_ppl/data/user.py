@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError, OptionError
+from .monotherapy import check_monotherapy_options
+from .monotherapy_join import attach_monotherapy
 from .screen import Screen
 from .tables import (
     assemble_screen,
@@ -30,6 +32,9 @@ def screen_from_frame(
     name: str = "screen",
     *,
     keep_fold: bool = True,
+    monotherapy: pd.DataFrame | str | Path | None = None,
+    monotherapy_column: str | None = None,
+    monotherapy_direction: str | None = None,
 ) -> Screen:
     """A checked :class:`Screen` from a combination table already in memory.
 
@@ -59,6 +64,14 @@ def screen_from_frame(
         The screen's name, also what error messages name.
     keep_fold : bool
         Keep (and check) the ``fold`` column; only a ``fold`` split needs it.
+    monotherapy : DataFrame or path, optional
+        Single-agent responses: ``drug``, ``cell_line`` and one value column, one row per
+        (drug, line) measured alone (:mod:`~synergy_ppl.data.monotherapy`); they become
+        :attr:`Screen.monotherapy`, higher = more active. Its names must be drugs of the
+        table or of ``smiles`` and lines of the table or of ``cell_features``.
+    monotherapy_column, monotherapy_direction : str, optional
+        The value column, and ``higher`` or ``lower`` (= more active), where the column's
+        name does not say.
 
     Returns
     -------
@@ -115,6 +128,11 @@ def screen_from_frame(
         cell_features = check_cell_features(cell_features, f"{name} (cell-line table)")
     screen = assemble_screen(standard, known, cell_features, name, name)
     screen.report = {"score_column": detect_columns(table.columns, columns)["score"]}
+    check_monotherapy_options(monotherapy, monotherapy_column, monotherapy_direction)
+    if monotherapy is not None:
+        screen = attach_monotherapy(
+            screen, monotherapy, monotherapy_column, monotherapy_direction, f"{name} (monotherapy)"
+        )
     return screen
 
 
@@ -146,8 +164,9 @@ def load_user_screen(
     """
     if drugs is None:
         raise DataError(
-            f"{path}: a user table needs a drug table with SMILES: pass --drugs PATH "
-            "(columns drug,smiles)."
+            f"{path}: a user table needs a drug table with SMILES: pass drugs PATH "
+            "(columns drug,smiles).",
+            parameter="drugs",
         )
     raw = read_table(path, text=True)
     smiles = read_smiles(drugs)

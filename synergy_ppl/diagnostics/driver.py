@@ -86,7 +86,7 @@ def diagnose(
         Posterior draws (default: the run's, which reproduces metrics.json's coverage).
     """
     if num_samples is not None:
-        check_range("--num-samples", num_samples, 2)
+        check_range("num_samples", num_samples, 2)
     run_dir = check_run_dir(run_dir)
     out = Path(out or run_dir / "diagnostics")
     # checked and locked now; the folder is swapped in only once written whole
@@ -94,8 +94,9 @@ def diagnose(
         metrics = read_run_json(run_dir, "metrics.json")
         if part not in metrics:
             raise DataError(
-                f"{run_dir}: the run has no {part} rows; choose --part among "
-                f"{[p for p in ('test', 'val', 'train') if p in metrics]}."
+                f"{run_dir}: the run has no {part} rows; choose part among "
+                f"{[p for p in ('test', 'val', 'train') if p in metrics]}.",
+                parameter="part",
             )
         _write(folder, run_dir, metrics, part, num_samples)
     return out / "report.html"

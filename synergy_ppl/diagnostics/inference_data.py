@@ -75,10 +75,12 @@ def keep_site(
 def part_rows(table: pd.DataFrame, part: str) -> pd.DataFrame:
     """The rows of a run's screen table in ``part``, index = row number in ``screen.csv``."""
     if part not in PARTS:
-        raise DataError(f"unknown part '{part}'; choose one of {PARTS}")
+        raise DataError(f"unknown part '{part}'; choose one of {PARTS}", parameter="part")
     rows = table[table["part"] == part]
     if rows.empty:
-        raise DataError(f"the run has no '{part}' rows to diagnose; choose another --part.")
+        raise DataError(
+            f"the run has no '{part}' rows to diagnose; choose another part.", parameter="part"
+        )
     return rows
 
 

@@ -134,7 +134,9 @@ def read_wells(
     """
     with _naming_source(path_or_df):
         if response is not None and response not in _RESPONSE_KINDS:
-            raise DoseResponseError(f"response must be one of {_RESPONSE_KINDS}, got {response!r}")
+            raise DoseResponseError(
+                f"response must be one of {_RESPONSE_KINDS}, got {response!r}", parameter="response"
+            )
         raw = (
             path_or_df
             if isinstance(path_or_df, pd.DataFrame)
@@ -161,7 +163,7 @@ def _naming_source(path_or_df: str | PathLike | pd.DataFrame) -> Iterator[None]:
         yield
     except DoseResponseError as err:
         source = _IN_MEMORY if isinstance(path_or_df, pd.DataFrame) else str(path_or_df)
-        raise DoseResponseError(f"{source}: {err}") from err
+        raise DoseResponseError(f"{source}: {err}", parameter=err.parameters) from err
 
 
 def _detect_layout(columns: pd.Index) -> str:
@@ -396,8 +398,9 @@ def _infer_response_kind(wells: pd.DataFrame, layout: str) -> str:
     if controls.empty or controls.isna().all():
         raise DoseResponseError(
             f"cannot tell whether the {layout} 'response' column is viability or inhibition: "
-            "there are no untreated (dose 0, 0) control wells to look at. Pass "
-            "response='viability' or response='inhibition'."
+            "there are no untreated (dose 0, 0) control wells to look at. Pass response "
+            "'viability' or 'inhibition'.",
+            parameter="response",
         )
     return "viability" if controls.mean() > 50 else "inhibition"
 

@@ -198,7 +198,7 @@ def score_wells(
     """
     choices = [f"{model}_{stat}" for model in MODELS for stat in ("mean", "max")]
     if score not in choices:
-        raise OptionError(f"score must be one of {choices}, got {score!r}")
+        raise OptionError(f"score must be one of {choices}, got {score!r}", parameter="score")
     wells = read_wells(path_or_df, response)
     with _naming_source(path_or_df):
         table = score_blocks(wells)

@@ -25,6 +25,10 @@ from ..model.network import SynergyModel, Triples, dummy_triples
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Predictive quantiles that :func:`summarise` reports (columns ``q05 ... q95``)."""
+NUM_SAMPLES = 200
+"""Posterior draws of a fitted model's predictions unless a call asks for another number."""
+DEVICE = "cpu"
+"""Where a model's tensors live unless it is given another device."""
 
 
 def draw_posterior(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pyro
 import torch
@@ -66,7 +66,12 @@ def point_prediction(model: SynergyModel, guide: AutoGuide, triples: Triples) ->
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """How SVI runs: the optimizer, the minibatches and early stopping.
+    """How SVI runs: the optimizer, the minibatches and early stopping, and whether a fit
+    with validation rows trains again on all of its rows.
+
+    ``lr``, ``guide_lr``, ``patience`` and ``weight_decay`` left None take the model family's
+    (its options' ``training_defaults``; ``SynergyBNN`` and ``ModelConfig`` fill them), and
+    :func:`train` needs them set.
 
     Parameters
     ----------
@@ -81,10 +86,10 @@ class TrainingConfig:
         Rows per minibatch (per optimizer step).
     lr : float
         Learning rate of the point-estimate layers (AdamW).
-    guide_lr : float or None
-        Learning rate of the variational parameters (default ``lr``): their scales and the
-        noise scale live on a log scale and need more room to move than the trunk's weights
-        in the few steps a small data set gives.
+    guide_lr : float
+        Learning rate of the variational parameters: their scales and the noise scale live on
+        a log scale and need more room to move than the trunk's weights in the few steps a
+        small data set gives.
     patience : int
         Epochs without a better validation loss before training stops.
     stop_on : str
@@ -101,21 +106,35 @@ class TrainingConfig:
         tau > 0 adds tau/2 ||theta - theta_0||^2 over the point-estimate layers, theta_0
         their values when training starts (L2-SP, Li et al. 2018): a Gaussian prior centred
         at a pretrained trunk, which the likelihood outweighs as the data grow.
+    refit : bool
+        With validation rows: once early stopping has chosen the epoch, ``SynergyBNN.fit``
+        trains afresh on the training and validation rows together for the optimizer steps
+        those epochs took (:func:`train` itself does not read it).
+    calibrate : bool
+        With validation rows: widen (or narrow) the measurement noise by the factor under
+        which the early-stopped fit's predictive is most likely on them
+        (:mod:`~synergy_ppl.inference.calibration`), for the fitted model's predictions.
     seed : int
-        Seeds Pyro's sampling and the minibatch order.
+        Seeds the initial weights, Pyro's sampling and the minibatch order.
     """
 
     epochs: int = 300
     min_steps: int = 0
     batch_size: int = 256
-    lr: float = 3e-3
+    lr: float | None = None
     guide_lr: float | None = None
-    patience: int = 30
+    patience: int | None = None
     stop_on: str = "nll"
     num_particles: int = 1
-    weight_decay: float = 0.0
+    weight_decay: float | None = None
     trunk_anchor: float = 0.0
+    refit: bool = True
+    calibrate: bool = True
     seed: int = 0
+
+    def unset(self) -> list[str]:
+        """The fields left None (to take the family's)."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is None]
 
 
 MIN_IMPROVEMENT = 1e-4
@@ -186,7 +205,11 @@ def train(
     TrainingDiverged
         At once when the loss is not finite (the parameters of the last epoch whose loss was
         finite restored, the history in ``err.history``).
+    ValueError
+        ``training`` leaves a family's setting unset (:meth:`TrainingConfig.unset`).
     """
+    if training.unset():
+        raise ValueError(f"training settings {training.unset()} are unset; give them.")
     pyro.set_rng_seed(training.seed)
     particles = training.num_particles
     elbo = TraceMeanField_ELBO(
@@ -205,7 +228,7 @@ def train(
             {
                 "params": list(guide.parameters()),
                 "weight_decay": 0.0,
-                "lr": training.guide_lr or training.lr,
+                "lr": training.guide_lr,
             },
         ],
         lr=training.lr,
@@ -270,8 +293,9 @@ def train(
 
 
 def learning_rate_advice(lr: float, guide_lr: float | None) -> str:
-    """What to change when a fit diverges."""
-    return f"lower --lr (now {lr:g}) or --guide-lr (now {guide_lr or lr:g})"
+    """What to change when a fit diverges: the parameters ``lr`` and ``guide_lr``, which a
+    :class:`TrainingDiverged` carries by default."""
+    return f"lower lr (now {lr:g}) or guide_lr (now {guide_lr or lr:g})"
 
 
 def _snapshot(module: torch.nn.Module) -> dict:

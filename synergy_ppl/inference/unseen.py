@@ -41,8 +41,8 @@ def entity_sites(model: SynergyModel, features: FeatureSet) -> tuple[list[Site],
     net = model.net
     drug_sites: list[Site] = []
     line_sites: list[Site] = []
-    if net.drug_identity_site and features.n_identity:  # (R, F): identities last
-        columns = slice(features.drug_matrix.shape[1] - features.n_identity, None)
+    if net.drug_identity_site and features.n_identity:  # (R, F) or (R, D): identities last
+        columns = slice(-features.n_identity, None)
         drug_sites.append((net.drug_identity_site, columns))
     n_lines = features.cell_matrix.shape[0]
     if net.line_identity_site and torch.equal(features.cell_matrix.cpu(), torch.eye(n_lines)):
@@ -131,6 +131,29 @@ def pool_guide(guide: NormalSites, sites: Sequence[Site], seen: torch.Tensor) ->
             pooled = pooled_unseen(loc[:, columns].T, scale[:, columns].T, mask)
             loc[:, columns], scale[:, columns] = (t.T for t in pooled)
         guide.set_loc_and_scale(site, loc, scale)
+
+
+def reset_to_prior(
+    guide: NormalSites, site: str, prior: torch.distributions.Distribution, seen: torch.Tensor
+) -> None:
+    """Put the columns of the drugs without data of ``site``, a ``(R, D)`` weight with one
+    column per drug, at the prior: location 0 and the prior's SD (1 where it has none).
+
+    For a family whose drug embedding has a prior beyond the identity (chemistry), a drug
+    without rows is known by that prior, and its own offset is as wide as the prior says,
+    however long training ran (the KL term alone moves its guide there slowly).
+    """
+    if seen.all():
+        return
+    loc, scale = (t.detach().clone() for t in guide.loc_and_scale(site))
+    try:
+        sd = prior.variance.sqrt()
+    except NotImplementedError:  # e.g. the log-uniform prior
+        sd = torch.ones_like(loc)
+    unseen = ~seen.to(loc.device)
+    loc[:, unseen] = 0.0
+    scale[:, unseen] = torch.broadcast_to(sd, scale.shape)[:, unseen].to(scale)
+    guide.set_loc_and_scale(site, loc, scale)
 
 
 def with_new_drugs(

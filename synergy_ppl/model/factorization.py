@@ -4,6 +4,7 @@ spirit of BaTFLED (Bayesian tensor factorisation tied to features) and of BATCHI
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from pyro.nn import pyro_method
@@ -11,7 +12,35 @@ from pyro.nn import pyro_method
 from ..data.features import FeatureSet
 from .layers import BlockScaledLinear, Linear
 from .network import NetworkBase
+from .options import NetworkOptions
 from .priors import Prior, normal
+from .single_agent import SingleAgentShift
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorizationOptions(NetworkOptions):
+    """The options of the factorisation family (:class:`Factorization`) and its defaults.
+
+    Parameters
+    ----------
+    rank : int
+        R, the number of factors.
+    learned_scales : bool
+        With drug features (fingerprints) beside the one-hot identities, the prior scales of
+        the two blocks of the drug map are learned (:class:`~.layers.BlockScaledLinear`).
+    drug_effects, pair_effects, noise_effects : float
+        As for every family (:class:`~synergy_ppl.model.options.NetworkOptions`); per-line
+        and per-drug noise widths are on by default here.
+    """
+
+    rank: int = 128
+    learned_scales: bool = False
+    noise_effects: float = 0.5
+    training_defaults = {**NetworkOptions.training_defaults, "guide_lr": 3e-3}
+
+    def build(self, features: FeatureSet, prior: Prior = normal) -> Factorization:
+        """The factorisation over ``features``, every weight under ``prior``."""
+        return Factorization(features, prior, **self.values())
 
 
 class Factorization(NetworkBase):
@@ -45,56 +74,37 @@ class Factorization(NetworkBase):
         Drug rows ``(D, F)`` and cell-line rows ``(C, G)``.
     prior : Prior
         Prior of every weight tensor of the two embedding maps.
-    rank : int
-        R, the number of factors.
-    learned_scales : bool
-        With drug features (fingerprints) beside the one-hot identities, the prior scales of
-        the two blocks of the drug map are learned (:class:`~.layers.BlockScaledLinear`).
-    drug_effects, pair_effects : float
-        Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
+    **options
+        Fields of :class:`FactorizationOptions` (its defaults for those not given).
     """
 
+    Options = FactorizationOptions
+    reads_monotherapy = True
     posterior_summary = ("drug_embedding.", "cell_embedding.")
     drug_identity_site = "net.drug_embedding.weight"
     line_identity_site = "net.cell_embedding.weight"
-    options = ("rank", "learned_scales")
-    defaults = {
-        **NetworkBase.defaults,
-        "rank": 128,
-        "learned_scales": False,
-        "guide_lr": 3e-3,
-        "noise_effects": 0.5,
-    }
 
-    def __init__(
-        self,
-        features: FeatureSet,
-        prior: Prior = normal,
-        rank: int = defaults["rank"],
-        drug_effects: float = 0.0,
-        pair_effects: float = 0.0,
-        learned_scales: bool = defaults["learned_scales"],
-    ):
-        super().__init__(features, "all", 0.0, drug_effects, pair_effects)
-        self.rank = rank
+    def __init__(self, features: FeatureSet, prior: Prior = normal, **options: object):
+        super().__init__(features, settings := FactorizationOptions(**options))
+        self.rank = rank = settings.rank
         width, identity = features.drug_matrix.shape[1], features.n_identity
-        if learned_scales and 0 < identity < width:  # features and identities: weigh them
+        if settings.learned_scales and 0 < identity < width:  # features and identities
             self.drug_embedding = BlockScaledLinear([width - identity, identity], rank, prior)
         else:
             self.drug_embedding = Linear(width, rank, prior)
         self.cell_embedding = Linear(features.cell_matrix.shape[1], 2 * rank, prior)
+        self.add_single_agent(features, prior)
 
-    @classmethod
-    def from_config(cls, features: FeatureSet, config) -> Factorization:
-        """The factorisation a :class:`~synergy_ppl.config.ModelConfig` describes."""
-        return cls(
-            features,
-            prior=config.prior_fn(),
-            rank=config.rank,
-            drug_effects=config.drug_effects,
-            pair_effects=config.pair_effects,
-            learned_scales=config.learned_scales,
-        )
+    def add_single_agent(self, features: FeatureSet, prior: Prior) -> None:
+        """The single-agent shift of the drug embeddings, when the features hold responses."""
+        single = features.monotherapy
+        self.single_agent = None if single is None else SingleAgentShift(single, self.rank, prior)
+
+    def _drugs(self, drugs: torch.Tensor, index: torch.Tensor, cell) -> torch.Tensor:
+        """Rows ``index`` of the embeddings ``(..., D, R)`` in line(s) ``cell``, shifted by
+        their single-agent responses there: ``(..., N, R)``."""
+        rows = drugs[..., index, :]
+        return rows if self.single_agent is None else rows + self.single_agent(index, cell)
 
     @pyro_method
     def encode(self) -> tuple[torch.Tensor, ...]:
@@ -108,7 +118,7 @@ class Factorization(NetworkBase):
         """``E_rows diag(l_c) E_cols^T + (E_rows k_c) 1^T + 1 (E_cols k_c)^T``, over sqrt(R),
         plus the effects: one batched matrix product per line instead of a gather per row."""
         drugs, interaction, main = encoded
-        e_rows, e_cols = drugs[..., rows, :], drugs[..., cols, :]  # (..., A, R), (..., B, R)
+        e_rows, e_cols = self._drugs(drugs, rows, cell), self._drugs(drugs, cols, cell)
         line, shift = interaction[..., cell, None, :], main[..., cell, :, None]  # (..., 1, R)
         out = (e_rows * line) @ e_cols.transpose(-1, -2)
         out = out + (e_rows @ shift) + (e_cols @ shift).transpose(-1, -2)
@@ -117,6 +127,6 @@ class Factorization(NetworkBase):
     @pyro_method
     def decode(self, encoded, drug_a, drug_b, cell) -> torch.Tensor:
         drugs, interaction, main = encoded
-        e_a, e_b = drugs[..., drug_a, :], drugs[..., drug_b, :]
+        e_a, e_b = self._drugs(drugs, drug_a, cell), self._drugs(drugs, drug_b, cell)
         out = (e_a * e_b * interaction[..., cell, :] + (e_a + e_b) * main[..., cell, :]).sum(-1)
         return self._add_effects(out / math.sqrt(self.rank), drug_a, drug_b, cell)

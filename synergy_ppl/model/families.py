@@ -1,17 +1,28 @@
 """The model families: networks that map a (drug A, drug B, cell line) triple to the synergy
-mean, each built from a :class:`~synergy_ppl.config.ModelConfig` by ``from_config`` and
-composed with any prior, likelihood and guide. A new family is one class and one line here."""
+mean, each composed with any prior, likelihood and guide.
+
+A new family is one network class (a ``NetworkBase``), its options dataclass (a
+:class:`~.options.NetworkOptions` with its defaults and ``build(features, prior)``, named as
+the class's ``Options``) and one line here."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from .factorization import Factorization
+from .hierarchical import HierarchicalFactorization
 from .network import SynergyNet
 from .pair_mlp import PairMLP
 
-FAMILIES = {"recover": SynergyNet, "pair-mlp": PairMLP, "factorization": Factorization}
-"""``--model`` name -> network class (``from_config(features, config)``)."""
+FAMILIES = {
+    "recover": SynergyNet,
+    "pair-mlp": PairMLP,
+    "factorization": Factorization,
+    "hierarchical": HierarchicalFactorization,
+}
+"""``--model`` name -> network class (built by its ``Options``)."""
+DEFAULT_FAMILY = "hierarchical"
+"""The family of a model that names none."""
 
 FAMILY_OPTIONS = tuple(sorted({name for family in FAMILIES.values() for name in family.options}))
 """ModelConfig fields that belong to some families only (``options`` of each class)."""

@@ -24,19 +24,25 @@ class Linear(PyroModule):
     ``(S, N, out)``. ``F.linear`` would not broadcast over the draws.
     """
 
-    def __init__(self, in_features: int, out_features: int, prior: Prior | None = None):
+    def __init__(
+        self, in_features: int, out_features: int, prior: Prior | None = None, bias: bool = True
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
+        self.has_bias = bias
         if prior is None:
-            template = nn.Linear(in_features, out_features)
+            template = nn.Linear(in_features, out_features, bias=bias)
             self.weight = nn.Parameter(template.weight.detach())
-            self.bias = nn.Parameter(template.bias.detach())
+            if bias:
+                self.bias = nn.Parameter(template.bias.detach())
         else:
             self.weight = PyroSample(prior(torch.Size([out_features, in_features])))
-            self.bias = PyroSample(prior(torch.Size([out_features])))
+            if bias:
+                self.bias = PyroSample(prior(torch.Size([out_features])))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight.transpose(-1, -2) + self.bias.unsqueeze(-2)
+        out = x @ self.weight.transpose(-1, -2)
+        return out + self.bias.unsqueeze(-2) if self.has_bias else out
 
 
 class BlockScaledLinear(Linear):

@@ -23,6 +23,7 @@ Adding a likelihood is one subclass giving :meth:`~Likelihood.priors` and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -42,6 +43,18 @@ class Likelihood:
 
     scale_site: ClassVar[str] = "sigma"
     """The noise site that sets the noise's width, multiplied by ``row_scale``."""
+    keywords: dict[str, object]
+    """The constructor's arguments as given, by name (a config's ``likelihood_kwargs``)."""
+
+    def __new__(cls, *args, **kwargs):
+        likelihood = super().__new__(cls)
+        given = inspect.signature(cls.__init__).bind_partial(likelihood, *args, **kwargs)
+        keywords = dict(list(given.arguments.items())[1:])  # without self
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if parameter.kind is parameter.VAR_KEYWORD:
+                keywords |= keywords.pop(name, {})
+        likelihood.keywords = keywords
+        return likelihood
 
     def priors(self) -> dict[str, dist.Distribution]:
         """Site name -> prior of each noise parameter, sampled in this order."""
@@ -97,7 +110,8 @@ class Likelihood:
         return {**noise, self.scale_site: noise[self.scale_site] * row_scale}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        given = ", ".join(f"{k}={v!r}" for k, v in self.keywords.items())
+        return f"{type(self).__name__}({given})"
 
 
 class NormalLikelihood(Likelihood):
@@ -138,6 +152,8 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
     "student-t": StudentTLikelihood,
 }
 """Likelihood classes by their CLI name."""
+DEFAULT_LIKELIHOOD = "normal"
+"""The likelihood of a model that names none."""
 
 
 def make_likelihood(likelihood: Likelihood | str) -> Likelihood:

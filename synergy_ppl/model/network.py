@@ -17,7 +17,7 @@ weight draws; deterministic layers run once whatever ``S`` is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -27,7 +27,8 @@ from torch.nn import functional as F
 from ..data.features import FeatureSet
 from .isolation import OwnParams
 from .layers import MLP, Linear, SymmetricBilinear
-from .likelihoods import Likelihood, make_likelihood
+from .likelihoods import DEFAULT_LIKELIHOOD, Likelihood, make_likelihood
+from .options import NetworkOptions
 from .priors import Prior, normal
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LINE_NOISE_SITE",
     "NOISE_SITES",
     "PAIR_EFFECT_SITE",
+    "RecoverOptions",
     "SynergyModel",
     "NetworkBase",
     "SynergyNet",
@@ -71,59 +73,67 @@ NOISE_SITES = (LINE_NOISE_SITE, DRUG_NOISE_SITE)
 """The log noise-scale effects of ``SynergyModel(noise_effects=scale)``."""
 
 
-class NetworkBase(OwnParams):
-    """Base of the model families: the feature matrices, the trunk dropout and the optional
-    latent drug and pair effects added to the output.
+def check_bayesian(bayesian: str) -> None:
+    """Raise ``ValueError`` unless ``bayesian`` is one of :data:`BAYESIAN_PARTS`."""
+    if bayesian not in BAYESIAN_PARTS:
+        raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
 
-    ``posterior_summary`` names the module paths whose draws ``diagnose`` keeps (a deep
-    trunk's would fill hundreds of MB). ``drug_identity_site`` is the Bayesian weight site,
-    ``(out, F)``, whose last columns take the drugs' one-hot identities, if there is one, and
-    ``line_identity_site`` the one whose columns take one-hot lines: a drug or line without
-    training rows gets the measured ones' population there (``SynergyBNN.fit``). ``options``
-    names the
-    :class:`~synergy_ppl.config.ModelConfig` fields that belong to this family alone (its
-    layer sizes; a config refuses another family's). ``defaults`` are the options a family
-    gets when they are not given: its own, its inputs and its training settings, as its
-    benchmark chose them (``benchmarks/README.md``). Here, the identities of drugs and lines
-    as inputs, which carry a screen's many lines better than fingerprints and expression.
+
+class NetworkBase(OwnParams):
+    """Base of the model families: the feature matrices and the optional latent drug and pair
+    effects added to the output.
+
+    ``Options`` is the family's options dataclass (a :class:`~.options.NetworkOptions`): the
+    network is built from an instance of it (``Options.build(features, prior)``, or the
+    class called with ``features``, ``prior`` and its fields as keywords), and it holds every
+    default of the family. ``options`` (the ``ModelConfig`` fields that belong to this family
+    alone, its layer sizes: a config refuses another family's) and ``defaults`` (what a
+    family gets when an option is not given: its own, its inputs and its training settings)
+    are read from it. The instance's options are ``settings``. ``posterior_summary`` names
+    the module paths whose draws ``diagnose`` keeps (a deep trunk's would fill hundreds of
+    MB). ``drug_identity_site`` is the Bayesian weight site, ``(out, F)``, whose last columns
+    take the drugs' one-hot identities, if there is one, and ``line_identity_site`` the one
+    whose columns take one-hot lines: a drug or line without training rows gets the measured
+    ones' population there (``SynergyBNN.fit``).
 
     ``u[a] + u[b]`` (site ``net.drug_effect``, ``(D,)``) and, with several lines,
     ``v[c, a] + v[c, b]`` (``net.drug_cell_effect``, ``(C, D)``), each with prior
     N(0, drug_effects^2); ``w[min(a, b), max(a, b)]`` (``net.pair_effect``, ``(D, D)``) with
     prior N(0, pair_effects^2), with several lines only. All are symmetric in the drugs.
+
+    A network is built in eval mode: its dropout acts only while SVI steps run
+    (:func:`~synergy_ppl.inference.svi.train` switches it on for them).
     """
 
+    Options: ClassVar[type[NetworkOptions]] = NetworkOptions
+    options: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, object]] = NetworkOptions.defaults()
     posterior_summary: ClassVar[tuple[str, ...]] = ("head.",)
     drug_identity_site: ClassVar[str | None] = None
+    prior_identity_site: ClassVar[str | None] = None
+    """A ``(R, D)`` site of per-drug offsets that a drug without rows keeps at its prior."""
     line_identity_site: ClassVar[str | None] = None
-    options: ClassVar[tuple[str, ...]] = ()
-    defaults: ClassVar[dict[str, object]] = {
-        "n_bits": 0,
-        "cell_components": 0,
-        "noise_effects": 0.0,
-        "lr": 1e-3,
-        "guide_lr": 1e-2,
-        "weight_decay": 0.05,
-        "patience": 30,
-    }
 
-    def __init__(
-        self,
-        features: FeatureSet,
-        bayesian: str = "head",
-        dropout: float = 0.0,
-        drug_effects: float = 0.0,
-        pair_effects: float = 0.0,
-    ):
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Options" in cls.__dict__:  # a family: its options and defaults are its Options'
+            cls.options = cls.Options.own()
+            cls.defaults = cls.Options.defaults()
+
+    def __init__(self, features: FeatureSet, settings: NetworkOptions):
         super().__init__()
-        if bayesian not in BAYESIAN_PARTS:
-            raise ValueError(f"bayesian must be one of {BAYESIAN_PARTS}, not {bayesian!r}")
-        for name, scale in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
-            if scale < 0:
-                raise ValueError(f"{name} is a prior SD and must be >= 0, not {scale}")
+        if hasattr(settings, "bayesian"):  # a family whose trunk may be point estimates
+            check_bayesian(settings.bayesian)
+        self.dropout = getattr(settings, "dropout", 0.0)  # of a family's trunk, if any
+        for name in ("drug_effects", "pair_effects"):
+            if getattr(settings, name) < 0:
+                raise ValueError(
+                    f"{name} is a prior SD and must be >= 0, not {getattr(settings, name)}"
+                )
+        self.settings = settings
+        drug_effects, pair_effects = settings.drug_effects, settings.pair_effects
         self.register_buffer("drug_matrix", features.drug_matrix)
         self.register_buffer("cell_matrix", features.cell_matrix)
-        self.dropout = dropout
         n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
         self.drug_effects = drug_effects
         # with one line, v would only duplicate u
@@ -135,18 +145,7 @@ class NetworkBase(OwnParams):
         self.pair_effects = pair_effects if n_cells > 1 else 0.0
         if self.pair_effects:
             self.pair_effect = PyroSample(normal(torch.Size([n_drugs, n_drugs]), pair_effects))
-
-    @staticmethod
-    def shared_options(config) -> dict:
-        """The options every family takes from a :class:`~synergy_ppl.config.ModelConfig`."""
-        return {
-            "prior": config.prior_fn(),
-            "head_layers": config.head_layers,
-            "bayesian": config.bayesian,
-            "dropout": config.dropout,
-            "drug_effects": config.drug_effects,
-            "pair_effects": config.pair_effects,
-        }
+        self.train(False)
 
     @pyro_method
     def encode(self) -> tuple[torch.Tensor, ...]:
@@ -213,31 +212,17 @@ class NetworkBase(OwnParams):
         return out
 
 
-class SynergyNet(NetworkBase):
-    """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
-
-    With drug embeddings h = MLP(x_drug), merge z = B(h_a, h_b) (symmetric, so the output
-    does not depend on the drugs' order) and FiLM parameters (gamma, beta) = W x_cell + c,
-
-        f(a, b, c) = head(relu(z * (1 + gamma_c) + beta_c))
-                     [+ u_a + u_b + v_ca + v_cb]  [+ w_{min(a,b), max(a,b)}].
-
-    ``forward(drug_a, drug_b, cell)`` takes index tensors of shape ``(N,)`` and returns f,
-    ``(N,)`` with point weights or ``(S, N)`` with ``S`` weight draws. The drug MLP runs on
-    the ``D`` drug rows once per call (not once per pair), then the embeddings are gathered
-    for the pairs.
+@dataclass(frozen=True, kw_only=True)
+class RecoverOptions(NetworkOptions):
+    """The options of the RECOVER family (:class:`SynergyNet`) and its defaults.
 
     Parameters
     ----------
-    features : FeatureSet
-        Drug and cell-line feature matrices (kept as buffers).
-    prior : Prior
-        Prior of every Bayesian weight tensor (:data:`~synergy_ppl.model.priors.PRIORS`).
-    drug_layers, merge_dim, head_layers
-        Widths of the drug MLP, the bilinear merge and the head's hidden layers.
     bayesian : {"head", "all"}
         ``"head"`` (RECOVER's BNN variant) makes the head after the merge Bayesian and keeps
         the trunk as point estimates; ``"all"`` makes every layer Bayesian.
+    drug_layers, merge_dim, head_layers
+        Widths of the drug MLP, the bilinear merge and the head's hidden layers.
     dropout : float
         Dropout (training only) on the drug embeddings and the conditioned merge. It keeps
         the point-estimate trunk from memorising the training pairs: without it the noise
@@ -262,48 +247,57 @@ class SynergyNet(NetworkBase):
         effect is its single measurement's noise). A pair that is synergistic in many lines
         is a candidate in the next one, which neither the drug effects nor the fingerprints
         can say.
+
+    RECOVER reads fingerprints and a cell-line table by default (``input_defaults``).
     """
 
-    options = ("bayesian", "drug_layers", "merge_dim", "head_layers", "dropout")
-    defaults = {
-        **NetworkBase.defaults,
-        "bayesian": "head",
-        "drug_layers": (256, 64),
-        "merge_dim": 64,
-        "head_layers": (64,),
-        "dropout": 0.3,
-        "n_bits": 1024,
-        "cell_components": 32,
-    }
+    bayesian: str = "head"
+    point_layers_with = ("head",)  # the trunk
+    drug_layers: tuple[int, ...] = (256, 64)
+    merge_dim: int = 64
+    head_layers: tuple[int, ...] = (64,)
+    dropout: float = 0.3
+    input_defaults = {"n_bits": 1024, "cell_components": 32}
 
-    def __init__(
-        self,
-        features: FeatureSet,
-        prior: Prior = normal,
-        drug_layers: Sequence[int] = defaults["drug_layers"],
-        merge_dim: int = defaults["merge_dim"],
-        head_layers: Sequence[int] = defaults["head_layers"],
-        bayesian: str = defaults["bayesian"],
-        dropout: float = 0.0,
-        drug_effects: float = 0.0,
-        pair_effects: float = 0.0,
-    ):
-        super().__init__(features, bayesian, dropout, drug_effects, pair_effects)
-        trunk_prior = prior if bayesian == "all" else None
+    def build(self, features: FeatureSet, prior: Prior = normal) -> SynergyNet:
+        """The RECOVER network over ``features``, its Bayesian weights under ``prior``."""
+        return SynergyNet(features, prior, **self.values())
+
+
+class SynergyNet(NetworkBase):
+    """RECOVER: shared drug MLP -> symmetric bilinear merge -> FiLM(cell line) -> MLP head.
+
+    With drug embeddings h = MLP(x_drug), merge z = B(h_a, h_b) (symmetric, so the output
+    does not depend on the drugs' order) and FiLM parameters (gamma, beta) = W x_cell + c,
+
+        f(a, b, c) = head(relu(z * (1 + gamma_c) + beta_c))
+                     [+ u_a + u_b + v_ca + v_cb]  [+ w_{min(a,b), max(a,b)}].
+
+    ``forward(drug_a, drug_b, cell)`` takes index tensors of shape ``(N,)`` and returns f,
+    ``(N,)`` with point weights or ``(S, N)`` with ``S`` weight draws. The drug MLP runs on
+    the ``D`` drug rows once per call (not once per pair), then the embeddings are gathered
+    for the pairs.
+
+    Parameters
+    ----------
+    features : FeatureSet
+        Drug and cell-line feature matrices (kept as buffers).
+    prior : Prior
+        Prior of every Bayesian weight tensor (:data:`~synergy_ppl.model.priors.PRIORS`).
+    **options
+        Fields of :class:`RecoverOptions` (its defaults for those not given).
+    """
+
+    Options = RecoverOptions
+
+    def __init__(self, features: FeatureSet, prior: Prior = normal, **options: object):
+        super().__init__(features, settings := RecoverOptions(**options))
+        drug_layers, merge_dim = settings.drug_layers, settings.merge_dim
+        trunk_prior = prior if settings.bayesian == "all" else None
         self.drug_mlp = MLP([features.drug_matrix.shape[1], *drug_layers], trunk_prior)
         self.merge = SymmetricBilinear(drug_layers[-1], merge_dim, trunk_prior)
         self.film = Linear(features.cell_matrix.shape[1], 2 * merge_dim, trunk_prior)
-        self.head = MLP([merge_dim, *head_layers, 1], prior)
-
-    @classmethod
-    def from_config(cls, features: FeatureSet, config) -> SynergyNet:
-        """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
-        return cls(
-            features,
-            drug_layers=config.drug_layers,
-            merge_dim=config.merge_dim,
-            **cls.shared_options(config),
-        )
+        self.head = MLP([merge_dim, *settings.head_layers, 1], prior)
 
     @pyro_method
     def encode(self) -> tuple[torch.Tensor, ...]:
@@ -345,8 +339,9 @@ class SynergyModel(OwnParams):
         A :class:`~synergy_ppl.model.likelihoods.Likelihood`, or the name of a registered one
         (:data:`~synergy_ppl.model.likelihoods.LIKELIHOODS`). It holds no parameters, so the
         model's state dict is the net's alone.
-    noise_effects : float
+    noise_effects : float or None
         Prior SD of the per-line and per-drug log noise scales; 0: one width for every row.
+        None: the network's (``net.settings.noise_effects``, its family's options).
 
     ``forward(drug_a, drug_b, cell, y=None, n_total=None)``: pass ``n_total`` (training-set
     size) with a minibatch so that ``pyro.plate`` scales its likelihood to the whole data set.
@@ -355,10 +350,12 @@ class SynergyModel(OwnParams):
     def __init__(
         self,
         net: NetworkBase,
-        likelihood: Likelihood | str = "normal",
-        noise_effects: float = 0.0,
+        likelihood: Likelihood | str = DEFAULT_LIKELIHOOD,
+        noise_effects: float | None = None,
     ):
         super().__init__()
+        if noise_effects is None:
+            noise_effects = net.settings.noise_effects
         if noise_effects < 0:
             raise ValueError(f"noise_effects is a prior SD and must be >= 0, not {noise_effects}")
         self.net = net

@@ -4,7 +4,7 @@ in its head and exactly symmetric in the drugs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from pyro.nn import pyro_method
@@ -13,7 +13,43 @@ from torch.nn import functional as F
 from ..data.features import FeatureSet
 from .layers import MLP
 from .network import NetworkBase
+from .options import NetworkOptions
 from .priors import Prior, normal
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairMLPOptions(NetworkOptions):
+    """The options of the pair-MLP family (:class:`PairMLP`) and its defaults.
+
+    Parameters
+    ----------
+    bayesian : {"head", "all"}
+        Which layers are Bayesian, as for :class:`~synergy_ppl.model.network.SynergyNet`.
+    pair_layers : tuple of int
+        Widths of g's point-estimate trunk (``bayesian="head"``) before the head.
+    head_layers : tuple of int
+        Hidden widths of g's Bayesian head, which ends in one output.
+    dropout : float
+        Dropout (training only) on the input and on every hidden layer of the trunk.
+    drug_effects, pair_effects, noise_effects : float
+        As for every family (:class:`~synergy_ppl.model.options.NetworkOptions`).
+    """
+
+    bayesian: str = "head"
+    point_layers_with = ("head",)  # the trunk
+    pair_layers: tuple[int, ...] = (1024, 512)
+    head_layers: tuple[int, ...] = (64,)
+    dropout: float = 0.2
+    training_defaults = {
+        **NetworkOptions.training_defaults,
+        "lr": 3e-4,
+        "weight_decay": 0.0,
+        "patience": 60,
+    }
+
+    def build(self, features: FeatureSet, prior: Prior = normal) -> PairMLP:
+        """The pair MLP over ``features``, its Bayesian weights under ``prior``."""
+        return PairMLP(features, prior, **self.values())
 
 
 class PairMLP(NetworkBase):
@@ -32,50 +68,18 @@ class PairMLP(NetworkBase):
         Drug rows ``(D, F)`` and cell-line rows ``(C, G)``; the input of g is ``2F + G`` wide.
     prior : Prior
         Prior of every Bayesian weight tensor.
-    hidden_layers : sequence of int
-        Widths of g's point-estimate trunk (``bayesian="head"``) before the head.
-    head_layers : sequence of int
-        Hidden widths of g's Bayesian head, which ends in one output.
-    bayesian : {"head", "all"}
-        Which layers are Bayesian, as for :class:`~synergy_ppl.model.network.SynergyNet`.
-    dropout : float
-        Dropout (training only) on the input and on every hidden layer of the trunk.
-    drug_effects, pair_effects : float
-        Prior SDs of the latent effects (:class:`~synergy_ppl.model.network.NetworkBase`).
+    **options
+        Fields of :class:`PairMLPOptions` (its defaults for those not given).
     """
 
-    options = ("bayesian", "pair_layers", "head_layers", "dropout")
-    defaults = {
-        **NetworkBase.defaults,
-        "bayesian": "head",
-        "pair_layers": (1024, 512),
-        "head_layers": (64,),
-        "dropout": 0.2,
-        "lr": 3e-4,
-        "weight_decay": 0.0,
-        "patience": 60,
-    }
+    Options = PairMLPOptions
 
-    def __init__(
-        self,
-        features: FeatureSet,
-        prior: Prior = normal,
-        hidden_layers: Sequence[int] = defaults["pair_layers"],
-        head_layers: Sequence[int] = defaults["head_layers"],
-        bayesian: str = defaults["bayesian"],
-        dropout: float = 0.0,
-        drug_effects: float = 0.0,
-        pair_effects: float = 0.0,
-    ):
-        super().__init__(features, bayesian, dropout, drug_effects, pair_effects)
+    def __init__(self, features: FeatureSet, prior: Prior = normal, **options: object):
+        super().__init__(features, settings := PairMLPOptions(**options))
         width = 2 * features.drug_matrix.shape[1] + features.cell_matrix.shape[1]
-        self.trunk = MLP([width, *hidden_layers], prior if bayesian == "all" else None)
-        self.head = MLP([hidden_layers[-1], *head_layers, 1], prior)
-
-    @classmethod
-    def from_config(cls, features: FeatureSet, config) -> PairMLP:
-        """The network a :class:`~synergy_ppl.config.ModelConfig` describes."""
-        return cls(features, hidden_layers=config.pair_layers, **cls.shared_options(config))
+        trunk_prior = prior if settings.bayesian == "all" else None
+        self.trunk = MLP([width, *settings.pair_layers], trunk_prior)
+        self.head = MLP([settings.pair_layers[-1], *settings.head_layers, 1], prior)
 
     def _g(self, first: torch.Tensor, second: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
         x = torch.cat(

@@ -128,6 +128,8 @@ PRIORS: dict[str, Prior] = {
     "log-uniform": log_uniform,
 }
 """Priors by their CLI name."""
+DEFAULT_PRIOR = "normal"
+"""The prior of a model that names none."""
 
 
 def set_priors(model: PyroModule, priors: Mapping[str, dist.Distribution]) -> None:

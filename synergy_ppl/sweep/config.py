@@ -219,7 +219,7 @@ def _check_fixed_values(config: SweepConfig) -> None:
             message = str(err)
             if message.startswith(where):
                 raise
-            raise OptionError(f"{where}: {message}") from err
+            raise OptionError(f"{where}: {message}", parameter=err.parameters) from err
 
 
 def _resolves(command: str, options: dict) -> bool:

@@ -73,7 +73,10 @@ def run_sweep(
     out = Path(out)
     _check_engine_options(cpus_per_trial, gpus_per_trial, max_concurrent, num_cpus, limit)
     if use_ray and not engines.ray_available():
-        raise OptionError("Ray is not installed: pip install 'synergy-ppl[ray]', or pass --no-ray.")
+        raise OptionError(
+            "Ray is not installed: pip install 'synergy-ppl[ray]', or pass use_ray=False.",
+            parameter="use_ray",
+        )
     check_metrics(config)  # from_dict did, but a SweepConfig may be built directly
     specs = trial_specs(config, out, cpus_per_trial)
     prepare_sweep_folder(out, config, overwrite, [s["id"] for s in specs])
@@ -113,16 +116,16 @@ def _check_engine_options(
     num_cpus: int | None,
     limit: int | None,
 ) -> None:
-    """Refuse engine options Ray or torch would reject mid-sweep (named as the CLI's)."""
-    for flag, value, minimum in (
-        ("--cpus-per-trial", cpus_per_trial, 1),
-        ("--gpus-per-trial", gpus_per_trial, 0),
-        ("--max-concurrent", max_concurrent, 1),
-        ("--num-cpus", num_cpus, 1),
+    """Refuse engine options Ray or torch would reject mid-sweep."""
+    for name, value, minimum in (
+        ("cpus_per_trial", cpus_per_trial, 1),
+        ("gpus_per_trial", gpus_per_trial, 0),
+        ("max_concurrent", max_concurrent, 1),
+        ("num_cpus", num_cpus, 1),
         ("limit", limit, 0),
     ):
         if value is not None and not (isinstance(value, int | float) and value >= minimum):
-            raise OptionError(f"{flag} must be >= {minimum}, not {value!r}.")
+            raise OptionError(f"{name} must be >= {minimum}, not {value!r}.", parameter=name)
 
 
 def prepare_sweep_folder(
@@ -157,8 +160,9 @@ def prepare_sweep_folder(
             if saved is not None and not overwrite:
                 raise OutputError(
                     f"{out} holds another sweep (its sweep.json has a different config than "
-                    f"{config.source}); choose another --out or pass --overwrite (which "
-                    "replaces only what synergy-ppl wrote there)."
+                    f"{config.source}); choose another out or pass overwrite (which "
+                    "replaces only what synergy-ppl wrote there).",
+                    parameter=("out", "overwrite"),
                 )
             outputs.prepare_folder(out, overwrite, SWEEP_WRITES)
         outputs.record(out, *SWEEP_WRITES)

@@ -1,0 +1,48 @@
+"""Single-agent responses as an input: each drug's embedding shifted by its activity alone in
+the line, so a pair's main effects and its interaction can both follow how active each drug
+is on its own."""
+
+from __future__ import annotations
+
+import torch
+from pyro.nn import PyroModule
+
+from .layers import Linear
+from .priors import Prior
+
+
+class SingleAgentShift(PyroModule):
+    """``s(d, c) = W [m_dc, o_dc]``: a drug's shift in line c, ``(..., N, R)``.
+
+    ``m_dc`` is the drug's standardised single-agent response in the line (higher = more
+    active; 0 where it was never run alone there) and ``o_dc`` is 1 where it is missing, so a
+    missing value is modelled (its own learned shift) rather than dropped or imputed as
+    average. ``W`` ``(R, 2)`` is Bayesian under ``prior``. Added to the drug embedding e_d of
+    a factorisation, the main effect ``(e_a + e_b) . k_c`` gains a line-specific slope in
+    each drug's activity and the interaction ``e_a diag(l_c) e_b`` the product of the two
+    activities, each weighed by the line's factors.
+
+    The responses are buffers taken from the features (not saved with the weights): a model
+    rebuilt over grown features (new drugs, a new table) reads theirs.
+
+    Parameters
+    ----------
+    monotherapy : Tensor ``(D, C)``
+        Standardised responses, NaN where missing.
+    rank : int
+        R, the embedding width.
+    prior : Prior
+        Prior of ``W``.
+    """
+
+    def __init__(self, monotherapy: torch.Tensor, rank: int, prior: Prior):
+        super().__init__()
+        missing = torch.isnan(monotherapy)
+        self.register_buffer("values", torch.where(missing, 0.0, monotherapy), persistent=False)
+        self.register_buffer("missing", missing.float(), persistent=False)
+        self.weight_map = Linear(2, rank, prior, bias=False)
+
+    def forward(self, drug: torch.Tensor, cell: torch.Tensor | int) -> torch.Tensor:
+        """The shifts of drugs ``drug`` ``(N,)`` in lines ``cell`` (``(N,)`` or one line)."""
+        inputs = torch.stack([self.values[drug, cell], self.missing[drug, cell]], dim=-1)
+        return self.weight_map(inputs)
