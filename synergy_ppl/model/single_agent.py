@@ -10,9 +10,14 @@ from pyro.nn import PyroModule
 from .layers import Linear
 from .priors import Prior
 
+SHIFT_SCALE = 0.2
+"""The shift's inputs are scaled by this, so that under a unit prior its weights are a fifth
+of an embedding's: single-agent responses are a weak signal of synergy on some screens, and a
+shift as large a priori as the embedding itself cost accuracy there."""
+
 
 class SingleAgentShift(PyroModule):
-    """``s(d, c) = W [m_dc, o_dc]``: a drug's shift in line c, ``(..., N, R)``.
+    """``s(d, c) = W [m_dc, o_dc] * SHIFT_SCALE``: a drug's shift in line c, ``(..., N, R)``.
 
     ``m_dc`` is the drug's standardised single-agent response in the line (higher = more
     active; 0 where it was never run alone there) and ``o_dc`` is 1 where it is missing, so a
@@ -45,4 +50,4 @@ class SingleAgentShift(PyroModule):
     def forward(self, drug: torch.Tensor, cell: torch.Tensor | int) -> torch.Tensor:
         """The shifts of drugs ``drug`` ``(N,)`` in lines ``cell`` (``(N,)`` or one line)."""
         inputs = torch.stack([self.values[drug, cell], self.missing[drug, cell]], dim=-1)
-        return self.weight_map(inputs)
+        return self.weight_map(inputs * SHIFT_SCALE)
