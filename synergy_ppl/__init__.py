@@ -56,6 +56,7 @@ from .inference.svi import TrainingConfig
 from .model import guides, priors
 from .model.factorization import FactorizationOptions
 from .model.guides import GUIDES
+from .model.hierarchical import HierarchicalOptions
 from .model.likelihoods import LIKELIHOODS, Likelihood, NormalLikelihood, StudentTLikelihood
 from .model.network import RecoverOptions
 from .model.options import FeatureOptions
@@ -86,6 +87,7 @@ __all__ = [
     "DataError",
     "FactorizationOptions",
     "FeatureOptions",
+    "HierarchicalOptions",
     "LabRules",
     "Likelihood",
     "ModelConfig",
