@@ -156,14 +156,16 @@ def replacing_folder(
         with output_lock(out):
             check_folder(out, overwrite, writes)  # again, now that no one else writes there
             new = _fresh(base.parent, f".{base.name}{NEW}", directory=True)
+            swapped = False
             try:
                 record(new)
                 yield new
                 check_folder(out, overwrite, writes)  # a user's file put there meanwhile
                 with signals_held():
                     _swap_in(new, base)
+                swapped = True  # ``new`` is gone: its name may be anyone's again
             finally:  # ``new`` was made by this call (exclusively): all in it is this output's
-                if new.is_dir():
+                if not swapped and new.is_dir() and not new.is_symlink():
                     shutil.rmtree(new, ignore_errors=True)
     except BaseException:
         for folder in made:  # deepest first; rmdir keeps any folder not left empty
