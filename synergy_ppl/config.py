@@ -61,6 +61,7 @@ LIMITS = {
     "radius": 10,
     "num_samples": 100_000,
     "num_particles": 1000,
+    "members": 64,
 }
 """Upper bounds of the size options that allocate memory (the drug matrix, the layers, the
 ``(S, N)`` draws, the ELBO particles): far above any useful value, far below an out-of-memory
@@ -98,7 +99,8 @@ class ModelConfig:
     Fields left None take the family's ``defaults``, read from its options dataclass
     (:class:`~synergy_ppl.model.options.NetworkOptions`), the values its benchmark chose: its
     layer sizes, the inputs ``n_bits`` and ``cell_components``, ``dropout``,
-    ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay`` and ``patience``. Every other
+    ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay``, ``patience`` and ``members``.
+    Every other
     default is its object's (``TrainingConfig``, ``FeatureOptions``, the registries'). The
     ``SynergyBNN`` this config describes is ``SynergyBNN.from_config(config)``. The layer
     options of other families (:data:`~synergy_ppl.model.families.FAMILY_OPTIONS` outside the
@@ -160,6 +162,10 @@ class ModelConfig:
     calibrate: bool = TrainingConfig.calibrate
     """With validation rows: scale the measurement noise so that the early-stopped fit's
     predictive is most likely on them (``inference.calibration``)."""
+    members: int | None = None
+    """Variational fits whose mixture is the posterior, each a whole fit from its own seed
+    (``seed``, ``seed + 1``, ...); more than one needs a network without point-estimate
+    layers."""
     num_particles: int = TrainingConfig.num_particles
     weight_decay: float | None = None
     trunk_anchor: float = TrainingConfig.trunk_anchor
@@ -281,6 +287,7 @@ class ModelConfig:
             ("batch_size", self.batch_size, 1),
             ("patience", self.patience, 1),
             ("num_particles", self.num_particles, 1),
+            ("members", self.members, 1),
             ("num_samples", self.num_samples, 2),
             ("seed", self.seed, 0),
             ("drug_effects", self.drug_effects, 0),
@@ -291,6 +298,14 @@ class ModelConfig:
         ):
             check_range(name, value, low, LIMITS.get(name))
         check_range("cell_components", self.cell_components, 0)
+        if self.members > 1 and self.bayesian in POINT_LAYERS.get(self.model, ()):
+            raise OptionError(
+                f"members {self.members}: model {self.model} bayesian {self.bayesian} has "
+                "point-estimate layers, which a mixture's members cannot share; use members 1, "
+                "or a network whose every weight is Bayesian (bayesian all, or model "
+                "factorization or hierarchical).",
+                parameter=("members", "model", "bayesian"),
+            )
         if self.chemistry_scale is not None:
             check_range("chemistry_scale", self.chemistry_scale, 0, 100)
         if self.model == "hierarchical" and not self.one_hot_drugs:

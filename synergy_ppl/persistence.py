@@ -3,8 +3,8 @@
 over a grown drug table.
 
 The state holds the flat config (:attr:`~synergy_ppl.parts.Parts.config`), from which the
-parts are rebuilt, the features, the score scaling and the model's and guide's parameters:
-tensors, numbers, strings, lists and dicts only, so that it loads with
+parts are rebuilt, the features, the score scaling and the parameters of the model and of
+each member's guide: tensors, numbers, strings, lists and dicts only, so that it loads with
 ``torch.load(weights_only=True)``.
 """
 
@@ -32,7 +32,7 @@ def state_of(posterior: Posterior) -> dict:
         "without_rows": posterior.without_rows,
         "noise_factor": posterior.noise_factor,
         "model": posterior.model.state_dict(),
-        "guide": posterior.guide.state_dict(),
+        "guides": [guide.state_dict() for guide in posterior.guides],
     }
 
 

@@ -243,6 +243,7 @@ def fit_run(
         metrics["epochs_run"] = len(bnn.history.elbo)
         metrics["best_epoch"] = bnn.history.best_epoch + 1
         metrics["refit_epochs"] = bnn.history.refit_epochs
+        metrics["members"] = len(bnn.posterior.guides)
         metrics["data"] = {
             "rows_read": screen.n_rows_read,
             "triples": len(screen.table),

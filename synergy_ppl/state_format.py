@@ -14,7 +14,7 @@ from collections.abc import Callable
 from .errors import DataError
 from .model.families import own_options
 
-FORMAT = 3
+FORMAT = 4
 """The layout :meth:`SynergyBNN.state` writes."""
 
 
@@ -37,7 +37,13 @@ def _from_2(state: dict) -> dict:
     return {**state, "noise_factor": 1.0, "format": 3}
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1, 2: _from_2}
+def _from_3(state: dict) -> dict:
+    """Version 3: one ``guide``; a posterior of one member, ``guides`` holding it."""
+    rest = {key: value for key, value in state.items() if key != "guide"}
+    return {**rest, "guides": [state["guide"]], "format": 4}
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1, 2: _from_2, 3: _from_3}
 """Version v -> the function that turns a state of version v into one of version v + 1."""
 
 

@@ -50,6 +50,7 @@ def test_training_settings_come_whole_and_the_anchor_only_with_a_start():
         num_particles=1,
         weight_decay=config.weight_decay,
         trunk_anchor=5.0,
+        members=config.members,
         seed=0,
     )
     assert config.training() == replace(anchored, trunk_anchor=0.0)

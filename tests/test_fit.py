@@ -300,8 +300,9 @@ def test_early_stopping_keeps_the_best_epoch_of_the_watched_loss(stop_on):
 def test_refit_trains_afresh_on_both_parts_for_the_steps_early_stopping_kept():
     screen = make_demo_screen()
     split = DataConfig().split_of(screen)
-    # calibration would widen the first fit's noise and not the fit without validation rows
-    config = ModelConfig(rank=8, epochs=40, patience=5, calibrate=False)
+    # calibration would widen the first fit's noise and not the fit without validation rows;
+    # one member, so that the early-stopped fit is the whole of the model without the refit
+    config = ModelConfig(rank=8, epochs=40, patience=5, calibrate=False, members=1)
     assert config.refit  # the default
     bnn = SynergyBNN.from_config(config).fit(screen, split, progress=False)
     stopped = SynergyBNN.from_config(replace(config, refit=False)).fit(

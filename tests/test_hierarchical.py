@@ -149,9 +149,12 @@ def test_a_fit_with_validation_rows_calibrates_its_noise_and_saves_the_factor():
         sp.SynergyBNN.from_config(plain).fit(screen, split, progress=False).state()["noise_factor"]
         == 1.0
     )
-    older = {**state, "format": 2}
+    older = {key: value for key, value in state.items() if key != "guides"}
+    older = {**older, "format": 2, "guide": state["guides"][0]}
     del older["noise_factor"]
-    assert migrate(older)["noise_factor"] == 1.0
+    migrated = migrate(older)
+    assert migrated["noise_factor"] == 1.0
+    assert migrated["guides"] == [state["guides"][0]] and "guide" not in migrated
 
 
 def test_a_hierarchical_run_predicts_a_new_drug_from_its_structure(tmp_path):

@@ -72,14 +72,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
         prior_from=settings.prior_from,
         transfer=settings.transfer,
     )
-    refit = metrics["refit_epochs"]
+    refit, members = metrics["refit_epochs"], metrics["members"]
+    each = f", {members} members from successive seeds" if members > 1 else ""
     print(
         f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
         f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']}"
         + (
-            f"; then {refit} on the training and validation rows; val = the first fit's)"
+            f"; then {refit} on the training and validation rows{each}; val = the first fit's)"
             if refit
-            else ")"
+            else f"{each})"
         )
     )
     _print_data_summary(metrics["data"])

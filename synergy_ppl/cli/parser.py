@@ -239,6 +239,12 @@ def _add_model_options(
         help="scale the noise to the validation rows' likelihood (default: on)",
     )
     group.add_argument(
+        "--members",
+        type=int,
+        help="variational fits from successive seeds whose mixture is the posterior "
+        f"({_fit_defaults('members')})",
+    )
+    group.add_argument(
         "--weight-decay",
         type=float,
         help=f"AdamW decay of the point layers ({_fit_defaults('weight_decay')})",

@@ -24,8 +24,15 @@ from ..data.monotherapy_join import same_kind
 from ..errors import TrainingDiverged
 from ..model.priors import set_priors
 from .posterior import Posterior, Scaling
-from .predictive import draw_posterior, network_samples
-from .svi import History, TrainData, batches_per_epoch, learning_rate_advice, train
+from .predictive import network_samples
+from .svi import (
+    History,
+    TrainData,
+    TrainingConfig,
+    batches_per_epoch,
+    learning_rate_advice,
+    train,
+)
 
 if TYPE_CHECKING:
     from ..parts import Parts
@@ -78,7 +85,9 @@ class Fitting:
         """Featurise ``screen``, build the model and guide, and train (see
         ``SynergyBNN.fit``): on ``split.train``, early-stopping on ``split.val``, then with
         ``training.refit`` afresh on both for the optimizer steps early stopping kept; on
-        every row for every epoch without ``split``."""
+        every row for every epoch without ``split``. With ``training.members`` > 1 each of
+        these fits is one member of a mixture, from its own seed; the noise is calibrated
+        on the mixture of the early-stopped members."""
         check_fit_data(screen, split)  # a DataFrame says how to make a Screen
         init = self.init
         if init is None:
@@ -97,40 +106,63 @@ class Fitting:
         training = self.parts.training
         if init is None:  # the anchor ties point layers to a start's values
             training = replace(training, trunk_anchor=0.0)
-        posterior = self._start(features, train_rows)
-        data = self._train_data(train_rows, val_rows)
-        self.history = train(posterior.model, posterior.guide, data, training, progress)
-        if init is None:
-            posterior.pool_unseen(train_rows)
+        # each member a whole fit from its own seed, so that each stops at its own epoch
+        fits = [
+            self._member(features, train_rows, val_rows, training, member, progress)
+            for member in range(training.members)
+        ]
+        self.history = fits[0][1]
+        self.history.member_epochs = [len(history.elbo) for _, history in fits[1:]]
+        self.history.seconds = sum(history.seconds for _, history in fits)
+        posterior = mixture([fitted for fitted, _ in fits])
         factor = posterior.calibrate(val_rows) if training.calibrate and len(val_rows) else 1.0
         if training.refit and len(val_rows):
             # the metrics of the rows the factor was chosen on are the uncalibrated ones
             self.validation_metrics = posterior.evaluate(val_rows)
-        posterior.noise_factor = factor
-        if training.refit and len(val_rows):
             # as many optimizer steps as the kept epochs took: more rows, fewer epochs
             per_epoch = batches_per_epoch(len(train_rows), training.batch_size)
-            train_rows = pd.concat([train_rows, val_rows])
-            posterior = self._start(features, train_rows)
-            data = self._train_data(train_rows, val_rows.iloc[:0])
-            steps = (self.history.best_epoch + 1) * per_epoch
-            again = replace(training, epochs=1, min_steps=steps)
-            refitted = train(posterior.model, posterior.guide, data, again, progress)
-            self.history.refit_epochs = len(refitted.elbo)
-            self.history.seconds += refitted.seconds
-            if init is None:
-                posterior.pool_unseen(train_rows)
-            posterior.noise_factor = factor
-        self._check_converged(data)
+            train_rows, val_rows = pd.concat([train_rows, val_rows]), val_rows.iloc[:0]
+            refits = []
+            for member, (_, history) in enumerate(fits):
+                steps = (history.best_epoch + 1) * per_epoch
+                again = replace(training, epochs=1, min_steps=steps)
+                refits.append(self._member(features, train_rows, val_rows, again, member, progress))
+            self.history.refit_epochs = len(refits[0][1].elbo)
+            self.history.member_epochs += [len(history.elbo) for _, history in refits]
+            self.history.seconds += sum(history.seconds for _, history in refits)
+            posterior = mixture([fitted for fitted, _ in refits])
+        self.posterior = posterior
+        posterior.noise_factor = factor
+        self._check_converged(self._train_data(train_rows, val_rows))
 
-    def _start(self, features: FeatureSet, train_rows: pd.DataFrame) -> Posterior:
-        """A fresh posterior: seeded initial weights, ``init``'s parameters as the starting
-        point, ``priors`` in place of the configured prior; the lines trained on recorded
-        and, without ``init``, the scores standardised by ``train_rows``."""
-        torch.manual_seed(self.parts.training.seed)  # the trunk's initial weights
+    def _member(
+        self,
+        features: FeatureSet,
+        train_rows: pd.DataFrame,
+        val_rows: pd.DataFrame,
+        training: TrainingConfig,
+        member: int,
+        progress: bool,
+    ) -> tuple[Posterior, History]:
+        """A fresh fit of ``training`` from seed ``training.seed + member``: one member of
+        the mixture, early-stopping on ``val_rows`` if there are any."""
+        training = replace(training, seed=training.seed + member)
+        posterior = self._start(features, train_rows, training.seed)
+        data = self._train_data(train_rows, val_rows)
+        history = train(posterior.model, posterior.guide, data, training, progress)
+        if self.init is None:
+            posterior.pool_unseen(train_rows)
+        return posterior, history
+
+    def _start(self, features: FeatureSet, train_rows: pd.DataFrame, seed: int) -> Posterior:
+        """A fresh posterior: initial weights seeded ``seed``, ``init``'s parameters as the
+        starting point (its member ``seed - training.seed``, cyclically), ``priors`` in
+        place of the configured prior; the lines trained on recorded and, without ``init``,
+        the scores standardised by ``train_rows``."""
+        torch.manual_seed(seed)  # the trunk's initial weights
         self.posterior = posterior = Posterior(self.parts, features)
         if self.init is not None:
-            self._start_from(self.init)
+            self._start_from(self.init, seed - self.parts.training.seed)
         if self.priors:
             set_priors(posterior.model, self.priors)
         seen = set(train_rows["cell_line"].astype(str))
@@ -144,8 +176,9 @@ class Fitting:
             raise DataError("all training scores are equal; there is nothing to learn.")
         return posterior
 
-    def _start_from(self, init: Posterior) -> None:
-        """Copy ``init``'s parameters and score scaling into the freshly built posterior."""
+    def _start_from(self, init: Posterior, member: int) -> None:
+        """Copy ``init``'s parameters (its member ``member``, cyclically) and score scaling
+        into the freshly built posterior."""
         ours, theirs = self.parts.config.architecture(), init.parts.config.architecture()
         differ = [name for name in ours if ours[name] != theirs[name]]
         if differ:
@@ -154,7 +187,9 @@ class Fitting:
                 f"{ {n: theirs[n] for n in differ} }. Use the same settings.",
                 parameter=tuple(differ),
             )
-        self.posterior.load(init.parameters_over(self.posterior.features))
+        state = init.parameters_over(self.posterior.features)
+        guides = state["guides"]
+        self.posterior.load({**state, "guides": [guides[member % len(guides)]]})
 
     def _train_data(self, train_rows: pd.DataFrame, val_rows: pd.DataFrame) -> TrainData:
         posterior = self.posterior
@@ -170,7 +205,7 @@ class Fitting:
         more than :data:`DIVERGED_RMSE` score SDs."""
         posterior, training = self.posterior, self.parts.training
         num_samples = min(self.parts.num_samples, CONVERGENCE_DRAWS)
-        draws = draw_posterior(posterior.model, posterior.guide, num_samples, 0)
+        draws = posterior.draws(max(num_samples, len(posterior.guides)), 0)
         mean = network_samples(posterior.model, draws, data.train).mean(0)
         rmse = torch.sqrt(torch.mean((mean - data.y_train) ** 2)).item()
         if not rmse <= DIVERGED_RMSE:
@@ -179,3 +214,11 @@ class Fitting:
                 f"(predicting the mean gives 1); "
                 f"{learning_rate_advice(training.lr, training.guide_lr)}."
             )
+
+
+def mixture(members: list[Posterior]) -> Posterior:
+    """The first of ``members`` with the others' guides added: their equal-weight mixture."""
+    first, *others = members
+    for other in others:
+        first.add_member(other)
+    return first

@@ -22,7 +22,8 @@ import torch
 
 from ..data import DataError
 from ..data.features import FeatureSet, encode_pairs
-from ..model.network import CELL_EFFECT_SITE, Triples, dummy_triples
+from ..model.guides import Guide
+from ..model.network import CELL_EFFECT_SITE, SynergyModel, Triples, dummy_triples
 from ..model.priors import is_real
 from .calibration import noise_factor, widen_noise
 from .metrics import regression_metrics
@@ -39,7 +40,7 @@ from .unseen import (
 if TYPE_CHECKING:
     from ..parts import Parts
 
-__all__ = ["Posterior", "Scaling"]
+__all__ = ["Posterior", "Scaling", "member_draws", "mixture_draws", "mixture_moments"]
 
 
 @dataclass
@@ -60,7 +61,8 @@ class Posterior:
     features : FeatureSet
         Drug rows ``(D, F)`` and line rows ``(C, G)`` of the fit.
     model, guide
-        The ``SynergyModel`` and its guide, freshly built (:meth:`Parts.build`).
+        The ``SynergyModel`` and its guide, freshly built (:meth:`Parts.build`); ``guides``
+        the mixture's members, ``guide`` the first.
     scaling : Scaling or None
         The training rows' score mean and SD.
     cell_lines_seen : list of str or None
@@ -73,7 +75,9 @@ class Posterior:
         self.parts = parts
         self.features = features
         # eval mode (no dropout) except while training steps run
-        self.model, self.guide = parts.build(features)
+        self.model, guide = parts.build(features)
+        self.guides: list[Guide] = [guide]
+        """The members of the mixture (``training.members``), one guide each over ``model``."""
         self.scaling: Scaling | None = None
         self.cell_lines_seen: list[str] | None = None
         self.without_rows: dict[str, list[str]] = {"drugs": [], "cell_lines": []}
@@ -85,19 +89,36 @@ class Posterior:
     def device(self) -> str:
         return self.parts.device
 
+    @property
+    def guide(self) -> Guide:
+        """The first member's guide: the posterior's, unless ``training.members`` > 1."""
+        return self.guides[0]
+
+    def add_member(self, other: Posterior) -> None:
+        """Take the guides of ``other``, a fit of the same model over the same features and
+        scores, as further members of the mixture."""
+        if other.features is not self.features or other.scaling != self.scaling:
+            raise ValueError("a member of the mixture must be fitted over the same features.")
+        self.guides.extend(other.guides)
+        self._draws = None
+
     def load(self, state: dict) -> None:
-        """Take a saved state's ``model`` and ``guide`` parameters and ``scaling``."""
+        """Take a saved state's ``model`` parameters, its ``guides``' (one per member) and
+        ``scaling``."""
         self.model.load_state_dict(state["model"])
-        # the guide's parameters exist once it has run: on a dummy row observed as in
-        # training (with y=None the guide would treat obs as latent, with parameters that
-        # no fitted state has)
-        self.guide(*dummy_triples(self.device), torch.zeros(1, device=self.device))
-        self.guide.load_state_dict(state["guide"])
+        builder = self.parts.guide_builder()
+        self.guides = [self.guide, *(builder(self.model) for _ in state["guides"][1:])]
+        for guide, guide_state in zip(self.guides, state["guides"], strict=True):
+            # the guide's parameters exist once it has run: on a dummy row observed as in
+            # training (with y=None the guide would treat obs as latent, with parameters
+            # that no fitted state has)
+            guide(*dummy_triples(self.device), torch.zeros(1, device=self.device))
+            guide.load_state_dict(guide_state)
         self.scaling = Scaling(**state["scaling"])
         self._draws = None
 
     def parameters_over(self, features: FeatureSet) -> dict:
-        """The fitted ``model`` and ``guide`` parameters and ``scaling`` (as :meth:`load`
+        """The fitted ``model`` and ``guides`` parameters and ``scaling`` (as :meth:`load`
         takes them) over ``features``, a grown drug table: the new drugs' feature rows, and
         per-drug guide entries at 0 with the widest fitted scale
         (:func:`.unseen.with_new_drugs`)."""
@@ -105,8 +126,8 @@ class Posterior:
         if features is not self.features:
             model["net.drug_matrix"] = features.drug_matrix
         new_drugs = len(features.drugs) - len(self.features.drugs)
-        guide = with_new_drugs(self.guide.state_dict(), new_drugs, self.guide.state_keys)
-        return {"model": model, "guide": guide, "scaling": asdict(self.scaling)}
+        guides = [with_new_drugs(g.state_dict(), new_drugs, g.state_keys) for g in self.guides]
+        return {"model": model, "guides": guides, "scaling": asdict(self.scaling)}
 
     def triples(self, table: pd.DataFrame, source: str = "pairs") -> Triples:
         """``table``'s rows as ``(drug_a, drug_b, cell_line)`` index tensors, each ``(N,)``."""
@@ -138,12 +159,13 @@ class Posterior:
         if not self.guide.has_spread:
             return
         drug_and_line_sites = entity_sites(self.model, self.features)
-        for sites, seen in zip(drug_and_line_sites, self.seen_masks(), strict=True):
-            pool_guide(self.guide, sites, seen)
         site = self.model.net.prior_identity_site
-        if site is not None:
-            prior = self.guide.prototype_trace.nodes[site]["fn"]
-            reset_to_prior(self.guide, site, prior, self.seen_masks()[0])
+        for guide in self.guides:
+            for sites, seen in zip(drug_and_line_sites, self.seen_masks(), strict=True):
+                pool_guide(guide, sites, seen)
+            if site is not None:
+                prior = guide.prototype_trace.nodes[site]["fn"]
+                reset_to_prior(guide, site, prior, self.seen_masks()[0])
 
     def seen_masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(D,)`` and ``(C,)``: which drugs and lines had training rows."""
@@ -156,7 +178,8 @@ class Posterior:
 
     # ------------------------------------------------------------ draws and predictions
     def draws(self, num_samples: int | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
-        """Joint draws of all latent sites, ``name -> (S, ...)``; cached per (S, seed).
+        """Joint draws of all latent sites, ``name -> (S, ...)``; cached per (S, seed): the
+        members' in turn (:func:`mixture_draws`).
 
         In each draw a drug without training rows (``without_rows``) takes a random measured
         drug's values, so its draws are the measured drugs' population.
@@ -164,7 +187,7 @@ class Posterior:
         num_samples = num_samples or self.parts.num_samples
         key = (num_samples, seed)
         if self._draws is None or self._draws.get("_key") != key:
-            draws = draw_posterior(self.model, self.guide, num_samples, seed)
+            draws = mixture_draws(self.model, self.guides, num_samples, seed)
             # drugs only: a held-out line's moment-matched population is the better
             # calibrated one (benchmarks/README.md, "Uncertainty where nothing was measured")
             drug_sites, _ = entity_sites(self.model, self.features)
@@ -210,7 +233,8 @@ class Posterior:
     # ------------------------------------------------------------ as the next fit's prior
     def priors(self, widen: float = 1.0) -> dict[str, dist.Distribution]:
         """The posterior of every network weight site as priors for another fit: site name
-        -> Normal(guide loc, widen * guide scale), event shape the site's.
+        -> Normal(guide loc, widen * guide scale), event shape the site's (a mixture's
+        members matched in mean and variance, :func:`mixture_moments`).
 
         A cell line this fit had no rows of has per-line drug effects still at their prior;
         they get the seen lines' population prior instead (:func:`~.unseen.pooled_unseen`).
@@ -228,7 +252,7 @@ class Posterior:
         for name, site in self.guide.prototype_trace.iter_stochastic_nodes():
             # a positive hyperparameter (a learned prior scale) keeps its own prior
             if name.startswith("net.") and is_real(site["fn"].support):
-                loc, scale = (t.detach() for t in self.guide.loc_and_scale(name))
+                loc, scale = mixture_moments(self.guides, name)
                 if name == CELL_EFFECT_SITE and self.cell_lines_seen is not None:
                     seen = torch.tensor(
                         [c in self.cell_lines_seen for c in self.features.cell_lines],
@@ -238,3 +262,35 @@ class Posterior:
                         loc, scale = pooled_unseen(loc, scale, seen)
                 priors[name] = dist.Normal(loc, widen * scale).to_event(loc.dim())
         return priors
+
+
+def member_draws(num_samples: int, members: int) -> list[int]:
+    """How many of ``num_samples`` draws each of ``members`` members gives: equal shares,
+    the first ``num_samples % members`` one more."""
+    share, extra = divmod(num_samples, members)
+    return [share + (k < extra) for k in range(members)]
+
+
+def mixture_draws(
+    model: SynergyModel, guides: list[Guide], num_samples: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """``num_samples`` joint draws of the equal-weight mixture of ``guides``: member k's
+    :func:`member_draws` share (seeded ``seed + k``), one member after the other,
+    ``name -> (S, ...)``."""
+    counts = member_draws(num_samples, len(guides))
+    parts = [
+        draw_posterior(model, guide, n, seed + k)
+        for k, (guide, n) in enumerate(zip(guides, counts, strict=True))
+        if n
+    ]
+    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+
+
+def mixture_moments(guides: list[Guide], site: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and SD at ``site`` of the equal-weight mixture of the guides' Normals:
+    ``m = mean_k m_k``, ``s^2 = mean_k s_k^2 + mean_k (m_k - m)^2``, each the site's shape
+    (one guide: its own)."""
+    locs, scales = zip(*(guide.loc_and_scale(site) for guide in guides), strict=True)
+    loc, scale = torch.stack(locs).detach(), torch.stack(scales).detach()
+    mean = loc.mean(0)
+    return mean, (scale.pow(2).mean(0) + (loc - mean).pow(2).mean(0)).sqrt()

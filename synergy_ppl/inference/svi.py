@@ -54,8 +54,11 @@ class History:
     refit_epochs: int = 0
     """Epochs of the fit afresh on the training and validation rows (``ModelConfig.refit``)
     after these; 0: none."""
+    member_epochs: list[int] = field(default_factory=list)
+    """Epochs of each fit after this one: the mixture's further members, then the refit of
+    each member (``TrainingConfig.members``)."""
     seconds: float = 0.0
-    """Training seconds, the refit's included."""
+    """Training seconds, the refits' and the further members' included."""
 
 
 def point_prediction(model: SynergyModel, guide: AutoGuide, triples: Triples) -> torch.Tensor:
@@ -69,7 +72,8 @@ class TrainingConfig:
     """How SVI runs: the optimizer, the minibatches and early stopping, and whether a fit
     with validation rows trains again on all of its rows.
 
-    ``lr``, ``guide_lr``, ``patience`` and ``weight_decay`` left None take the model family's
+    ``lr``, ``guide_lr``, ``patience``, ``weight_decay`` and ``members`` left None take the
+    model family's
     (its options' ``training_defaults``; ``SynergyBNN`` and ``ModelConfig`` fill them), and
     :func:`train` needs them set.
 
@@ -114,6 +118,12 @@ class TrainingConfig:
         With validation rows: widen (or narrow) the measurement noise by the factor under
         which the early-stopped fit's predictive is most likely on them
         (:mod:`~synergy_ppl.inference.calibration`), for the fitted model's predictions.
+    members : int
+        Variational fits whose equal-weight mixture is the posterior (``SynergyBNN.fit``;
+        :func:`train` runs one): each a whole fit (early stopping, refit) from its own
+        initial weights and minibatch order (seeds ``seed``, ``seed + 1``, ...), the noise
+        calibrated on the mixture. A mean-field guide settles on one mode of the weights;
+        several fits find different ones, and their mixture predicts better than any.
     seed : int
         Seeds the initial weights, Pyro's sampling and the minibatch order.
     """
@@ -130,6 +140,7 @@ class TrainingConfig:
     trunk_anchor: float = 0.0
     refit: bool = True
     calibrate: bool = True
+    members: int | None = None
     seed: int = 0
 
     def unset(self) -> list[str]:

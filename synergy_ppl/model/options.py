@@ -99,6 +99,7 @@ class NetworkOptions:
         "guide_lr": 1e-2,
         "weight_decay": 0.05,
         "patience": 30,
+        "members": 1,
     }
     """``TrainingConfig`` fields left None -> the family's value."""
 

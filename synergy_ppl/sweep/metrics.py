@@ -21,6 +21,7 @@ FIT_EXTRAS = (
     "epochs_run",
     "best_epoch",
     "refit_epochs",
+    "members",
     "data.rows_read",
     "data.triples",
     "data.replicate_rows_averaged",
