@@ -215,7 +215,13 @@ def measure(
         seconds = dict.fromkeys(times, 0.0)
         for block in blocks(data, order, block_steps * batch_size):
             training = TrainingConfig(  # patience: unused without validation rows
-                epochs=1, batch_size=batch_size, lr=LR, guide_lr=LR, weight_decay=0.0, patience=1
+                epochs=1,
+                batch_size=batch_size,
+                lr=LR,
+                guide_lr=LR,
+                weight_decay=0.0,
+                patience=1,
+                members=1,
             )
             history = train(model, guide, block, training, progress=False)
             seconds["project"] += history.seconds

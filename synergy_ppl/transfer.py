@@ -58,7 +58,8 @@ class Transfer:
         object.__setattr__(self, "given_options", frozenset(given or ()))  # frozen dataclass
 
     def model_config(self, config: ModelConfig, start: SynergyBNN) -> ModelConfig:
-        """``config`` with ``start``'s architecture; the training options stay ``config``'s.
+        """``config`` with ``start``'s architecture; the training options stay ``config``'s,
+        but for ``members``, ``start``'s unless given.
 
         Raises :class:`OptionError` if an option in ``given`` disagrees with ``start``."""
         ours, theirs = config.architecture(), start.config.architecture()
@@ -75,6 +76,8 @@ class Transfer:
         # dropout for a factorization): that family refuses them
         owned = FAMILIES[start.config.model].options
         taken |= {name: None for name in FAMILY_OPTIONS if name not in owned}
+        if "members" not in self.given_options:  # as many as the start has, unless given
+            taken["members"] = start.config.members
         new = replace(config, **taken)
         new.refuse_unread(self.given_options)
         return new

@@ -182,6 +182,7 @@ def test_a_run_saved_before_families_loads_as_recover(tmp_path):
     state = load_state(out / "model.pt")
     # format 1: no version recorded
     del state["format"], state["config"]["model"], state["config"]["noise_effects"]
+    state["guide"] = state.pop("guides")[0]  # one guide then, and no members
     # configs then held every family's options
     state["config"].update(rank=128, pair_layers=[1024, 512])
     bnn = SynergyBNN.from_state(state)

@@ -15,6 +15,7 @@ from synergy_ppl.inference.posterior import member_draws, mixture_moments
 from synergy_ppl.inference.predictive import draw_posterior
 from synergy_ppl.model.hierarchical import HierarchicalOptions
 from synergy_ppl.state_format import FORMAT
+from synergy_ppl.transfer import Transfer
 
 SITE = "net.identity.weight"
 SMALL = dict(model="hierarchical", epochs=3, num_samples=8, rank=4, n_bits=64)
@@ -125,3 +126,8 @@ def test_the_command_line_refuses_members_beside_point_layers_in_one_line(tmp_pa
     assert "\n" not in err and "Traceback" not in err
     assert not out.exists()
 
+
+def test_a_transfer_takes_the_starts_members_unless_given(mixture):
+    config = ModelConfig(members=1, **SMALL)
+    assert Transfer().model_config(config, mixture).members == 3
+    assert Transfer(given={"members"}).model_config(config, mixture).members == 1

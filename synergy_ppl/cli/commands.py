@@ -78,7 +78,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         f"fitted {settings.data.data} in {metrics['fit_seconds']:.1f} s "
         f"({metrics['epochs_run']} epochs, best {metrics['best_epoch']}"
         + (
-            f"; then {refit} on the training and validation rows{each}; val = the first fit's)"
+            f"; then {refit} on the training and validation rows{each}; val = before the refit)"
             if refit
             else f"{each})"
         )
