@@ -161,9 +161,9 @@ def replacing_folder(
                 record(new)
                 yield new
                 check_folder(out, overwrite, writes)  # a user's file put there meanwhile
-                with signals_held():
+                with signals_held():  # a held Ctrl-C is delivered as this block ends
                     _swap_in(new, base)
-                swapped = True  # ``new`` is gone: its name may be anyone's again
+                    swapped = True  # ``new`` is gone: its name may be anyone's again
             finally:  # ``new`` was made by this call (exclusively): all in it is this output's
                 if not swapped and new.is_dir() and not new.is_symlink():
                     shutil.rmtree(new, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -202,6 +203,26 @@ def test_a_users_file_in_an_owned_folder_survives_the_swap(tmp_path):
         and "sub" in json.loads((out / MANIFEST).read_text())["written"]
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_ctrl_c_held_through_the_swap_never_removes_what_then_takes_its_old_name(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    real = outputs._swap_in
+
+    def swap_then_interrupt(new: Path, base: Path) -> None:
+        real(new, base)  # the new output is in; its hidden folder's random name is free
+        new.mkdir()  # someone else's folder now has that name
+        (new / "theirs.txt").write_text("theirs")
+        os.kill(os.getpid(), signal.SIGINT)  # held until the swap's block ends
+
+    monkeypatch.setattr(outputs, "_swap_in", swap_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(out, False, a="new a")
+    assert (out / "a").read_text() == "new a"
+    theirs = [p for p in tmp_path.iterdir() if p.name != "out"]
+    assert len(theirs) == 1 and (theirs[0] / "theirs.txt").read_text() == "theirs"
 
 
 # ------------------------------------------------------------------ 3. one writer at a time
