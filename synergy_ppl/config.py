@@ -100,11 +100,11 @@ class ModelConfig:
     (:class:`~synergy_ppl.model.options.NetworkOptions`), the values its benchmark chose: its
     layer sizes, the inputs ``n_bits`` and ``cell_components``, ``dropout``,
     ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay``, ``patience`` and ``members``.
-    Every other
-    default is its object's (``TrainingConfig``, ``FeatureOptions``, the registries'). The
-    ``SynergyBNN`` this config describes is ``SynergyBNN.from_config(config)``. The layer
-    options of other families (:data:`~synergy_ppl.model.families.FAMILY_OPTIONS` outside the
-    family's ``options``) stay None, and giving one is an error, not a silent no-op.
+    Every other default is its object's (``TrainingConfig``, ``FeatureOptions``, the
+    registries'). The ``SynergyBNN`` this config describes is
+    ``SynergyBNN.from_config(config)``. The layer options of other families
+    (:data:`~synergy_ppl.model.families.FAMILY_OPTIONS` outside the family's ``options``)
+    stay None, and giving one is an error, not a silent no-op.
     """
 
     model: str = DEFAULT_FAMILY

@@ -98,7 +98,9 @@ class Posterior:
         """Take the guides of ``other``, a fit of the same model over the same features and
         scores, as further members of the mixture."""
         if other.features is not self.features or other.scaling != self.scaling:
-            raise ValueError("a member of the mixture must be fitted over the same features.")
+            raise ValueError(
+                "a member of the mixture must be fitted over the same features and scores."
+            )
         self.guides.extend(other.guides)
         self._draws = None
 

@@ -73,9 +73,8 @@ class TrainingConfig:
     with validation rows trains again on all of its rows.
 
     ``lr``, ``guide_lr``, ``patience``, ``weight_decay`` and ``members`` left None take the
-    model family's
-    (its options' ``training_defaults``; ``SynergyBNN`` and ``ModelConfig`` fill them), and
-    :func:`train` needs them set.
+    model family's (its options' ``training_defaults``; ``SynergyBNN`` and ``ModelConfig``
+    fill them), and :func:`train` needs them set.
 
     Parameters
     ----------
