@@ -218,8 +218,14 @@ def test_ctrl_c_held_through_the_swap_never_removes_what_then_takes_its_old_name
         os.kill(os.getpid(), signal.SIGINT)  # held until the swap's block ends
 
     monkeypatch.setattr(outputs, "_swap_in", swap_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        write_folder(out, False, a="new a")
+    # Python's Ctrl-C handler, also where the test runner was started in the background
+    # (a non-interactive shell's & starts it with SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_folder(out, False, a="new a")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (out / "a").read_text() == "new a"
     theirs = [p for p in tmp_path.iterdir() if p.name != "out"]
     assert len(theirs) == 1 and (theirs[0] / "theirs.txt").read_text() == "theirs"
