@@ -17,9 +17,9 @@ estimates' interval width; then, as ``fit`` does by default, refitted on both pa
 
 - ``default``: ``fit``'s defaults (``runs.fit_run`` with ``ModelConfig()``);
 - ``factorization``: the factorisation on one-hot identities (``--model factorization``);
-- ``hierarchical``: the factorisation with chemistry-tied drug embeddings
-  (``--model hierarchical``), a mixture of two fits; ``hierarchical-single`` one fit
-  (``--members 1``);
+- ``hierarchical-single``: the default's family (``--model hierarchical``, the factorisation
+  with chemistry-tied drug embeddings) fitted once (``--members 1``), ``hierarchical-2`` a
+  mixture of two fits (``--members 2``; the default mixes four);
 - ``fp-factorization``: the factorisation with 1024-bit fingerprints beside the identities
   (``--n-bits 1024``), ``ard-factorization`` the same with the two blocks' prior scales learned
   (``--learned-scales``);
@@ -203,8 +203,8 @@ BASELINES = {
 CANDIDATES = {
     "default": bayesian({}),
     "factorization": bayesian({"model": "factorization"}),
-    "hierarchical": bayesian({"model": "hierarchical"}),
     "hierarchical-single": bayesian({"model": "hierarchical", "members": 1}),
+    "hierarchical-2": bayesian({"model": "hierarchical", "members": 2}),
     "fp-factorization": bayesian({"model": "factorization", "n_bits": 1024}),
     "ard-factorization": bayesian(
         {"model": "factorization", "n_bits": 1024, "learned_scales": True}

@@ -122,8 +122,8 @@ def test_screens_smoke_prints_every_method_and_the_defaults_paired_difference(
     assert [r["method"] for r in rows] == [
         "default",
         "factorization",
-        "hierarchical",
         "hierarchical-single",
+        "hierarchical-2",
         "fp-factorization",
         "ard-factorization",
         "recover-fp",

@@ -14,7 +14,7 @@ from synergy_ppl.cli import main
 from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import DataConfig, DataError, Split, make_demo_screen
 from synergy_ppl.estimator import SynergyBNN
-from synergy_ppl.inference.svi import TrainData, _epoch
+from synergy_ppl.inference.svi import TrainData, run_epoch
 from synergy_ppl.runs import fit_run, load_fit, read_screen
 
 
@@ -233,7 +233,7 @@ def test_an_epoch_splits_the_rows_into_near_equal_minibatches():
     rows = torch.arange(779)
     data = TrainData((rows, rows, rows), torch.zeros(779), (rows[:0],) * 3, torch.zeros(0))
     optimizer = torch.optim.SGD([weight], lr=0.0)
-    _epoch(loss_fn, optimizer, data, torch.randperm(779), batch_size=256)
+    run_epoch(loss_fn, optimizer, data, torch.randperm(779), batch_size=256)
     assert sorted(len(batch) for batch in seen) == [194, 195, 195, 195]
     assert torch.equal(torch.cat(seen).sort().values, rows)  # every row once
 

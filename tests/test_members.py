@@ -11,8 +11,8 @@ from synergy_ppl.config import ModelConfig
 from synergy_ppl.data import Split, make_demo_screen
 from synergy_ppl.errors import OptionError
 from synergy_ppl.estimator import SynergyBNN
-from synergy_ppl.inference.posterior import member_draws, mixture_moments
-from synergy_ppl.inference.predictive import draw_posterior
+from synergy_ppl.inference.posterior import mixture_moments
+from synergy_ppl.inference.predictive import draw_posterior, member_draws
 from synergy_ppl.model.hierarchical import HierarchicalOptions
 from synergy_ppl.state_format import FORMAT
 from synergy_ppl.transfer import Transfer
@@ -39,9 +39,9 @@ def mixture(screen, split):
     return SynergyBNN.from_config(config).fit(screen, split, progress=False)
 
 
-def test_the_hierarchical_default_is_a_mixture_of_two():
-    assert HierarchicalOptions.training_defaults["members"] == 2
-    assert ModelConfig().members == 2
+def test_the_hierarchical_default_is_a_mixture_of_four():
+    assert HierarchicalOptions.training_defaults["members"] == 4
+    assert ModelConfig().members == 4
     assert ModelConfig(model="factorization").members == 1
 
 
@@ -54,10 +54,10 @@ def test_draws_are_shared_out_as_evenly_as_they_go():
 def test_each_member_is_a_refit_from_its_own_seed(mixture):
     guides = mixture.posterior.guides
     assert len(guides) == 3
-    # members 1 and 2 early-stopped as member 0 (history itself), then the three refits
-    epochs = mixture.history.member_epochs
-    assert len(epochs) == 5
-    assert mixture.history.refit_epochs == epochs[2]
+    history = mixture.history
+    assert len(history.member_best_epochs) == len(history.member_refit_epochs) == 3
+    assert history.member_best_epochs[0] == history.best_epoch
+    assert history.member_refit_epochs[0] == history.refit_epochs
     locs = [g.loc_and_scale(SITE)[0] for g in guides]
     assert not torch.allclose(locs[0], locs[1]) and not torch.allclose(locs[1], locs[2])
 

@@ -8,6 +8,7 @@ rows' mean and SD, ``z = (score - mean) / sd`` (a warm start keeps its start's).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from ..data.features import FeatureSet
 from ..data.monotherapy_join import same_kind
 from ..errors import TrainingDiverged
 from ..model.priors import set_priors
+from .members import train_members
 from .posterior import Posterior, Scaling
 from .predictive import network_samples
 from .svi import (
@@ -106,53 +108,72 @@ class Fitting:
         training = self.parts.training
         if init is None:  # the anchor ties point layers to a start's values
             training = replace(training, trunk_anchor=0.0)
-        # each member a whole fit from its own seed, so that each stops at its own epoch
-        fits = [
-            self._member(features, train_rows, val_rows, training, member, progress)
-            for member in range(training.members)
-        ]
-        self.history = fits[0][1]
-        self.history.member_epochs = [len(history.elbo) for _, history in fits[1:]]
-        self.history.seconds = sum(history.seconds for _, history in fits)
-        posterior = mixture([fitted for fitted, _ in fits])
+        self._seconds = 0.0
+        posteriors, histories = self._fit_members(
+            features, train_rows, val_rows, training, progress
+        )
+        self.history = histories[0]
+        self.history.member_best_epochs = [history.best_epoch for history in histories]
+        posterior = mixture(posteriors)
         factor = posterior.calibrate(val_rows) if training.calibrate and len(val_rows) else 1.0
         if training.refit and len(val_rows):
             # the metrics of the rows the factor was chosen on are the uncalibrated ones
             self.validation_metrics = posterior.evaluate(val_rows)
             # as many optimizer steps as the kept epochs took: more rows, fewer epochs
             per_epoch = batches_per_epoch(len(train_rows), training.batch_size)
+            steps = [(history.best_epoch + 1) * per_epoch for history in histories]
             train_rows, val_rows = pd.concat([train_rows, val_rows]), val_rows.iloc[:0]
-            refits = []
-            for member, (_, history) in enumerate(fits):
-                steps = (history.best_epoch + 1) * per_epoch
-                again = replace(training, epochs=1, min_steps=steps)
-                refits.append(self._member(features, train_rows, val_rows, again, member, progress))
-            self.history.refit_epochs = len(refits[0][1].elbo)
-            self.history.member_epochs += [len(history.elbo) for _, history in refits]
-            self.history.seconds += sum(history.seconds for _, history in refits)
-            posterior = mixture([fitted for fitted, _ in refits])
+            posteriors, refits = self._fit_members(
+                features, train_rows, val_rows, replace(training, epochs=1), progress, steps
+            )
+            self.history.refit_epochs = len(refits[0].elbo)
+            self.history.member_refit_epochs = [len(history.elbo) for history in refits]
+            posterior = mixture(posteriors)
+        self.history.seconds = self._seconds
         self.posterior = posterior
         posterior.noise_factor = factor
         self._check_converged(self._train_data(train_rows, val_rows))
 
-    def _member(
+    def _fit_members(
         self,
         features: FeatureSet,
         train_rows: pd.DataFrame,
         val_rows: pd.DataFrame,
         training: TrainingConfig,
-        member: int,
         progress: bool,
-    ) -> tuple[Posterior, History]:
-        """A fresh fit of ``training`` from seed ``training.seed + member``: one member of
-        the mixture, early-stopping on ``val_rows`` if there are any."""
-        training = replace(training, seed=training.seed + member)
-        posterior = self._start(features, train_rows, training.seed)
+        min_steps: list[int] | None = None,
+    ) -> tuple[list[Posterior], list[History]]:
+        """The ``training.members`` members of the mixture, each a fresh fit from seed
+        ``training.seed + k`` (of at least ``min_steps[k]`` optimizer steps) early-stopping on
+        ``val_rows`` if there are any, and each one's history. Trained together as one
+        vectorised fit (:func:`~.members.train_members`) where they can be, they stop together
+        (one history, their mixture's); else one after another, each at its own epoch."""
+        count = training.members
+        steps = min_steps or [training.min_steps] * count
+        posteriors = [self._start(features, train_rows, training.seed + k) for k in range(count)]
         data = self._train_data(train_rows, val_rows)
-        history = train(posterior.model, posterior.guide, data, training, progress)
+        start = time.perf_counter()
+        if count > 1 and training.num_particles == 1:
+            guides = [posterior.guide for posterior in posteriors]
+            together = replace(training, min_steps=max(steps))  # equal: one best epoch
+            histories = [train_members(posteriors[0].model, guides, data, together, progress)]
+            histories *= count
+        else:
+            histories = [
+                train(
+                    posterior.model,
+                    posterior.guide,
+                    data,
+                    replace(training, seed=training.seed + k, min_steps=steps[k]),
+                    progress,
+                )
+                for k, posterior in enumerate(posteriors)
+            ]
+        self._seconds += time.perf_counter() - start
         if self.init is None:
-            posterior.pool_unseen(train_rows)
-        return posterior, history
+            for posterior in posteriors:
+                posterior.pool_unseen(train_rows)
+        return posteriors, histories
 
     def _start(self, features: FeatureSet, train_rows: pd.DataFrame, seed: int) -> Posterior:
         """A fresh posterior: initial weights seeded ``seed``, ``init``'s parameters as the

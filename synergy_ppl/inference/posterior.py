@@ -23,11 +23,11 @@ import torch
 from ..data import DataError
 from ..data.features import FeatureSet, encode_pairs
 from ..model.guides import Guide
-from ..model.network import CELL_EFFECT_SITE, SynergyModel, Triples, dummy_triples
+from ..model.network import CELL_EFFECT_SITE, Triples, dummy_triples
 from ..model.priors import is_real
 from .calibration import noise_factor, widen_noise
 from .metrics import regression_metrics
-from .predictive import draw_posterior, network_samples, observation_samples
+from .predictive import mixture_draws, network_samples, observation_samples
 from .unseen import (
     borrowed_draws,
     entity_sites,
@@ -40,7 +40,7 @@ from .unseen import (
 if TYPE_CHECKING:
     from ..parts import Parts
 
-__all__ = ["Posterior", "Scaling", "member_draws", "mixture_draws", "mixture_moments"]
+__all__ = ["Posterior", "Scaling", "mixture_moments"]
 
 
 @dataclass
@@ -264,28 +264,6 @@ class Posterior:
                         loc, scale = pooled_unseen(loc, scale, seen)
                 priors[name] = dist.Normal(loc, widen * scale).to_event(loc.dim())
         return priors
-
-
-def member_draws(num_samples: int, members: int) -> list[int]:
-    """How many of ``num_samples`` draws each of ``members`` members gives: equal shares,
-    the first ``num_samples % members`` one more."""
-    share, extra = divmod(num_samples, members)
-    return [share + (k < extra) for k in range(members)]
-
-
-def mixture_draws(
-    model: SynergyModel, guides: list[Guide], num_samples: int, seed: int
-) -> dict[str, torch.Tensor]:
-    """``num_samples`` joint draws of the equal-weight mixture of ``guides``: member k's
-    :func:`member_draws` share (seeded ``seed + k``), one member after the other,
-    ``name -> (S, ...)``."""
-    counts = member_draws(num_samples, len(guides))
-    parts = [
-        draw_posterior(model, guide, n, seed + k)
-        for k, (guide, n) in enumerate(zip(guides, counts, strict=True))
-        if n
-    ]
-    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
 
 
 def mixture_moments(guides: list[Guide], site: str) -> tuple[torch.Tensor, torch.Tensor]:

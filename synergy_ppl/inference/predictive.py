@@ -11,7 +11,7 @@ Bayesian layers broadcast over the ``S`` draws. Every chunk sees the same draws,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from numbers import Integral
 
 import pandas as pd
@@ -58,6 +58,28 @@ def draw_posterior(
     # the vectorising plate adds a singleton batch axis at dim 1; drop it
     # detached: a point-estimate guide's draws are its parameters themselves
     return {name: value.squeeze(1).detach() for name, value in draws.items()}
+
+
+def member_draws(num_samples: int, members: int) -> list[int]:
+    """How many of ``num_samples`` draws each of ``members`` members gives: equal shares,
+    the first ``num_samples % members`` one more."""
+    share, extra = divmod(num_samples, members)
+    return [share + (k < extra) for k in range(members)]
+
+
+def mixture_draws(
+    model: SynergyModel, guides: Sequence[AutoGuide], num_samples: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """``num_samples`` joint draws of the equal-weight mixture of ``guides``: member k's
+    :func:`member_draws` share (seeded ``seed + k``), one member after the other,
+    ``name -> (S, ...)``."""
+    counts = member_draws(num_samples, len(guides))
+    parts = [
+        draw_posterior(model, guide, n, seed + k)
+        for k, (guide, n) in enumerate(zip(guides, counts, strict=True))
+        if n
+    ]
+    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
 
 
 CHUNK_ELEMENTS = 100_000

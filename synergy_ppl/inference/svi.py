@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 import pyro
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..errors import TrainingDiverged
 from ..model.network import SynergyModel, Triples
-from .predictive import draw_posterior, log_predictive_density, network_samples
+from .predictive import log_predictive_density, mixture_draws, network_samples
 
 
 @dataclass
@@ -54,11 +55,13 @@ class History:
     refit_epochs: int = 0
     """Epochs of the fit afresh on the training and validation rows (``ModelConfig.refit``)
     after these; 0: none."""
-    member_epochs: list[int] = field(default_factory=list)
-    """Epochs of each fit after this one: the mixture's further members, then the refit of
-    each member (``TrainingConfig.members``)."""
+    member_best_epochs: list[int] = field(default_factory=list)
+    """Each member's ``best_epoch`` in a mixture (``TrainingConfig.members``), the first's
+    this one's."""
+    member_refit_epochs: list[int] = field(default_factory=list)
+    """Epochs of each member's refit, the first's ``refit_epochs``."""
     seconds: float = 0.0
-    """Training seconds, the refits' and the further members' included."""
+    """Training seconds, the refits' and the other members' included."""
 
 
 def point_prediction(model: SynergyModel, guide: AutoGuide, triples: Triples) -> torch.Tensor:
@@ -119,10 +122,13 @@ class TrainingConfig:
         (:mod:`~synergy_ppl.inference.calibration`), for the fitted model's predictions.
     members : int
         Variational fits whose equal-weight mixture is the posterior (``SynergyBNN.fit``;
-        :func:`train` runs one): each a whole fit (early stopping, refit) from its own
-        initial weights and minibatch order (seeds ``seed``, ``seed + 1``, ...), the noise
+        :func:`train` runs one): each a whole fit (early stopping at its own epoch, refit)
+        from its own initial weights (seeds ``seed``, ``seed + 1``, ...), the noise
         calibrated on the mixture. A mean-field guide settles on one mode of the weights;
-        several fits find different ones, and their mixture predicts better than any.
+        several fits find different ones, and their mixture predicts better than any. The
+        members train together as one vectorised fit, sharing the minibatch order
+        (:func:`~.members.train_members`); with ``num_particles`` > 1 one after another,
+        each with its own order.
     seed : int
         Seeds the initial weights, Pyro's sampling and the minibatch order.
     """
@@ -154,25 +160,63 @@ VALIDATION_DRAWS = 32
 """Posterior draws behind the validation NLL of each epoch."""
 
 
-def validation_rmse(model: SynergyModel, guide: AutoGuide, data: TrainData, seed: int) -> float:
-    """RMSE of the posterior-median network on the validation rows (standardised scale)."""
-    pred = point_prediction(model, guide, data.val)
+def validation_rmse(
+    model: SynergyModel, guides: Sequence[AutoGuide], data: TrainData, seed: int
+) -> float:
+    """RMSE on the validation rows (standardised scale) of the posterior-median network, the
+    members' medians averaged for a mixture of ``guides``."""
+    pred = torch.stack([point_prediction(model, guide, data.val) for guide in guides]).mean(0)
     return torch.sqrt(torch.mean((pred - data.y_val) ** 2)).item()
 
 
-def validation_nll(model: SynergyModel, guide: AutoGuide, data: TrainData, seed: int) -> float:
+def validation_nll(
+    model: SynergyModel, guides: Sequence[AutoGuide], data: TrainData, seed: int
+) -> float:
     """Mean negative log predictive density of the validation rows (standardised scale).
 
     -1/N sum_i log (1/S sum_s p(y_i | f_si, theta_s)) over :data:`VALIDATION_DRAWS` draws of
-    the guide; the same ``seed`` every epoch, so that epochs differ by the guide alone.
+    the equal-weight mixture of ``guides`` (one guide: its own draws); the same ``seed``
+    every epoch, so that epochs differ by the guides alone.
     """
-    draws = draw_posterior(model, guide, VALIDATION_DRAWS, seed)
+    draws = mixture_draws(model, guides, VALIDATION_DRAWS, seed)
     means = network_samples(model, draws, data.val)
     return -log_predictive_density(model, draws, means, data.y_val, data.val).mean().item()
 
 
 STOPPING_LOSSES = {"nll": validation_nll, "rmse": validation_rmse}
-"""``--stop-on`` name -> validation loss ``(model, guide, data, seed) -> float``, lower better."""
+"""``--stop-on`` name -> validation loss ``(model, guides, data, seed) -> float`` of the
+mixture of ``guides`` (a list of one for one fit), lower better."""
+
+
+def validation_losses(
+    model: SynergyModel, guides: Sequence[AutoGuide], data: TrainData, seed: int
+) -> dict[str, float]:
+    """Every loss of :data:`STOPPING_LOSSES` on the validation rows, by name."""
+    return {name: loss_of(model, guides, data, seed) for name, loss_of in STOPPING_LOSSES.items()}
+
+
+class EarlyStopping:
+    """The early stopping of one fit: each epoch's validation losses go into ``history``, and
+    the state of the epoch best in ``training.stop_on`` is kept (``best_state``)."""
+
+    def __init__(self, history: History, training: TrainingConfig):
+        self.history, self.training = history, training
+        self.best_loss, self.stale = float("inf"), 0
+        self.best_state: object = None
+
+    def update(self, epoch: int, losses: dict[str, float], snapshot: Callable[[], object]) -> bool:
+        """Record ``losses`` of ``epoch`` (0-based), keeping ``snapshot()`` if the watched one
+        improved by :data:`MIN_IMPROVEMENT`; True once ``training.patience`` epochs in a row
+        have not."""
+        for name, value in losses.items():
+            self.history.validation.setdefault(name, []).append(value)
+        watched = losses[self.training.stop_on]
+        if watched < self.best_loss - MIN_IMPROVEMENT:
+            self.best_loss, self.stale, self.history.best_epoch = watched, 0, epoch
+            self.best_state = snapshot()
+            return False
+        self.stale += 1
+        return self.stale >= self.training.patience
 
 
 def train(
@@ -228,6 +272,55 @@ def train(
     loss_fn = elbo(model, guide)
     n_train = len(data.y_train)
     loss_fn(*(t[:2] for t in data.train), data.y_train[:2], n_train)  # creates the guide params
+    optimizer, anchor = optimizer_for(loss_fn, guide, training)
+    generator = torch.Generator().manual_seed(training.seed)
+    history = History()
+    stopping = EarlyStopping(history, training)
+    start = time.perf_counter()
+    epochs = epochs_for(n_train, training, training.min_steps)
+    bar = tqdm(
+        range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
+    )
+    # Pyro's argument checks are a sizeable part of a step, and the first call above has
+    # passed them; a NaN loss is reported below as one sentence, Pyro's own warning would
+    # only repeat it
+    with pyro.validation_enabled(False), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Encountered NaN")
+        for epoch in bar:
+            order = torch.randperm(n_train, generator=generator)
+            model.train()  # dropout on for the steps, off for validation and afterwards
+            last_finite = snapshot(loss_fn)
+            loss = run_epoch(loss_fn, optimizer, data, order, training.batch_size, anchor)
+            if not math.isfinite(loss):
+                loss_fn.load_state_dict(last_finite)
+                model.eval()
+                history.seconds = time.perf_counter() - start
+                raise diverged(epoch, loss, training, history)
+            history.elbo.append(loss / n_train)
+            model.eval()
+            if not len(data.y_val):
+                history.best_epoch = epoch
+                continue
+            losses = validation_losses(model, [guide], data, training.seed)
+            bar.set_postfix(
+                loss=f"{history.elbo[-1]:.3f}",
+                **{f"val_{k}": f"{v:.3f}" for k, v in losses.items()},
+            )
+            if stopping.update(epoch, losses, lambda: snapshot(loss_fn)):
+                break
+    if stopping.best_state is not None:
+        loss_fn.load_state_dict(stopping.best_state)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def optimizer_for(
+    loss_fn: torch.nn.Module, guide: AutoGuide, training: TrainingConfig
+) -> tuple[torch.optim.Optimizer, Anchor | None]:
+    """AdamW over ``loss_fn``'s parameters (the guide's at ``training.guide_lr`` without weight
+    decay, the point-estimate trunk's at ``training.lr`` with it) and the trunk's
+    :class:`Anchor`, if ``training.trunk_anchor`` asks for one. The guide's parameters must
+    exist (the loss called once)."""
     # decoupled weight decay regularises the point-estimate trunk only; the Bayesian
     # weights are regularised by their KL term
     guide_params = {id(p) for p in guide.parameters()}
@@ -244,62 +337,25 @@ def train(
         lr=training.lr,
     )
     anchor = Anchor(trunk, training.trunk_anchor) if training.trunk_anchor > 0 else None
-    generator = torch.Generator().manual_seed(training.seed)
-    history = History()
-    best_state, best_loss, stale = None, float("inf"), 0
-    start = time.perf_counter()
-    steps_per_epoch = batches_per_epoch(n_train, training.batch_size)
-    epochs = max(training.epochs, -(-training.min_steps // steps_per_epoch))
-    bar = tqdm(
-        range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
+    return optimizer, anchor
+
+
+def epochs_for(n_train: int, training: TrainingConfig, min_steps: int) -> int:
+    """``training.epochs``, raised so that at least ``min_steps`` optimizer steps run."""
+    return max(training.epochs, -(-min_steps // batches_per_epoch(n_train, training.batch_size)))
+
+
+def diverged(
+    epoch: int, loss: float, training: TrainingConfig, history: History
+) -> TrainingDiverged:
+    """The error of a fit whose loss became ``loss`` in ``epoch`` (0-based), ``history``
+    attached."""
+    err = TrainingDiverged(
+        f"training diverged in epoch {epoch + 1}: the loss became {loss}; "
+        f"{learning_rate_advice(training.lr, training.guide_lr)}."
     )
-    advice = learning_rate_advice(training.lr, training.guide_lr)
-    # Pyro's argument checks are a sizeable part of a step, and the first call above has
-    # passed them; a NaN loss is reported below as one sentence, Pyro's own warning would
-    # only repeat it
-    with pyro.validation_enabled(False), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Encountered NaN")
-        for epoch in bar:
-            order = torch.randperm(n_train, generator=generator)
-            model.train()  # dropout on for the steps, off for validation and afterwards
-            last_finite = _snapshot(loss_fn)
-            loss = _epoch(loss_fn, optimizer, data, order, training.batch_size, anchor)
-            if not math.isfinite(loss):
-                loss_fn.load_state_dict(last_finite)
-                model.eval()
-                history.seconds = time.perf_counter() - start
-                err = TrainingDiverged(
-                    f"training diverged in epoch {epoch + 1}: the loss became {loss}; {advice}."
-                )
-                err.history = history
-                raise err
-            history.elbo.append(loss / n_train)
-            model.eval()
-            if not len(data.y_val):
-                history.best_epoch = epoch
-                continue
-            losses = {
-                name: loss_of(model, guide, data, training.seed)
-                for name, loss_of in STOPPING_LOSSES.items()
-            }
-            for name, value in losses.items():
-                history.validation.setdefault(name, []).append(value)
-            watched = losses[training.stop_on]
-            bar.set_postfix(
-                loss=f"{history.elbo[-1]:.3f}",
-                **{f"val_{k}": f"{v:.3f}" for k, v in losses.items()},
-            )
-            if watched < best_loss - MIN_IMPROVEMENT:
-                best_loss, stale, history.best_epoch = watched, 0, epoch
-                best_state = _snapshot(loss_fn)
-            else:
-                stale += 1
-                if stale >= training.patience:
-                    break
-    if best_state is not None:
-        loss_fn.load_state_dict(best_state)
-    history.seconds = time.perf_counter() - start
-    return history
+    err.history = history
+    return err
 
 
 def learning_rate_advice(lr: float, guide_lr: float | None) -> str:
@@ -308,7 +364,8 @@ def learning_rate_advice(lr: float, guide_lr: float | None) -> str:
     return f"lower lr (now {lr:g}) or guide_lr (now {guide_lr or lr:g})"
 
 
-def _snapshot(module: torch.nn.Module) -> dict:
+def snapshot(module: torch.nn.Module) -> dict:
+    """A copy of ``module``'s state, to restore with ``load_state_dict``."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
@@ -345,7 +402,7 @@ def batches_per_epoch(n_rows: int, batch_size: int) -> int:
     return -(-n_rows // batch_size)
 
 
-def _epoch(
+def run_epoch(
     loss_fn,
     optimizer,
     data: TrainData,

@@ -71,7 +71,7 @@ class HierarchicalOptions(NetworkOptions):
     chemistry_scale: float = 2.0
     noise_effects: float = FactorizationOptions.noise_effects
     input_defaults = {**NetworkOptions.input_defaults, "n_bits": 1024}
-    training_defaults = {**FactorizationOptions.training_defaults, "members": 2}
+    training_defaults = {**FactorizationOptions.training_defaults, "members": 4}
 
     def build(self, features: FeatureSet, prior: Prior = normal) -> HierarchicalFactorization:
         """The hierarchical factorisation over ``features``, its weights under ``prior``."""

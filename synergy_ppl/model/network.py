@@ -384,6 +384,13 @@ class SynergyModel(OwnParams):
             if self.line_noise:
                 effects[LINE_NOISE_SITE] = self.noise_line_effect
             row_scale = self._row_scale(effects, (drug_a, drug_b, cell))
+        if mean.dim() == 3:
+            # weights drawn in a vectorising plate (ELBO particles, a mixture's members,
+            # Predictive) are (P, 1, ...), so the rows come out (P, 1, N); the plate's slot
+            # is the rows' dim -2, where P belongs, or the noise of particle i would be paired
+            # with the means of every particle
+            mean = mean.squeeze(-2)
+            row_scale = None if row_scale is None else row_scale.squeeze(-2)
         return self.likelihood(mean, y, n_total, row_scale)
 
     def row_noise_scale(
