@@ -160,6 +160,14 @@ class Strategy(ABC):
     columnwise: ClassVar[bool] = True
     """Whether :meth:`marginal` of a candidate is a function of that candidate's draws alone,
     so that it can be computed over a pool block by block (``active.shortlist``)."""
+    picks_by_marginal: ClassVar[bool] = False
+    """Whether the picks are the best open candidates by :meth:`marginal`, so that a shortlist
+    of the best by it gives the whole pool's batch as long as no pick falls below it."""
+
+    def per_draw_values(self, samples: Tensor) -> Tensor:
+        """The values ``(S, N)`` by which a draw ranks the candidates, each draw's best being
+        what a batch takes from that draw: here the draws themselves (Thompson sampling)."""
+        return samples
 
     def select(
         self,
@@ -256,6 +264,11 @@ class TopQ(Strategy):
         random row, not random scores)."""
         return getattr(self.score, "columnwise", False)
 
+    @property
+    def picks_by_marginal(self) -> bool:
+        """The best open scores are the picks, where the score is each candidate's own."""
+        return self.columnwise
+
 
 class GreedyBatch(Strategy):
     r"""A batch built by :func:`_greedy_max_batch` on per-draw utilities :meth:`utility`:
@@ -269,6 +282,11 @@ class GreedyBatch(Strategy):
         self, samples: Tensor, q: int, open_set: OpenSet, generator: torch.Generator | None
     ) -> Tensor:
         return _greedy_max_batch(self.utility(samples), q, open_set)
+
+    def per_draw_values(self, samples: Tensor) -> Tensor:
+        """The per-draw utilities: a pick adds to the objective on the draws where it is
+        among the best."""
+        return self.utility(samples)
 
     def gains(
         self,

@@ -231,22 +231,29 @@ def recommend(
     )
     size = shortlist_size
     while True:
+        floor = None
         if len(pool) > size and strategy != "random":  # random reads no draws to choose
             in_stock = ~torch.as_tensor(lab.out_of_stock)
-            rows = shortlist(bnn, pool, choice, in_stock, batch_size, num_samples, seed, size)
+            rows, floor = shortlist(
+                bnn, pool, choice, in_stock, batch_size, num_samples, seed, size
+            )
             pool = pool.iloc[rows.numpy()].reset_index(drop=True)
             lab = rules.apply(pool)
         samples = bnn.sample(pool, num_samples, seed, noise=False)
         out_of_stock = torch.as_tensor(lab.out_of_stock)
         generator = torch.Generator().manual_seed(seed)
         chosen = choice.select(samples, batch_size, out_of_stock, generator, lab.constraints)
-        if len(chosen) == batch_size or len(pool) == len(full_pool):
+        scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
+        # a pick by score below the floor: the lab's rules skipped past the shortlist, and
+        # an open candidate outside it may score higher
+        skipped = choice.picks_by_marginal and floor is not None
+        skipped = skipped and bool((scores[chosen] < floor).any())
+        if (len(chosen) == batch_size and not skipped) or len(pool) == len(full_pool):
             break
-        # the lab's rules skipped past the shortlist: choose again from a longer one
+        # choose again from a longer shortlist
         size, pool, lab = size * 8, full_pool, full_lab
     if len(chosen) < batch_size and rules.budget is None:
         raise rules.short_batch(len(chosen), batch_size)
-    scores = choice.marginal(samples, torch.Generator().manual_seed(seed))
     out = summarise(pool.iloc[chosen.numpy()], samples[:, chosen])
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out["score"] = scores[chosen].numpy()

@@ -5,13 +5,15 @@ Over the pool's blocks of draws (``inference.predictive.network_blocks``) one pa
 
 - the strategy's per-candidate score (``Strategy.marginal``, when it is a function of each
   candidate's own draws: UCB, EI, PI, the mean; ``Strategy.columnwise``), ``(N,)``;
-- each draw's ``per_draw`` best open candidates, ``(S, per_draw)``: where Thompson sampling's
-  picks come from.
+- each draw's ``per_draw`` best open candidates by the strategy's per-draw values
+  (``Strategy.per_draw_values``: the draws, a greedy batch's utilities), ``(S, per_draw)``:
+  where Thompson sampling's picks come from, and where a joint criterion's gains lie.
 
 The shortlist is the ``size`` best open candidates by that score together with every draw's
 best. A top-q strategy's batch is then exactly the one the whole pool gives (its picks are the
-best open scores; under lab rules that skip many, :func:`shortlist` is asked again with a
-larger size), and so is Thompson sampling's without rules (slot t takes draw r_t's best of
+best open scores; when lab rules skip past the shortlist, so that a pick falls below its
+``floor``, :func:`shortlist` is asked again with a larger size), and so is Thompson sampling's
+without rules (slot t takes draw r_t's best of
 what is still open, one of its ``q`` best). The joint criteria (q-EI, q-UCB, top-set-info)
 choose among the shortlist, candidates far below its last score adding nothing a shortlisted
 one does not.
@@ -40,8 +42,10 @@ def shortlist(
     num_samples: int | None = None,
     seed: int = 0,
     size: int = SHORTLIST,
-) -> torch.Tensor:
-    """Indices ``(K,)`` (sorted) of ``pool``'s rows a strategy can choose from.
+) -> tuple[torch.Tensor, float | None]:
+    """Indices ``(K,)`` (sorted) of ``pool``'s rows a strategy can choose from, and their
+    ``floor``: the lowest marginal score among the ``size`` best (None when the strategy's
+    score is not columnwise), above which every open candidate of the pool is shortlisted.
 
     Parameters
     ----------
@@ -73,12 +77,13 @@ def shortlist(
         if choice.columnwise:
             scores[rows] = choice.marginal(block, generator)
         is_open = open_mask[rows]
-        values = torch.cat([best_values, block[:, is_open]], dim=1)
+        values = torch.cat([best_values, choice.per_draw_values(block)[:, is_open]], dim=1)
         candidates = torch.cat([best_rows, rows[is_open].expand(len(block), -1)], dim=1)
         top = values.topk(min(per_draw, values.shape[1]), dim=1)
         best_values, best_rows = top.values, candidates.gather(1, top.indices)
     bar.close()
     scores[~open_mask] = -torch.inf
-    by_score = scores.topk(min(size, int(open_mask.sum()))).indices if choice.columnwise else None
-    kept = best_rows.flatten() if by_score is None else torch.cat([by_score, best_rows.flatten()])
-    return torch.unique(kept)
+    if not choice.columnwise:
+        return torch.unique(best_rows.flatten()), None
+    best = scores.topk(min(size, int(open_mask.sum())))
+    return torch.unique(torch.cat([best.indices, best_rows.flatten()])), float(best.values[-1])

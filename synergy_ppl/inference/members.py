@@ -117,7 +117,7 @@ def train_members(
     stopping = EarlyStopping(history, training)
     start = time.perf_counter()
     bar = tqdm(
-        range(epochs_for(n_train, training, training.min_steps)),
+        range(epochs_for(n_train, training)),
         desc=f"fit {len(guides)} members",
         unit="epoch",
         disable=None if progress else True,

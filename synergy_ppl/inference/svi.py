@@ -122,13 +122,13 @@ class TrainingConfig:
         (:mod:`~synergy_ppl.inference.calibration`), for the fitted model's predictions.
     members : int
         Variational fits whose equal-weight mixture is the posterior (``SynergyBNN.fit``;
-        :func:`train` runs one): each a whole fit (early stopping at its own epoch, refit)
-        from its own initial weights (seeds ``seed``, ``seed + 1``, ...), the noise
-        calibrated on the mixture. A mean-field guide settles on one mode of the weights;
-        several fits find different ones, and their mixture predicts better than any. The
-        members train together as one vectorised fit, sharing the minibatch order
-        (:func:`~.members.train_members`); with ``num_particles`` > 1 one after another,
-        each with its own order.
+        :func:`train` runs one): each a whole fit (early stopping, refit) from its own
+        initial weights (seeds ``seed``, ``seed + 1``, ...), the noise calibrated on the
+        mixture. A mean-field guide settles on one mode of the weights; several fits find
+        different ones, and their mixture predicts better than any. The members train
+        together as one vectorised fit, sharing the minibatch order, and stop where their
+        mixture is best on the validation rows (:func:`~.members.train_members`); with
+        ``num_particles`` > 1 one after another, each with its own order and epoch.
     seed : int
         Seeds the initial weights, Pyro's sampling and the minibatch order.
     """
@@ -277,7 +277,7 @@ def train(
     history = History()
     stopping = EarlyStopping(history, training)
     start = time.perf_counter()
-    epochs = epochs_for(n_train, training, training.min_steps)
+    epochs = epochs_for(n_train, training)
     bar = tqdm(
         range(epochs), desc="fit", unit="epoch", disable=None if progress else True, leave=False
     )
@@ -340,9 +340,11 @@ def optimizer_for(
     return optimizer, anchor
 
 
-def epochs_for(n_train: int, training: TrainingConfig, min_steps: int) -> int:
-    """``training.epochs``, raised so that at least ``min_steps`` optimizer steps run."""
-    return max(training.epochs, -(-min_steps // batches_per_epoch(n_train, training.batch_size)))
+def epochs_for(n_train: int, training: TrainingConfig) -> int:
+    """``training.epochs``, raised so that at least ``training.min_steps`` optimizer steps run
+    over ``n_train`` rows."""
+    steps_per_epoch = batches_per_epoch(n_train, training.batch_size)
+    return max(training.epochs, -(-training.min_steps // steps_per_epoch))
 
 
 def diverged(
