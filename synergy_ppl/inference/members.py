@@ -37,8 +37,8 @@ from .svi import (
     TrainingConfig,
     diverged,
     epochs_for,
+    guarded_epoch,
     optimizer_for,
-    run_epoch,
     snapshot,
     validation_losses,
 )
@@ -126,13 +126,8 @@ def train_members(
     with pyro.validation_enabled(False), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Encountered NaN")
         for epoch in bar:
-            order = torch.randperm(n_train, generator=generator)
-            model.train()  # dropout on for the steps, off for validation and afterwards
-            last_finite = snapshot(loss_fn)
-            loss = run_epoch(loss_fn, optimizer, data, order, training.batch_size)
-            model.eval()
+            loss = guarded_epoch(model, loss_fn, optimizer, data, generator, training)
             if not math.isfinite(loss):
-                loss_fn.load_state_dict(last_finite)
                 unstack(stacked, guides)
                 history.seconds = time.perf_counter() - start
                 raise diverged(epoch, loss, training, history)

@@ -287,17 +287,11 @@ def train(
     with pyro.validation_enabled(False), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Encountered NaN")
         for epoch in bar:
-            order = torch.randperm(n_train, generator=generator)
-            model.train()  # dropout on for the steps, off for validation and afterwards
-            last_finite = snapshot(loss_fn)
-            loss = run_epoch(loss_fn, optimizer, data, order, training.batch_size, anchor)
+            loss = guarded_epoch(model, loss_fn, optimizer, data, generator, training, anchor)
             if not math.isfinite(loss):
-                loss_fn.load_state_dict(last_finite)
-                model.eval()
                 history.seconds = time.perf_counter() - start
                 raise diverged(epoch, loss, training, history)
             history.elbo.append(loss / n_train)
-            model.eval()
             if not len(data.y_val):
                 history.best_epoch = epoch
                 continue
@@ -402,6 +396,28 @@ def batches_per_epoch(n_rows: int, batch_size: int) -> int:
     of near-equal size. A short last batch (11 rows after 3 x 256) would have its likelihood
     scaled up N / 11 times, one wild step per epoch."""
     return -(-n_rows // batch_size)
+
+
+def guarded_epoch(
+    model: SynergyModel,
+    loss_fn: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: TrainData,
+    generator: torch.Generator,
+    training: TrainingConfig,
+    anchor: Anchor | None = None,
+) -> float:
+    """One epoch over the training rows in a fresh random order (``generator``), dropout on
+    for its steps only; the mean full-data loss, and when it is not finite ``loss_fn``'s
+    parameters are put back to those before the epoch."""
+    order = torch.randperm(len(data.y_train), generator=generator)
+    model.train()  # dropout on for the steps, off for validation and afterwards
+    last_finite = snapshot(loss_fn)
+    loss = run_epoch(loss_fn, optimizer, data, order, training.batch_size, anchor)
+    model.eval()
+    if not math.isfinite(loss):
+        loss_fn.load_state_dict(last_finite)
+    return loss
 
 
 def run_epoch(
