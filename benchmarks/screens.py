@@ -4,7 +4,8 @@ A default chosen on one screen is chosen for that screen. Each shape here is a k
 lab holds, with its own replicates (folds or split seeds):
 
 - ``oneil``: O'Neil, the five published leave-combination-out folds (39 lines, 38 drugs);
-- ``oneil-8``: the same folds on 8 of its lines (the first 8 by name);
+- ``oneil-K``: the same folds on K of its lines (the first K by name; ``oneil-8`` in the
+  tables);
 - ``almanac-LINE``: one NCI-ALMANAC line (MCF7, SR, HT-29, A549, K-562), pair split, split
   seeds 0, 1, 2 (about 35 rows per drug);
 - ``almanac``: the whole NCI-ALMANAC screen, pair split, seed 0;
@@ -20,6 +21,9 @@ estimates' interval width; then, as ``fit`` does by default, refitted on both pa
 - ``hierarchical-single``: the default's family (``--model hierarchical``, the factorisation
   with chemistry-tied drug embeddings) fitted once (``--members 1``), ``hierarchical-2`` a
   mixture of two fits (``--members 2``; the default mixes four);
+- ``drug-effects``, ``no-drug-effects``: the default with latent drug effects of prior SD 0.3
+  on every screen (``--drug-effects 0.3``) and on none (``--drug-effects 0``); the default
+  has them on a screen of at most 24 lines;
 - ``fp-factorization``: the factorisation with 1024-bit fingerprints beside the identities
   (``--n-bits 1024``), ``ard-factorization`` the same with the two blocks' prior scales learned
   (``--learned-scales``);
@@ -80,11 +84,11 @@ def shape_replicates(shape: str, data_dir: str | None, smoke: bool) -> list[Data
         base = shape_replicates(shape.removesuffix("+mono"), data_dir, smoke)
         root = Path(data_dir or os.environ.get("SYNERGY_PPL_DATA", "."))
         return [replace(d, monotherapy=str(root / MONOTHERAPY[d.data])) for d in base]
-    if shape in ("oneil", "oneil-8"):
+    if shape == "oneil" or shape.startswith("oneil-"):
         lines = None
-        if shape == "oneil-8":
+        if shape != "oneil":
             table = DataConfig("oneil", data_dir=data_dir).load().table
-            lines = ",".join(sorted(table["cell_line"].unique())[:8])
+            lines = ",".join(sorted(table["cell_line"].unique())[: int(shape.split("-")[1])])
         folds = (0,) if smoke else range(5)
         return [
             DataConfig("oneil", data_dir=data_dir, cell_line=lines, split="fold", test_fold=k)
@@ -101,7 +105,7 @@ def shape_replicates(shape: str, data_dir: str | None, smoke: bool) -> list[Data
         ]
     if shape == "demo":
         return [DataConfig("demo", split="pair", split_seed=s) for s in (0, 1)]
-    raise SystemExit(f"unknown shape {shape!r}: oneil, oneil-8, almanac, almanac-LINE, demo")
+    raise SystemExit(f"unknown shape {shape!r}: oneil, oneil-K, almanac, almanac-LINE, demo")
 
 
 def bayesian(model: dict):
@@ -205,6 +209,8 @@ CANDIDATES = {
     "factorization": bayesian({"model": "factorization"}),
     "hierarchical-single": bayesian({"model": "hierarchical", "members": 1}),
     "hierarchical-2": bayesian({"model": "hierarchical", "members": 2}),
+    "drug-effects": bayesian({"drug_effects": 0.3}),
+    "no-drug-effects": bayesian({"drug_effects": 0.0}),
     "fp-factorization": bayesian({"model": "factorization", "n_bits": 1024}),
     "ard-factorization": bayesian(
         {"model": "factorization", "n_bits": 1024, "learned_scales": True}

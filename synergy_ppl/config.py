@@ -99,7 +99,8 @@ class ModelConfig:
     Fields left None take the family's ``defaults``, read from its options dataclass
     (:class:`~synergy_ppl.model.options.NetworkOptions`), the values its benchmark chose: its
     layer sizes, the inputs ``n_bits`` and ``cell_components``, ``dropout``,
-    ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay``, ``patience`` and ``members``.
+    ``drug_effects``, ``noise_effects``, ``lr``, ``guide_lr``, ``weight_decay``, ``patience``
+    and ``members``.
     Every other default is its object's (``TrainingConfig``, ``FeatureOptions``, the
     registries'). The ``SynergyBNN`` this config describes is
     ``SynergyBNN.from_config(config)``. The layer options of other families
@@ -136,7 +137,9 @@ class ModelConfig:
     """hierarchical: the prior SD of the chemistry part of a drug's embedding relative to its
     identity offset."""
     dropout: float | None = None
-    drug_effects: float = NetworkOptions.drug_effects
+    drug_effects: float | None = None
+    """Prior SD of latent per-drug effects; 0: none; left None, the family's (hierarchical:
+    by the screen's number of lines, ``HierarchicalOptions.drug_effects_for``)."""
     pair_effects: float = NetworkOptions.pair_effects
     noise_effects: float | None = None
     """Prior SD of each line's and drug's log noise scale (``SynergyModel``); 0: one noise
@@ -290,7 +293,6 @@ class ModelConfig:
             ("members", self.members, 1),
             ("num_samples", self.num_samples, 2),
             ("seed", self.seed, 0),
-            ("drug_effects", self.drug_effects, 0),
             ("pair_effects", self.pair_effects, 0),
             ("noise_effects", self.noise_effects, 0),
             ("weight_decay", self.weight_decay, 0),
@@ -298,6 +300,8 @@ class ModelConfig:
         ):
             check_range(name, value, low, LIMITS.get(name))
         check_range("cell_components", self.cell_components, 0)
+        if self.drug_effects is not None:  # None: the family's, by the screen
+            check_range("drug_effects", self.drug_effects, 0)
         if self.members > 1 and self.bayesian in POINT_LAYERS.get(self.model, ()):
             raise OptionError(
                 f"members {self.members}: model {self.model} bayesian {self.bayesian} has "

@@ -67,6 +67,23 @@ def test_chemistry_scale_zero_is_the_factorisation_on_identities():
     assert network_samples(flat.model, draws, triples).shape == (6, 5)
 
 
+@pytest.mark.parametrize(
+    ("n_lines", "drug_effects", "expected"),
+    [(1, None, 0.3), (24, None, 0.3), (25, None, 0.0), (24, 0.0, 0.0), (25, 0.5, 0.5)],
+)
+def test_latent_drug_effects_by_default_on_few_lines_as_given_otherwise(
+    n_lines, drug_effects, expected
+):
+    screen = sp.make_demo_screen(n_drugs=6, n_cell_lines=n_lines, n_bits=16)
+    config = ModelConfig(model="hierarchical", rank=4, drug_effects=drug_effects)
+    assert config.drug_effects == drug_effects  # None stays the family's choice when saved
+    parts = sp.SynergyBNN.from_config(config).parts
+    net = parts.build(parts.features.build(screen))[0].net
+    assert net.drug_effects == expected
+    assert hasattr(net, "drug_effect") == (expected > 0)
+    assert hasattr(net, "drug_cell_effect") == (expected > 0 and n_lines > 1)
+
+
 def test_hierarchical_needs_identities_and_a_finite_chemistry_scale():
     with pytest.raises(OptionError, match="one_hot_drugs"):
         ModelConfig(model="hierarchical", one_hot_drugs=False)

@@ -178,7 +178,8 @@ def _add_model_options(
     group.add_argument(
         "--drug-effects",
         type=float,
-        help="prior SD (in score SDs) of latent per-drug effects; 0 = none (fit's default)",
+        help="prior SD (in score SDs) of latent per-drug effects; 0 = none; default: the "
+        "family's (hierarchical: 0.3 on a screen of at most 24 lines, none on more)",
     )
     group.add_argument(
         "--pair-effects",

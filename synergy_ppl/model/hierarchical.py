@@ -17,6 +17,12 @@ from .priors import Prior, normal
 
 MAX_COMPONENTS = 64
 """Most chemistry components kept: the leading eigenvectors of the drugs' similarity matrix."""
+FEW_LINES = 24
+"""Most lines of a screen on which the family adds latent drug effects by default: with few
+lines the factorisation has little to share across them, and an additive per-drug effect
+(and per line, ``NetworkBase``) pays; on a screen of many lines it cost accuracy."""
+FEW_LINES_DRUG_EFFECTS = 0.3
+"""Their prior SD there, on the standardised scale."""
 RELATIVE_EIGENVALUE = 1e-4
 """Components whose eigenvalue is below this fraction of the largest carry no chemistry
 (numerical rank), and ``Lambda^{-1/2}`` would amplify their noise."""
@@ -63,15 +69,28 @@ class HierarchicalOptions(NetworkOptions):
     chemistry_scale : float
         tau: the prior SD of the chemistry part of a drug's embedding relative to its
         identity offset.
-    drug_effects, pair_effects, noise_effects : float
-        As for every family (:class:`~synergy_ppl.model.options.NetworkOptions`).
+    drug_effects : float or None
+        As for every family (:class:`~synergy_ppl.model.options.NetworkOptions`); None (the
+        default): :data:`FEW_LINES_DRUG_EFFECTS` on a screen of at most :data:`FEW_LINES`
+        lines, none on more (:meth:`drug_effects_for`).
+    pair_effects, noise_effects : float
+        As for every family.
     """
 
     rank: int = FactorizationOptions.rank
     chemistry_scale: float = 2.0
+    drug_effects: float | None = None
     noise_effects: float = FactorizationOptions.noise_effects
     input_defaults = {**NetworkOptions.input_defaults, "n_bits": 1024}
     training_defaults = {**FactorizationOptions.training_defaults, "members": 4}
+
+    def drug_effects_for(self, n_lines: int) -> float:
+        """``drug_effects``; where it is None, :data:`FEW_LINES_DRUG_EFFECTS` on at most
+        :data:`FEW_LINES` lines and none on more. The lines are those of the features, fixed
+        when a model is first fitted, so a saved model rebuilds the same sites."""
+        if self.drug_effects is not None:
+            return self.drug_effects
+        return FEW_LINES_DRUG_EFFECTS if n_lines <= FEW_LINES else 0.0
 
     def build(self, features: FeatureSet, prior: Prior = normal) -> HierarchicalFactorization:
         """The hierarchical factorisation over ``features``, its weights under ``prior``."""

@@ -125,16 +125,14 @@ class NetworkBase(OwnParams):
         if hasattr(settings, "bayesian"):  # a family whose trunk may be point estimates
             check_bayesian(settings.bayesian)
         self.dropout = getattr(settings, "dropout", 0.0)  # of a family's trunk, if any
-        for name in ("drug_effects", "pair_effects"):
-            if getattr(settings, name) < 0:
-                raise ValueError(
-                    f"{name} is a prior SD and must be >= 0, not {getattr(settings, name)}"
-                )
+        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
+        drug_effects, pair_effects = settings.drug_effects_for(n_cells), settings.pair_effects
+        for name, value in (("drug_effects", drug_effects), ("pair_effects", pair_effects)):
+            if value < 0:
+                raise ValueError(f"{name} is a prior SD and must be >= 0, not {value}")
         self.settings = settings
-        drug_effects, pair_effects = settings.drug_effects, settings.pair_effects
         self.register_buffer("drug_matrix", features.drug_matrix)
         self.register_buffer("cell_matrix", features.cell_matrix)
-        n_drugs, n_cells = features.drug_matrix.shape[0], features.cell_matrix.shape[0]
         self.drug_effects = drug_effects
         # with one line, v would only duplicate u
         self.cell_drug_effects = drug_effects > 0 and n_cells > 1

@@ -75,8 +75,9 @@ class NetworkOptions:
 
     Parameters
     ----------
-    drug_effects : float
-        Prior SD of the latent per-drug effects (``NetworkBase``); 0: none.
+    drug_effects : float or None
+        Prior SD of the latent per-drug effects (``NetworkBase``); 0: none; None: the
+        family's choice for the screen's number of lines (:meth:`drug_effects_for`).
     pair_effects : float
         Prior SD of the latent per-pair effects, shared by all lines; 0: none.
     noise_effects : float
@@ -84,7 +85,7 @@ class NetworkOptions:
         around the network; 0: one noise width for every row.
     """
 
-    drug_effects: float = 0.0
+    drug_effects: float | None = 0.0
     pair_effects: float = 0.0
     noise_effects: float = 0.0
 
@@ -107,6 +108,11 @@ class NetworkOptions:
         """The family's network (a ``NetworkBase``) over ``features``, every Bayesian weight
         under ``prior``."""
         raise NotImplementedError
+
+    def drug_effects_for(self, n_lines: int) -> float:
+        """The prior SD of the latent drug effects on a screen of ``n_lines`` lines:
+        ``drug_effects``, none where it is None."""
+        return self.drug_effects or 0.0
 
     def values(self) -> dict[str, object]:
         """Field name -> value (the network class's keyword arguments)."""
