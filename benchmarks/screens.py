@@ -19,8 +19,8 @@ estimates' interval width; then, as ``fit`` does by default, refitted on both pa
 - ``default``: ``fit``'s defaults (``runs.fit_run`` with ``ModelConfig()``);
 - ``factorization``: the factorisation on one-hot identities (``--model factorization``);
 - ``hierarchical-single``: the default's family (``--model hierarchical``, the factorisation
-  with chemistry-tied drug embeddings) fitted once (``--members 1``), ``hierarchical-2`` a
-  mixture of two fits (``--members 2``; the default mixes four);
+  with chemistry-tied drug embeddings) without drug effects, fitted once (``--members 1
+  --drug-effects 0``), ``hierarchical-2`` a mixture of two such fits (the default mixes four);
 - ``drug-effects``, ``no-drug-effects``: the default with latent drug effects of prior SD 0.3
   on every screen (``--drug-effects 0.3``) and on none (``--drug-effects 0``); the default
   has them on a screen of at most 24 lines;
@@ -207,8 +207,8 @@ BASELINES = {
 CANDIDATES = {
     "default": bayesian({}),
     "factorization": bayesian({"model": "factorization"}),
-    "hierarchical-single": bayesian({"model": "hierarchical", "members": 1}),
-    "hierarchical-2": bayesian({"model": "hierarchical", "members": 2}),
+    "hierarchical-single": bayesian({"model": "hierarchical", "members": 1, "drug_effects": 0.0}),
+    "hierarchical-2": bayesian({"model": "hierarchical", "members": 2, "drug_effects": 0.0}),
     "drug-effects": bayesian({"drug_effects": 0.3}),
     "no-drug-effects": bayesian({"drug_effects": 0.0}),
     "fp-factorization": bayesian({"model": "factorization", "n_bits": 1024}),
