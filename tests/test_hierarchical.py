@@ -149,6 +149,14 @@ def test_the_noise_factor_is_the_one_under_which_held_out_rows_are_most_likely()
     assert torch.allclose(widen_noise(function, noisy, 2.0), function + 2 * unit_noise)
 
 
+def test_the_noise_factor_narrows_the_noise_the_function_draws_already_explain():
+    generator = torch.Generator().manual_seed(0)
+    y = torch.randn(400, generator=generator)
+    spread = torch.randn(64, 400, generator=generator)  # the draws alone have the scores' SD
+    noise = torch.randn(64, 400, generator=generator)
+    assert noise_factor(spread, noise, y) < 0.5
+
+
 def test_a_fit_with_validation_rows_calibrates_its_noise_and_saves_the_factor():
     screen = sp.make_demo_screen(n_drugs=24, n_cell_lines=4)
     split = sp.split_screen(screen.table, "pair", val_fraction=0.3)
