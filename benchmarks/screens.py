@@ -87,8 +87,11 @@ def shape_replicates(shape: str, data_dir: str | None, smoke: bool) -> list[Data
     if shape == "oneil" or shape.startswith("oneil-"):
         lines = None
         if shape != "oneil":
+            count = shape.removeprefix("oneil-")
+            if not count.isdigit() or int(count) < 1:
+                raise SystemExit(f"unknown shape {shape!r}: oneil-K takes K >= 1 lines")
             table = DataConfig("oneil", data_dir=data_dir).load().table
-            lines = ",".join(sorted(table["cell_line"].unique())[: int(shape.split("-")[1])])
+            lines = ",".join(sorted(table["cell_line"].unique())[: int(count)])
         folds = (0,) if smoke else range(5)
         return [
             DataConfig("oneil", data_dir=data_dir, cell_line=lines, split="fold", test_fold=k)
