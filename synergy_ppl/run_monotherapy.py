@@ -18,10 +18,11 @@ import pandas as pd
 from .data import DataError, Screen, read_smiles, read_table
 from .data.features import FeatureSet
 from .data.monotherapy import (
-    check_monotherapy_options,
+    SingleAgentTable,
     monotherapy_from_frame,
     normalise_name,
     read_monotherapy,
+    single_agent_table,
 )
 from .data.monotherapy_join import merge_monotherapy, same_kind
 from .errors import OptionError
@@ -69,14 +70,12 @@ def grown_model(
     run_dir: str | Path,
     *,
     drugs: str | Path | None = None,
-    monotherapy: str | Path | None = None,
-    monotherapy_column: str | None = None,
-    monotherapy_direction: str | None = None,
+    monotherapy: str | Path | SingleAgentTable | None = None,
 ) -> SynergyBNN:
     """``bnn`` (the fitted model of ``run_dir``) ready to predict: its drugs grown by
     ``drugs`` (a drug,smiles table of drugs the run has not seen), and its single-agent
     matrix filled from the run's own table (:data:`MONOTHERAPY_FILE`) and a new table
-    ``monotherapy`` over it.
+    ``monotherapy`` over it (a :class:`~.data.monotherapy.SingleAgentTable` or a path).
 
     The new table must hold the fit's kind of value (its column, direction and transform;
     the fit's column is found by name, with the fit's direction) and agree with the saved
@@ -84,7 +83,7 @@ def grown_model(
     ``drugs``. A new drug without a value in either stays missing (NaN). A run fitted
     without single-agent responses takes no ``monotherapy``.
     """
-    check_monotherapy_options(monotherapy, monotherapy_column, monotherapy_direction)
+    monotherapy = single_agent_table(monotherapy)
     run_dir = Path(run_dir)
     features = bnn.features
     if monotherapy is not None and features.monotherapy is None:
@@ -104,17 +103,16 @@ def grown_model(
             )
         table = read_monotherapy(saved, "value", "higher")[0]
         if monotherapy is not None:
-            new = _new_monotherapy(features, monotherapy, monotherapy_column, monotherapy_direction)
-            table = merge_monotherapy(table, new, (str(saved), str(monotherapy)))
+            new = _new_monotherapy(features, monotherapy)
+            table = merge_monotherapy(table, new, (str(saved), str(monotherapy.path)))
         features = features.with_monotherapy(table)
     return bnn.with_features(features)
 
 
-def _new_monotherapy(
-    features: FeatureSet, path: str | Path, column: str | None, direction: str | None
-) -> pd.DataFrame:
+def _new_monotherapy(features: FeatureSet, given: SingleAgentTable) -> pd.DataFrame:
     """A single-agent table given at prediction, read as the fit's kind of value."""
     fitted = features.monotherapy_info
+    path, column, direction = given.path, given.column, given.direction
     raw = read_table(path, text=True)
     if column is None and direction is None:  # the fit's column, if the table has it
         key = normalise_name(fitted["column"])

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from .config import ModelConfig
-from .data import DataConfig, DataError, read_pairs
+from .data import DataConfig, DataError, SingleAgentTable, read_pairs
 from .data.features import encode_pairs
 from .errors import TrainingDiverged
 from .estimator import SynergyBNN
@@ -266,21 +266,13 @@ def prediction_model(
     run_dir: str | Path,
     *,
     drugs: str | Path | None = None,
-    monotherapy: str | Path | None = None,
-    monotherapy_column: str | None = None,
-    monotherapy_direction: str | None = None,
+    monotherapy: str | Path | SingleAgentTable | None = None,
 ) -> SynergyBNN:
     """A run's fitted model, ready to predict (:func:`~.run_monotherapy.grown_model`): its
     drugs grown by ``drugs`` (drug,smiles of new drugs), its single-agent matrix filled from
-    the run's saved table and ``monotherapy`` (a new table, with its column and direction)."""
-    return grown_model(
-        load_fit(run_dir)[0],
-        run_dir,
-        drugs=drugs,
-        monotherapy=monotherapy,
-        monotherapy_column=monotherapy_column,
-        monotherapy_direction=monotherapy_direction,
-    )
+    the run's saved table and ``monotherapy`` (a new table: a
+    :class:`~.data.monotherapy.SingleAgentTable` or a path)."""
+    return grown_model(load_fit(run_dir)[0], run_dir, drugs=drugs, monotherapy=monotherapy)
 
 
 def predict_run(
@@ -292,28 +284,20 @@ def predict_run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
-    monotherapy: str | Path | None = None,
-    monotherapy_column: str | None = None,
-    monotherapy_direction: str | None = None,
+    monotherapy: str | Path | SingleAgentTable | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """Predict a table of ``drug_a, drug_b, cell_line`` rows with a run's model and write
     ``out`` (default ``<run_dir>/predictions.csv``). Returns (predictions, out). ``progress``:
     a bar over a long table.
 
     ``drugs`` (a drug,smiles table) featurises drugs the run has not seen; ``monotherapy``
-    (with its column and direction) adds single-agent responses to those the run saved
-    (:func:`prediction_model`). Every input is checked (options, the run, the tables,
-    unknown drugs, the output path) before any work.
+    (a :class:`~.data.monotherapy.SingleAgentTable` or a path) adds single-agent responses
+    to those the run saved (:func:`prediction_model`). Every input is checked (options, the
+    run, the tables, unknown drugs, the output path) before any work.
     """
     if num_samples is not None:
         check_range("num_samples", num_samples, 2)
-    bnn = prediction_model(
-        run_dir,
-        drugs=drugs,
-        monotherapy=monotherapy,
-        monotherapy_column=monotherapy_column,
-        monotherapy_direction=monotherapy_direction,
-    )
+    bnn = prediction_model(run_dir, drugs=drugs, monotherapy=monotherapy)
     table = read_pairs(pairs)
     encode_pairs(bnn.features, table, str(pairs))  # names unknown drugs before any work
     out = Path(out) if out is not None else Path(run_dir) / "predictions.csv"

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..acquisition import STRATEGIES, make_strategy
-from ..data import check_pairs, read_pairs, standardise_table
+from ..data import SingleAgentTable, check_pairs, read_pairs, standardise_table
 from ..errors import OptionError
 from ..estimator import SynergyBNN
 from ..inference.predictive import summarise
@@ -278,18 +278,17 @@ def recommend_run(
     out: str | Path | None = None,
     overwrite: bool = False,
     report_lines: int = MAX_LINES,
-    monotherapy: str | Path | None = None,
-    monotherapy_column: str | None = None,
-    monotherapy_direction: str | None = None,
+    monotherapy: str | Path | SingleAgentTable | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """:func:`recommend` from a run directory and files, written to ``out`` (default
     ``<run_dir>/recommendations.csv``). Returns (batch, out).
 
     The measured rows are the run's screen; ``candidates`` (a drug_a,drug_b,cell_line table)
-    and ``drugs`` (drug,smiles of new drugs) are optional, and so is ``monotherapy`` (with
-    its column and direction): single-agent responses over those the run saved
-    (:func:`~synergy_ppl.runs.prediction_model`). Beside ``out`` go a picture per
-    cell line of the batch, at most ``report_lines`` of them (0: none), and an offline page
+    and ``drugs`` (drug,smiles of new drugs) are optional, and so is ``monotherapy`` (a
+    :class:`~synergy_ppl.data.monotherapy.SingleAgentTable` or a path): single-agent
+    responses over those the run saved (:func:`~synergy_ppl.runs.prediction_model`). Beside
+    ``out`` go a picture per cell line of the batch, at most ``report_lines`` of them (0:
+    none), and an offline page
     ``<out stem>.html`` with the pictures and the batch
     (:func:`~synergy_ppl.active.picture.write_recommendation_report`). Every option, the run,
     the tables and the output path are checked before any work.
@@ -299,13 +298,7 @@ def recommend_run(
     check_range("batch_size", batch_size, 1)
     if rules is not None:
         rules.check()
-    bnn = prediction_model(
-        run_dir,
-        drugs=drugs,
-        monotherapy=monotherapy,
-        monotherapy_column=monotherapy_column,
-        monotherapy_direction=monotherapy_direction,
-    )
+    bnn = prediction_model(run_dir, drugs=drugs, monotherapy=monotherapy)
     pool = read_pairs(candidates) if candidates is not None else None
     out = Path(out) if out is not None else Path(run_dir) / "recommendations.csv"
     check_file(out, overwrite)

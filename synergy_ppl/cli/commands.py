@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..data import download
+from ..data import SingleAgentTable, download, single_agent_table
 from ..settings import Settings, option_names, read_config_file, resolve
 
 METRIC_COLUMNS = ("pearson", "spearman", "rmse", "r2", "nll", "coverage_50", "coverage_90")
@@ -29,6 +29,12 @@ def _settings(command: str, args: argparse.Namespace) -> Settings:
     config = getattr(args, "config", None)
     sections = read_config_file(config) if config else None
     return resolve(command, given, sections, source=config or "options")
+
+
+def _monotherapy(args: argparse.Namespace) -> SingleAgentTable | None:
+    """The single-agent table of ``--monotherapy``, ``--monotherapy-column`` and
+    ``--monotherapy-direction`` (``predict`` and ``recommend``)."""
+    return single_agent_table(args.monotherapy, args.monotherapy_column, args.monotherapy_direction)
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -96,9 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.run,
         args.pairs,
         drugs=args.drugs,
-        monotherapy=args.monotherapy,
-        monotherapy_column=args.monotherapy_column,
-        monotherapy_direction=args.monotherapy_direction,
+        monotherapy=_monotherapy(args),
         num_samples=args.num_samples,
         out=args.out,
         overwrite=args.overwrite,
@@ -118,9 +122,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         args.run,
         candidates=args.candidates,
         drugs=args.drugs,
-        monotherapy=args.monotherapy,
-        monotherapy_column=args.monotherapy_column,
-        monotherapy_direction=args.monotherapy_direction,
+        monotherapy=_monotherapy(args),
         strategy=args.acquisition,
         batch_size=args.batch_size,
         kappa=args.kappa,

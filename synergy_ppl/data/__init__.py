@@ -15,9 +15,9 @@ The modules follow the data, each importing only those before it:
     pairs to rank), replicate averaging, and :func:`assemble_screen`, the last step shared
     by all loaders.
 ``monotherapy``, ``monotherapy_join``
-    Single-agent responses (:func:`read_monotherapy`): a table of each drug's response alone
-    in each line, oriented higher = more active, and its joins to a screen
-    (:func:`attach_monotherapy`), a second table and a feature matrix.
+    Single-agent responses (:class:`SingleAgentTable`, :func:`read_monotherapy`): a table of
+    each drug's response alone in each line, oriented higher = more active, and its joins to
+    a screen (:func:`attach_monotherapy`), a second table and a feature matrix.
 ``user``
     A user's screen: :func:`screen_from_frame` for tables in memory, and
     :func:`load_user_screen`, which reads files and then takes the same path.
@@ -56,7 +56,12 @@ from .builtin import (
 )
 from .config import DataConfig, load_screen
 from .demo import make_demo_screen
-from .monotherapy import monotherapy_from_frame, read_monotherapy
+from .monotherapy import (
+    SingleAgentTable,
+    monotherapy_from_frame,
+    read_monotherapy,
+    single_agent_table,
+)
 from .monotherapy_join import attach_monotherapy
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
@@ -97,6 +102,7 @@ __all__ = [
     "DataError",
     "OptionError",
     "Screen",
+    "SingleAgentTable",
     "Split",
     "assemble_screen",
     "attach_monotherapy",
@@ -122,6 +128,7 @@ __all__ = [
     "read_table",
     "resolve_data_dir",
     "screen_from_frame",
+    "single_agent_table",
     "smiles_from_table",
     "split_screen",
     "standardise_table",

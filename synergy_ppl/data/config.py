@@ -14,7 +14,7 @@ from ..options import check_range, check_types, typed_fields
 from .aggregates import AGGREGATES, load_aggregate
 from .builtin import aggregate_file, load_almanac, load_oneil
 from .demo import make_demo_screen
-from .monotherapy import check_monotherapy_options
+from .monotherapy import SingleAgentTable, single_agent_table
 from .monotherapy_join import attach_monotherapy, screen_with_monotherapy
 from .screen import Screen
 from .splits import SPLIT_KINDS, Split, split_screen
@@ -86,9 +86,7 @@ def load_screen(
     keep_fold: bool = True,
     score: str | None = None,
     study: str | None = None,
-    monotherapy: str | Path | None = None,
-    monotherapy_column: str | None = None,
-    monotherapy_direction: str | None = None,
+    monotherapy: str | Path | SingleAgentTable | None = None,
 ) -> Screen:
     """Load ``demo``, ``oneil``, ``almanac``, an aggregate or a path to a user's table.
 
@@ -116,18 +114,17 @@ def load_screen(
         table's column (the same as ``column_map={"score": ...}``).
     study : str, optional
         Keep one study of a DrugComb export.
-    monotherapy : str or Path, optional
+    monotherapy : SingleAgentTable, str or Path, optional
         A table of single-agent responses (``drug, cell_line`` and a value column) for
-        :attr:`Screen.monotherapy`, checked against the whole screen before ``cell_line``
-        keeps some of its lines (:func:`~.monotherapy_join.attach_monotherapy`). It replaces
-        the one a DrugComb export brings in its ``ri_row, ri_col`` columns.
-    monotherapy_column, monotherapy_direction : str, optional
-        Its value column, and ``higher`` or ``lower`` (= more active), where the column's
-        name does not say (:mod:`~synergy_ppl.data.monotherapy`).
+        :attr:`Screen.monotherapy`: a :class:`~.monotherapy.SingleAgentTable` (with its
+        value column and direction), or a path where the column's name says both. It is
+        checked against the whole screen before ``cell_line`` keeps some of its lines
+        (:func:`~.monotherapy_join.attach_monotherapy`), and replaces the one a DrugComb
+        export brings in its ``ri_row, ri_col`` columns.
     """
     kind, _, path = source.partition(":")
     check_source_options(source, drugs, cell_features, column_map)
-    check_monotherapy_options(monotherapy, monotherapy_column, monotherapy_direction)
+    monotherapy = single_agent_table(monotherapy)
     if kind not in AGGREGATES and study is not None:
         raise OptionError(
             f"study keeps one study of a DrugComb export (drugcomb:PATH), not of {source}.",
@@ -161,7 +158,7 @@ def load_screen(
     else:
         screen = load_user_screen(source, drugs, cell_features, column_map, keep_fold)
     if monotherapy is not None:
-        screen = attach_monotherapy(screen, monotherapy, monotherapy_column, monotherapy_direction)
+        screen = attach_monotherapy(screen, monotherapy)
     if cell_line:
         wanted = [c.strip() for c in cell_line.split(",")]
         unknown = [c for c in wanted if c not in screen.cell_lines]
@@ -222,9 +219,7 @@ class DataConfig:
             )
         check_column_map(self.columns)
         check_source_options(self.data, self.drugs, self.cell_features, self.columns)
-        check_monotherapy_options(
-            self.monotherapy, self.monotherapy_column, self.monotherapy_direction
-        )
+        self.monotherapy_table()
         check_range("test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
         check_range("val_fraction", self.val_fraction, 0, 1, high_open=True)
         if self.test_fraction + self.val_fraction >= 1:
@@ -253,9 +248,14 @@ class DataConfig:
             keep_fold=self.split == "fold",
             score=self.score,
             study=self.study,
-            monotherapy=self.monotherapy,
-            monotherapy_column=self.monotherapy_column,
-            monotherapy_direction=self.monotherapy_direction,
+            monotherapy=self.monotherapy_table(),
+        )
+
+    def monotherapy_table(self) -> SingleAgentTable | None:
+        """The single-agent table of ``monotherapy``, ``monotherapy_column`` and
+        ``monotherapy_direction`` (:func:`~.monotherapy.single_agent_table`), None without one."""
+        return single_agent_table(
+            self.monotherapy, self.monotherapy_column, self.monotherapy_direction
         )
 
     def split_of(self, screen: Screen) -> Split:

@@ -5,6 +5,9 @@ relative inhibition, a GI50, an IC50. :func:`read_monotherapy` reads such a tabl
 Parquet, with the same readers as the other tables) and :func:`monotherapy_from_frame` checks
 one in memory; both return a tidy frame ``drug, cell_line, value`` oriented so that a higher
 value means a more active drug, and its metadata (the column, the direction, the transform).
+A :class:`SingleAgentTable` names a table to read with its column and direction, as one
+argument; :func:`single_agent_table` builds it from the three options (``monotherapy``,
+``monotherapy_column``, ``monotherapy_direction``).
 
 The table
     Columns ``drug`` and ``cell_line`` (or one of the cell-line spellings of a combination
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +104,9 @@ def known_column(name: object) -> tuple[str, str] | None:
     return VALUE_COLUMNS.get(match.group(1) if match else key)
 
 
-def check_monotherapy_options(
-    path: object, column: str | None = None, direction: str | None = None
-) -> None:
-    """Raise :class:`OptionError` for a direction other than :data:`DIRECTIONS`, a blank
-    column or path, or a column or direction without a table (``path`` None)."""
+def _check_reading(column: str | None, direction: str | None) -> None:
+    """Raise :class:`OptionError` for a direction other than :data:`DIRECTIONS` or a blank
+    column."""
     if direction is not None and direction not in DIRECTIONS:
         raise OptionError(
             f"monotherapy_direction {direction!r} is not one of {list(DIRECTIONS)} (whether a "
@@ -115,17 +117,70 @@ def check_monotherapy_options(
         raise OptionError(
             "monotherapy_column is blank; name the value column.", "monotherapy_column"
         )
-    if isinstance(path, str) and not path.strip():
-        raise OptionError("monotherapy is blank; give the table's path.", parameter="monotherapy")
+
+
+@dataclass(frozen=True)
+class SingleAgentTable:
+    """A table of single-agent responses to read (:func:`read_monotherapy`): its ``path``
+    (CSV, TSV or Parquet), and where its column's name does not say, the value ``column`` and
+    the ``direction`` (``higher`` or ``lower`` = more active): the options ``monotherapy``,
+    ``monotherapy_column`` and ``monotherapy_direction``. A blank path or column, or another
+    direction, is an :class:`OptionError` naming the option."""
+
+    path: str | Path
+    column: str | None = None
+    direction: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_reading(self.column, self.direction)
+        if not isinstance(self.path, str | Path):
+            raise OptionError(
+                f"monotherapy must be a table's path, not {type(self.path).__name__}.",
+                parameter="monotherapy",
+            )
+        if isinstance(self.path, str) and not self.path.strip():
+            raise OptionError("monotherapy is blank; give the table's path.", "monotherapy")
+
+    def read(
+        self,
+        *,
+        drugs: Collection[str] | None = None,
+        cell_lines: Collection[str] | None = None,
+        known_as: str = KNOWN_AS,
+    ) -> tuple[pd.DataFrame, dict]:
+        """The tidy, oriented table and its metadata, as :func:`read_monotherapy` returns them."""
+        return read_monotherapy(
+            self.path,
+            self.column,
+            self.direction,
+            drugs=drugs,
+            cell_lines=cell_lines,
+            known_as=known_as,
+        )
+
+
+def single_agent_table(
+    monotherapy: str | Path | SingleAgentTable | None,
+    column: str | None = None,
+    direction: str | None = None,
+) -> SingleAgentTable | None:
+    """The table of the options ``monotherapy`` (a path, or a :class:`SingleAgentTable`
+    already), ``monotherapy_column`` and ``monotherapy_direction``; None without a table.
+    Besides :class:`SingleAgentTable`'s checks, a column or direction without a table, or
+    beside a :class:`SingleAgentTable` (it carries its own), is an :class:`OptionError`."""
+    _check_reading(column, direction)
     given = [
         n for n, v in (("monotherapy_column", column), ("monotherapy_direction", direction)) if v
     ]
-    if given and path is None:
+    if monotherapy is None and given:
         raise OptionError(
             f"{given[0]} describes the single-agent table, and no monotherapy table is given; "
             "give monotherapy (the table) or drop it.",
             parameter=("monotherapy", given[0]),
         )
+    if monotherapy is None or (isinstance(monotherapy, SingleAgentTable) and not given):
+        return monotherapy
+    return SingleAgentTable(monotherapy, column, direction)
 
 
 def read_monotherapy(
@@ -185,7 +240,7 @@ def monotherapy_from_frame(
             f"a table's path, not {type(raw).__name__}.",
             parameter="monotherapy",
         )
-    check_monotherapy_options(raw, column, direction)
+    _check_reading(column, direction)
     twice = sorted({str(c) for c in raw.columns[raw.columns.duplicated()]})
     if twice:
         raise DataError(f"{source}: column(s) {twice} appear more than once; keep one of each.")

@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .monotherapy import SAME, monotherapy_from_frame, normalise_name, read_monotherapy
+from .monotherapy import (
+    SAME,
+    SingleAgentTable,
+    monotherapy_from_frame,
+    normalise_name,
+    single_agent_table,
+)
 from .screen import Screen
 
 
@@ -31,21 +37,24 @@ def known_names(screen: Screen) -> tuple[set[str], set[str]]:
 
 def attach_monotherapy(
     screen: Screen,
-    monotherapy: pd.DataFrame | str | Path,
+    monotherapy: SingleAgentTable | pd.DataFrame | str | Path,
     column: str | None = None,
     direction: str | None = None,
     source: str | None = None,
 ) -> Screen:
     """``screen`` with its single-agent table (:attr:`Screen.monotherapy`), checked.
 
-    ``monotherapy`` is a table's path or a frame as :func:`monotherapy_from_frame` takes it.
-    Its names must be known to the screen (:func:`known_names`), and at least one entry must
-    be for a drug and a line of the screen's rows; the entries it lacks stay missing. The
-    screen's ``report`` gains a ``monotherapy`` summary.
+    ``monotherapy`` is a :class:`~.monotherapy.SingleAgentTable`, a table's path (read with
+    ``column`` and ``direction``, :func:`~.monotherapy.single_agent_table`) or a frame as
+    :func:`monotherapy_from_frame` takes it (with them and ``source``). Its names must be
+    known to the screen (:func:`known_names`), and at least one entry must be for a drug and a
+    line of the screen's rows; the entries it lacks stay missing. The screen's ``report``
+    gains a ``monotherapy`` summary.
     """
     drugs, lines = known_names(screen)
-    if isinstance(monotherapy, str | Path):
-        tidy, info = read_monotherapy(monotherapy, column, direction, drugs=drugs, cell_lines=lines)
+    if isinstance(monotherapy, SingleAgentTable | str | Path):
+        table = single_agent_table(monotherapy, column, direction)
+        tidy, info = table.read(drugs=drugs, cell_lines=lines)
     else:
         tidy, info = monotherapy_from_frame(
             monotherapy,

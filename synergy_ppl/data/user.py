@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError, OptionError
-from .monotherapy import check_monotherapy_options
+from .monotherapy import SingleAgentTable, single_agent_table
 from .monotherapy_join import attach_monotherapy
 from .screen import Screen
 from .tables import (
@@ -32,7 +32,7 @@ def screen_from_frame(
     name: str = "screen",
     *,
     keep_fold: bool = True,
-    monotherapy: pd.DataFrame | str | Path | None = None,
+    monotherapy: pd.DataFrame | str | Path | SingleAgentTable | None = None,
     monotherapy_column: str | None = None,
     monotherapy_direction: str | None = None,
 ) -> Screen:
@@ -64,14 +64,15 @@ def screen_from_frame(
         The screen's name, also what error messages name.
     keep_fold : bool
         Keep (and check) the ``fold`` column; only a ``fold`` split needs it.
-    monotherapy : DataFrame or path, optional
+    monotherapy : DataFrame, path or SingleAgentTable, optional
         Single-agent responses: ``drug``, ``cell_line`` and one value column, one row per
         (drug, line) measured alone (:mod:`~synergy_ppl.data.monotherapy`); they become
         :attr:`Screen.monotherapy`, higher = more active. Its names must be drugs of the
         table or of ``smiles`` and lines of the table or of ``cell_features``.
     monotherapy_column, monotherapy_direction : str, optional
         The value column, and ``higher`` or ``lower`` (= more active), where the column's
-        name does not say.
+        name does not say; for a frame or a path (a :class:`SingleAgentTable` carries its
+        own).
 
     Returns
     -------
@@ -128,12 +129,12 @@ def screen_from_frame(
         cell_features = check_cell_features(cell_features, f"{name} (cell-line table)")
     screen = assemble_screen(standard, known, cell_features, name, name)
     screen.report = {"score_column": detect_columns(table.columns, columns)["score"]}
-    check_monotherapy_options(monotherapy, monotherapy_column, monotherapy_direction)
-    if monotherapy is not None:
-        screen = attach_monotherapy(
-            screen, monotherapy, monotherapy_column, monotherapy_direction, f"{name} (monotherapy)"
-        )
-    return screen
+    if monotherapy is None or isinstance(monotherapy, str | Path | SingleAgentTable):
+        table = single_agent_table(monotherapy, monotherapy_column, monotherapy_direction)
+        return screen if table is None else attach_monotherapy(screen, table)
+    return attach_monotherapy(
+        screen, monotherapy, monotherapy_column, monotherapy_direction, f"{name} (monotherapy)"
+    )
 
 
 def load_user_screen(
