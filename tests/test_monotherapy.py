@@ -15,11 +15,13 @@ from monotherapy_tables import FEW, SMILES, combos, demo_table
 
 from synergy_ppl.data import (
     DataConfig,
+    SingleAgentTable,
     attach_monotherapy,
     load_screen,
     make_demo_screen,
     monotherapy_from_frame,
     screen_from_frame,
+    single_agent_table,
 )
 from synergy_ppl.data.features import build_features
 from synergy_ppl.errors import DataError, OptionError, UserError
@@ -205,6 +207,42 @@ def test_a_monotherapy_option_without_a_table_or_out_of_range_is_one_line(
         DataConfig(monotherapy="x.csv", monotherapy_direction="up")
     with pytest.raises(OptionError, match="monotherapy_column"):
         DataConfig(monotherapy_column="ri")
+
+
+@pytest.mark.parametrize(
+    "given, option",
+    [
+        ({"path": " "}, "monotherapy"),
+        ({"path": "x.csv", "column": " "}, "monotherapy_column"),
+        ({"path": "x.csv", "direction": "up"}, "monotherapy_direction"),
+        ({"path": 3}, "monotherapy"),
+    ],
+)
+def test_a_single_agent_table_refuses_a_bad_option_naming_it(given, option):
+    with pytest.raises(OptionError, match=option) as caught:
+        SingleAgentTable(**given)
+    assert caught.value.parameters == (option,)
+
+
+def test_a_single_agent_table_of_options_or_a_path_loads_as_the_path(tmp_path):
+    path = tmp_path / "mono.csv"
+    demo_table().to_csv(path, index=False)
+    table = SingleAgentTable(path, "ri", "higher")
+    assert single_agent_table(path, "ri", "higher") == table
+    assert single_agent_table(table) is table and single_agent_table(None) is None
+    with pytest.raises(OptionError, match="no monotherapy table is given"):
+        single_agent_table(None, direction="higher")
+    with pytest.raises(OptionError, match="not SingleAgentTable"):
+        single_agent_table(table, "ri")
+    config = DataConfig(monotherapy=str(path), monotherapy_column="ri")
+    assert config.monotherapy_table() == SingleAgentTable(str(path), "ri")
+    assert DataConfig().monotherapy_table() is None
+    by_path, by_table = load_screen("demo", monotherapy=path), config.load()
+    pd.testing.assert_frame_equal(by_table.monotherapy, by_path.monotherapy)
+    assert by_table.report["monotherapy"] == by_path.report["monotherapy"]
+    tidy, info = table.read(drugs=by_path.drugs, cell_lines=by_path.cell_lines)
+    pd.testing.assert_frame_equal(tidy, by_path.monotherapy)
+    assert info == by_path.monotherapy_info
 
 
 def test_a_name_contradicting_the_direction_or_an_absent_column_is_refused():

@@ -15,7 +15,12 @@ from cli_helpers import one_line_error, run
 from monotherapy_tables import FEW, SMILES, combos, demo_table
 
 from synergy_ppl.cli import main
-from synergy_ppl.data import attach_monotherapy, make_demo_screen, screen_from_frame
+from synergy_ppl.data import (
+    SingleAgentTable,
+    attach_monotherapy,
+    make_demo_screen,
+    screen_from_frame,
+)
 from synergy_ppl.data.features import FeatureSet, build_features
 from synergy_ppl.data.monotherapy_join import merge_monotherapy
 from synergy_ppl.errors import DataError, UserError
@@ -134,6 +139,10 @@ def test_new_drugs_at_predict_take_a_new_tables_values(tmp_path):
     ).features
     row = given.monotherapy[given.drugs.index("aspirin")]
     assert torch.isnan(row[0]) and row[1].item() == pytest.approx(0.0, abs=1e-6)
+    table = SingleAgentTable(tmp_path / "new_mono.csv", "ri", "higher")
+    same = prediction_model(run_dir, drugs=tmp_path / "new_drugs.csv", monotherapy=table)
+    assert torch.equal(torch.isnan(same.features.monotherapy), torch.isnan(given.monotherapy))
+    assert torch.allclose(same.features.monotherapy.nan_to_num(), given.monotherapy.nan_to_num())
     with pytest.raises(DataError, match="not in the run's drugs"):
         prediction_model(run_dir, monotherapy=tmp_path / "new_mono.csv")
 
