@@ -126,6 +126,7 @@ def test_screens_smoke_prints_every_method_and_the_defaults_paired_difference(
         "hierarchical-2",
         "drug-effects",
         "no-drug-effects",
+        "tenth-validation",
         "fp-factorization",
         "ard-factorization",
         "recover-fp",
@@ -134,7 +135,7 @@ def test_screens_smoke_prints_every_method_and_the_defaults_paired_difference(
         "forest",
     ]
     assert all(r["n"] == 2 and -1 <= r["pearson"][0] <= 1 for r in rows)
-    for candidate in rows[:8]:
+    for candidate in rows[:9]:
         best, difference, se = candidate["vs_best_pearson"]
         assert best in ("recover-fp", "onehot-mlp", "fp-mlp", "forest")
         assert math.isfinite(difference) and se >= 0

@@ -12,6 +12,7 @@ from synergy_ppl.data import (
     split_screen,
     standardise_table,
 )
+from synergy_ppl.data.splits import default_val_fraction
 from synergy_ppl.errors import OptionError
 
 
@@ -171,6 +172,25 @@ def test_split_depends_only_on_split_seed(oneil_table):
     c = split_screen(oneil_table, "pair", seed=2)
     assert np.array_equal(a.test, b.test) and np.array_equal(a.val, b.val)
     assert not np.array_equal(a.test, c.test)
+
+
+def test_validation_holds_out_a_tenth_raised_to_300_rows_on_a_small_screen(oneil_table):
+    # O'Neil: a tenth of the rest is well over 300 rows
+    big = split_screen(oneil_table, "pair", seed=0)
+    rest = len(big.train) + len(big.val)
+    assert len(big.val) == pytest.approx(0.1 * rest, rel=0.05)
+    assert np.array_equal(big.val, split_screen(oneil_table, "pair", val_fraction=0.1).val)
+    # one line: a quarter of the rest, the cap (300 rows would be more), the same test rows
+    line = oneil_table[oneil_table["cell_line"] == oneil_table["cell_line"].iloc[0]]
+    small, tenth = split_screen(line, "pair"), split_screen(line, "pair", val_fraction=0.1)
+    n_rest = len(small.train) + len(small.val)
+    assert n_rest * 0.25 < 300
+    assert len(small.val) == pytest.approx(0.25 * n_rest, rel=0.1)
+    assert len(tenth.val) == pytest.approx(0.1 * n_rest, rel=0.1)
+    assert np.array_equal(small.test, tenth.test)
+    # between: 300 rows
+    assert default_val_fraction(2000) == pytest.approx(0.15)
+    assert default_val_fraction(100_000) == 0.1 and default_val_fraction(50) == 0.25
 
 
 def test_fold_split_errors(oneil_table):

@@ -191,7 +191,8 @@ class DataConfig:
     test_fold: int | None = None
     split_seed: int = 0
     test_fraction: float = 0.2
-    val_fraction: float = 0.1
+    val_fraction: float | None = None
+    """None: :func:`~.splits.default_val_fraction` of the rows left after the test part."""
     score: str | None = None
     study: str | None = None
     monotherapy: str | None = None
@@ -221,13 +222,14 @@ class DataConfig:
         check_source_options(self.data, self.drugs, self.cell_features, self.columns)
         self.monotherapy_table()
         check_range("test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
-        check_range("val_fraction", self.val_fraction, 0, 1, high_open=True)
-        if self.test_fraction + self.val_fraction >= 1:
-            raise OptionError(
-                f"test_fraction {self.test_fraction} + val_fraction {self.val_fraction} "
-                "leave nothing to train on; lower them.",
-                parameter=("test_fraction", "val_fraction"),
-            )
+        if self.val_fraction is not None:  # None: a share of the rest that leaves rows
+            check_range("val_fraction", self.val_fraction, 0, 1, high_open=True)
+            if self.test_fraction + self.val_fraction >= 1:
+                raise OptionError(
+                    f"test_fraction {self.test_fraction} + val_fraction {self.val_fraction} "
+                    "leave nothing to train on; lower them.",
+                    parameter=("test_fraction", "val_fraction"),
+                )
         check_range("split_seed", self.split_seed, 0)
         if self.split == "fold" and self.test_fold is None:
             raise OptionError(
