@@ -134,6 +134,9 @@ def _write(folder: Path, run_dir: Path, metrics: dict, part: str, num_samples: i
     for name, fig in figures.items():
         write_output(folder / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, dpi=DPI))
 
-    note = calibration_note(agreement, idata.posterior.sizes["draw"], bnn.config.num_samples)
+    refitted_on = part == "val" and metrics.get("refit_epochs", 0) > 0
+    note = calibration_note(
+        agreement, idata.posterior.sizes["draw"], bnn.config.num_samples, refitted_on
+    )
     html = report_html(run_dir, metrics, config, idata, list(figures), note, off)
     write_output(folder / "report.html", lambda tmp: tmp.write_text(html))

@@ -92,8 +92,18 @@ def _fmt(value: float | int) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
-def calibration_note(agreement: dict[float, tuple], num_samples: int, run_samples: int) -> str:
-    """One sentence: does the recomputed curve reproduce metrics.json's coverage?"""
+def calibration_note(
+    agreement: dict[float, tuple], num_samples: int, run_samples: int, refitted_on: bool = False
+) -> str:
+    """One sentence: does the recomputed curve reproduce metrics.json's coverage? With
+    ``refitted_on`` (the validation rows of a refitted run) it cannot: metrics.json holds the
+    early-stopped fit's figures there, and the model kept has trained on those rows."""
+    if refitted_on:
+        return (
+            "metrics.json's val row is the early-stopped fit's, on rows it had not seen; the "
+            "curve below is the refitted model's, which trained on them, so it is in-sample "
+            "and need not match."
+        )
     if all(math.isclose(a, b, abs_tol=1e-12) for a, b in agreement.values()):
         return (
             "The calibration curve below passes exactly through metrics.json's 50% and 90% "
