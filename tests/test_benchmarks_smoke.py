@@ -101,6 +101,19 @@ def test_prediction_speed_smoke(tmp_path, shared_data):
     assert result["project_peak_mb"] >= 0 and result["naive_peak_mb"] >= 0
 
 
+def test_posterior_draws_smoke_gives_the_same_draws_and_fit_both_ways(tmp_path, shared_data):
+    payload = run_smoke("posterior_draws.py", tmp_path, shared_data)
+    assert [r["draws"] for r in payload["draws"]] == [8, 200]
+    assert all(r["same"] is True for r in payload["draws"])
+    assert all(
+        positive(r["guide alone"]) and positive(r["model and guide"]) for r in payload["draws"]
+    )
+    alone, both = payload["fit"]
+    assert (alone["way"], both["way"]) == ("guide alone", "model and guide")
+    assert alone["pearson"] == both["pearson"] and alone["nll"] == both["nll"]
+    assert alone["epochs"] == both["epochs"] == 3
+
+
 def test_pool_scale_smoke_gives_the_same_batch_on_both_paths(tmp_path, shared_data):
     payload = run_smoke("pool_scale.py", tmp_path, shared_data)
     rows = payload["rows"]
