@@ -9,6 +9,7 @@ from ..active import ROUND_OPTIONS, SimulationConfig
 from ..active.picture import MAX_LINES
 from ..config import ModelConfig
 from ..data import SPLIT_KINDS, check_column_map
+from ..data.splits import MAX_VAL_FRACTION, MIN_VAL_ROWS, VAL_FRACTION
 from ..errors import OptionError
 from ..inference.svi import STOPPING_LOSSES
 from ..model.families import FAMILIES
@@ -72,7 +73,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--val-fraction",
         type=float,
         help="share of the rest held out for early stopping and calibration (0: none; "
-        "default 0.1, raised to 300 rows, at most 0.25)",
+        f"default {VAL_FRACTION}, raised to {MIN_VAL_ROWS} rows, at most {MAX_VAL_FRACTION})",
     )
     group.add_argument(
         "--score",

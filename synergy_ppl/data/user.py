@@ -129,9 +129,10 @@ def screen_from_frame(
         cell_features = check_cell_features(cell_features, f"{name} (cell-line table)")
     screen = assemble_screen(standard, known, cell_features, name, name)
     screen.report = {"score_column": detect_columns(table.columns, columns)["score"]}
-    if monotherapy is None or isinstance(monotherapy, str | Path | SingleAgentTable):
-        table = single_agent_table(monotherapy, monotherapy_column, monotherapy_direction)
-        return screen if table is None else attach_monotherapy(screen, table)
+    if monotherapy is None:
+        # refuses a column or direction given without a table
+        single_agent_table(None, monotherapy_column, monotherapy_direction)
+        return screen
     return attach_monotherapy(
         screen, monotherapy, monotherapy_column, monotherapy_direction, f"{name} (monotherapy)"
     )
