@@ -9,12 +9,15 @@ newer than this code reads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+
+import torch
 
 from .errors import DataError
 from .model.families import own_options
 
-FORMAT = 4
+FORMAT = 5
 """The layout :meth:`SynergyBNN.state` writes."""
 
 
@@ -43,7 +46,33 @@ def _from_3(state: dict) -> dict:
     return {**rest, "guides": [state["guide"]], "format": 4}
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1, 2: _from_2, 3: _from_3}
+SHIFT_WEIGHT = "single_agent.weight_map.weight"
+"""Part of the state keys of the single-agent shift's weight ``W`` (model or guide)."""
+
+
+def _from_4(state: dict) -> dict:
+    """Version 4: the single-agent shift read a drug's response and its missing flag, not the
+    response's curvature (``SingleAgentShift``). ``W`` gains that column at 0 in every
+    guide's location and a width of 1e-6 in its scale (stored unconstrained: log 1e-6 under
+    either positive map the guides use, exp or softplus, which agree there), so the run
+    predicts as it did."""
+    guides = []
+    for guide in state["guides"]:
+        guide = dict(guide)
+        for key, value in guide.items():
+            if SHIFT_WEIGHT in key:
+                fill = math.log(1e-6) if key.startswith("scales.") else 0.0
+                guide[key] = torch.cat([value, value.new_full((*value.shape[:-1], 1), fill)], -1)
+        guides.append(guide)
+    return {**state, "guides": guides, "format": 5}
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+    1: _from_1,
+    2: _from_2,
+    3: _from_3,
+    4: _from_4,
+}
 """Version v -> the function that turns a state of version v into one of version v + 1."""
 
 

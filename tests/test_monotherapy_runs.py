@@ -24,7 +24,9 @@ from synergy_ppl.data import (
 from synergy_ppl.data.features import FeatureSet, build_features
 from synergy_ppl.data.monotherapy_join import merge_monotherapy
 from synergy_ppl.errors import DataError, UserError
+from synergy_ppl.estimator import SynergyBNN
 from synergy_ppl.runs import prediction_model
+from synergy_ppl.state_format import SHIFT_WEIGHT
 
 # ------------------------------------------------------------------ features and runs
 
@@ -99,6 +101,38 @@ def test_a_run_saves_its_table_and_predict_reads_it_back_and_merges_a_new_one(tm
     (run_dir / "monotherapy.csv").unlink()
     with pytest.raises(DataError, match="monotherapy.csv is missing"):
         prediction_model(run_dir)
+
+
+def test_a_run_saved_before_the_curvature_input_loads_with_that_input_off(tmp_path):
+    demo_table().to_csv(tmp_path / "mono.csv", index=False)
+    run_dir = tmp_path / "run"
+    assert (
+        main(
+            list(map(str, ["fit", "--monotherapy", tmp_path / "mono.csv", *FEW, "--out", run_dir]))
+        )
+        == 0
+    )
+    state = torch.load(run_dir / "model.pt", weights_only=True)
+    # the layout of version 4: W of the shift had two columns, response and missing flag
+    old = {
+        **state,
+        "format": 4,
+        "guides": [
+            {key: value[..., :2] if SHIFT_WEIGHT in key else value for key, value in guide.items()}
+            for guide in state["guides"]
+        ],
+    }
+    site = f"net.{SHIFT_WEIGHT}"
+    migrated, current = SynergyBNN.from_state(old), SynergyBNN.from_state(state)
+    draws = migrated.posterior_draws(64)[site]  # (S, R, 3)
+    assert draws.shape[-1] == 3 and draws[..., 2].abs().max() < 1e-4
+    for before, after in zip(current.posterior.guides, migrated.posterior.guides, strict=True):
+        loc, scale = before.loc_and_scale(site)
+        loc_then, scale_then = after.loc_and_scale(site)
+        assert torch.equal(loc_then[..., :2], loc[..., :2])
+        assert torch.allclose(scale_then[..., :2], scale[..., :2])
+    predicted = migrated.predict(make_demo_screen().table.head(5), 8)["mean"]
+    assert np.isfinite(predicted).all()
 
 
 def test_a_run_without_a_table_refuses_one_at_predict(tmp_path, capsys):
