@@ -47,7 +47,7 @@ def _from_3(state: dict) -> dict:
 
 
 SHIFT_WEIGHT = "single_agent.weight_map.weight"
-"""Part of the state keys of the single-agent shift's weight ``W`` (model or guide)."""
+"""Part of the guides' state keys of the single-agent shift's weight ``W``."""
 
 
 def _from_4(state: dict) -> dict:
@@ -67,12 +67,7 @@ def _from_4(state: dict) -> dict:
     return {**state, "guides": guides, "format": 5}
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {
-    1: _from_1,
-    2: _from_2,
-    3: _from_3,
-    4: _from_4,
-}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _from_1, 2: _from_2, 3: _from_3, 4: _from_4}
 """Version v -> the function that turns a state of version v into one of version v + 1."""
 
 

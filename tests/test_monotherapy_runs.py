@@ -106,12 +106,8 @@ def test_a_run_saves_its_table_and_predict_reads_it_back_and_merges_a_new_one(tm
 def test_a_run_saved_before_the_curvature_input_loads_with_that_input_off(tmp_path):
     demo_table().to_csv(tmp_path / "mono.csv", index=False)
     run_dir = tmp_path / "run"
-    assert (
-        main(
-            list(map(str, ["fit", "--monotherapy", tmp_path / "mono.csv", *FEW, "--out", run_dir]))
-        )
-        == 0
-    )
+    args = ["fit", "--monotherapy", tmp_path / "mono.csv", *FEW, "--out", run_dir]
+    assert main(list(map(str, args))) == 0
     state = torch.load(run_dir / "model.pt", weights_only=True)
     # the layout of version 4: W of the shift had two columns, response and missing flag
     old = {
