@@ -9,10 +9,10 @@ newer than this code reads.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
+from pyro.infer.autoguide import AutoNormal
 
 from .errors import DataError
 from .model.families import own_options
@@ -53,15 +53,16 @@ SHIFT_WEIGHT = "single_agent.weight_map.weight"
 def _from_4(state: dict) -> dict:
     """Version 4: the single-agent shift read a drug's response and its missing flag, not the
     response's curvature (``SingleAgentShift``). ``W`` gains that column at 0 in every
-    guide's location and a width of 1e-6 in its scale (stored unconstrained: log 1e-6 under
-    either positive map the guides use, exp or softplus, which agree there), so the run
-    predicts as it did."""
+    guide's location and a width of 1e-6 in its scale (stored unconstrained, through the
+    scale constraint of the guides that have scales, ``AutoNormal``'s), so the run predicts
+    as it did."""
+    tiny = torch.distributions.transform_to(AutoNormal.scale_constraint).inv(torch.tensor(1e-6))
     guides = []
     for guide in state["guides"]:
         guide = dict(guide)
         for key, value in guide.items():
             if SHIFT_WEIGHT in key:
-                fill = math.log(1e-6) if key.startswith("scales.") else 0.0
+                fill = tiny.item() if key.startswith("scales.") else 0.0
                 guide[key] = torch.cat([value, value.new_full((*value.shape[:-1], 1), fill)], -1)
         guides.append(guide)
     return {**state, "guides": guides, "format": 5}
